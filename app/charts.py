@@ -1,0 +1,118 @@
+"""Altair chart builders. Each takes a small, pre-aggregated pandas DataFrame and returns a chart;
+every mark has a tooltip, and a split has the same colour on every page."""
+
+import altair as alt
+import pandas as pd
+
+SPLIT_COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b", "reference": "#888888"}
+ACCENT = "#4c78a8"
+
+
+def split_color(domain) -> alt.Scale:
+    domain = list(domain)
+    return alt.Scale(domain=domain, range=[SPLIT_COLORS.get(d, ACCENT) for d in domain])
+
+
+def length_histogram(df: pd.DataFrame) -> alt.Chart:
+    """df: length, words."""
+    return (
+        alt.Chart(df, title="Word lengths")
+        .mark_bar(color=ACCENT)
+        .encode(
+            x=alt.X("length:O", title="characters in the word", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("words:Q", title="words"),
+            tooltip=[alt.Tooltip("length:O", title="length"), alt.Tooltip("words:Q", format=",")],
+        )
+    )
+
+
+def char_frequency(df: pd.DataFrame) -> alt.Chart:
+    """df: char, count, share."""
+    return (
+        alt.Chart(df, title="How often each character occurs")
+        .mark_bar(color=ACCENT)
+        .encode(
+            x=alt.X("char:N", sort="-y", title="character", axis=alt.Axis(labelAngle=0, labelOverlap=False)),
+            y=alt.Y("count:Q", title="occurrences"),
+            tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("count:Q", format=","),
+                     alt.Tooltip("share:Q", format=".1%")],
+        )
+    )
+
+
+def first_last_chars(df: pd.DataFrame) -> alt.Chart:
+    """df: char, position ("first" / "last"), words."""
+    return (
+        alt.Chart(df, title="Characters that start and end words")
+        .mark_bar()
+        .encode(
+            x=alt.X("char:N", title="character", axis=alt.Axis(labelAngle=0, labelOverlap=False)),
+            xOffset="position:N",
+            y=alt.Y("words:Q", title="words"),
+            color=alt.Color("position:N", title="position",
+                            scale=alt.Scale(domain=["first", "last"], range=[ACCENT, "#e45756"])),
+            tooltip=[alt.Tooltip("char:N", title="character"), "position:N",
+                     alt.Tooltip("words:Q", format=",")],
+        )
+    )
+
+
+def pair_heatmap(df: pd.DataFrame, cell: int = 30) -> alt.LayerChart:
+    """df: prev, next, pair, count, prob. The lecture's count matrix: one cell per character
+    pair, labelled with the pair and its count, darker where the pair is more common."""
+    order = list(dict.fromkeys(df["prev"]))
+    size = cell * len(order)
+    base = alt.Chart(df).encode(
+        x=alt.X("next:N", sort=order, title="next character",
+                  axis=alt.Axis(orient="top", labelAngle=0, labelOverlap=False)),
+        y=alt.Y("prev:N", sort=order, title="previous character", axis=alt.Axis(labelOverlap=False)),
+    )
+    tooltip = [alt.Tooltip("pair:N", title="pair"), alt.Tooltip("count:Q", format=","),
+               alt.Tooltip("prob:Q", title="P(next | previous)", format=".3f")]
+    heat = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="sqrt"), legend=None),
+        tooltip=tooltip,
+    )
+    # dark text on pale cells, white on dark ones
+    threshold = df["count"].max() * 0.3
+    ink = alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("#333333"))
+    pair_text = base.mark_text(dy=-6, fontSize=10).encode(text="pair:N", color=ink, tooltip=tooltip)
+    count_text = base.mark_text(dy=7, fontSize=8).encode(text="count:Q", color=ink, tooltip=tooltip)
+    return (heat + pair_text + count_text).properties(width=size, height=size)
+
+
+def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",
+               log_y: bool = False, title: str = "Loss") -> alt.LayerChart:
+    """df: step, loss, split ("train" per step, "val" at evaluations). A dashed rule marks a
+    reference loss (for example what the counting model scores)."""
+    splits = list(dict.fromkeys(df["split"]))
+    color = alt.Color("split:N", title=None, scale=split_color(splits))
+    y = alt.Y("loss:Q", title="loss (NLL)", scale=alt.Scale(type="log" if log_y else "linear", zero=False))
+    tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
+    lines = alt.Chart(df, title=title).mark_line().encode(
+        x=alt.X("step:Q", title="step"), y=y, color=color, tooltip=tooltip)
+    points = alt.Chart(df[df["split"] != "train"]).mark_point(filled=True, size=30).encode(
+        x="step:Q", y=y, color=color, tooltip=tooltip)
+    layers = [lines, points]
+    if reference is not None:
+        ref = pd.DataFrame({"loss": [reference], "label": [reference_label]})
+        layers.append(alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"]).encode(
+            y="loss:Q", tooltip=[alt.Tooltip("label:N", title="reference"), alt.Tooltip("loss:Q", format=".4f")]))
+    return alt.layer(*layers)
+
+
+def weights_vs_counts(df: pd.DataFrame) -> alt.LayerChart:
+    """df: pair, count_logprob, net_logprob. One point per character pair; on the diagonal the
+    network has learned exactly the counts' log-probabilities."""
+    lo = float(min(df["count_logprob"].min(), df["net_logprob"].min()))
+    diagonal = pd.DataFrame({"x": [lo, 0.0], "y": [lo, 0.0]})
+    points = alt.Chart(df, title="Learned W against the counts").mark_circle(size=28, opacity=0.6).encode(
+        x=alt.X("count_logprob:Q", title="log P(next | prev) from counts"),
+        y=alt.Y("net_logprob:Q", title="log softmax(W) row of the network"),
+        tooltip=[alt.Tooltip("pair:N", title="pair"),
+                 alt.Tooltip("count_logprob:Q", title="counts", format=".3f"),
+                 alt.Tooltip("net_logprob:Q", title="network", format=".3f")],
+    )
+    line = alt.Chart(diagonal).mark_line(strokeDash=[4, 4], color=SPLIT_COLORS["reference"]).encode(
+        x="x:Q", y="y:Q")
+    return alt.layer(line, points).properties(height=360)

@@ -1,0 +1,72 @@
+"""The dataset picker in the sidebar, shared by every page: choose a word list once."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from makemore import limits
+from makemore.data import DataError, WordDataset
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DESCRIPTIONS = {  # shown in the picker; a new file in data/ appears under its own name
+    "names.txt": "US first names",
+    "surnames.txt": "US surnames",
+    "cities.txt": "world cities",
+}
+DEFAULT = "names.txt"
+UPLOAD = "upload"
+
+
+def builtin_files() -> list[str]:
+    names = sorted(p.name for p in DATA_DIR.glob("*.txt"))
+    return sorted(names, key=lambda n: n != DEFAULT)  # the lecture's kind of list first
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_builtin(filename: str) -> WordDataset:
+    return WordDataset.from_file(DATA_DIR / filename)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_upload(raw: bytes, filename: str) -> WordDataset:
+    return WordDataset.from_bytes(raw, filename)  # a DataError is raised, never cached
+
+
+def label(option: str) -> str:
+    if option == UPLOAD:
+        return "Upload your own list…"
+    return f"{Path(option).stem} · {DESCRIPTIONS.get(option, 'word list')}"
+
+
+def dataset_sidebar() -> WordDataset:
+    """Draw the picker and return the chosen dataset (the default list if an upload is bad)."""
+    with st.sidebar:
+        st.subheader("Dataset")
+        choice = st.selectbox("Word list", [*builtin_files(), UPLOAD], format_func=label,
+                              key="dataset_choice", help="Every page trains on this list.")
+        dataset = None
+        if choice == UPLOAD:
+            upload = st.file_uploader(
+                "A .txt file, one word per line", type=["txt"], key="dataset_upload",
+                help=f"At most {limits.MAX_WORDS:,} words of up to {limits.MAX_WORD_LEN} characters "
+                f"and {limits.MAX_VOCAB} distinct characters; {limits.MAX_FILE_BYTES / 1e6:.0f} MB.")
+            if upload is None:
+                st.info(f"Until you choose a file, pages use {Path(DEFAULT).stem}.")
+            else:
+                try:
+                    dataset = load_upload(upload.getvalue(), upload.name)
+                except DataError as e:
+                    st.error(f"This file can't be used: {e} Pages use {Path(DEFAULT).stem} meanwhile.")
+        else:
+            dataset = load_builtin(choice)
+        if dataset is None:
+            dataset = load_builtin(DEFAULT)
+        st.caption(f"**{dataset.name}**: {len(dataset.words):,} words, {len(dataset.vocab)} symbols "
+                   f"(boundary `{dataset.vocab.boundary}`)")
+    st.session_state["dataset"] = dataset
+    return dataset
+
+
+def current_dataset() -> WordDataset:
+    """The dataset chosen in the sidebar (Home.py draws the picker before any page runs)."""
+    return st.session_state.get("dataset") or load_builtin(DEFAULT)

@@ -1,0 +1,27 @@
+"""The stages of the playground, in lecture order. Adding a stage: one model module in
+makemore/models, one page in app/stages, one entry here (and tests)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    page: str  # page file, relative to app/
+    title: str
+    icon: str
+    lecture: str
+    teaches: str
+    models: tuple[str, ...]  # CLI names of the models the page trains
+
+
+STAGES = [
+    Stage(
+        page="stages/bigram.py",
+        title="Bigram",
+        icon=":material/grid_on:",
+        lecture="1 · bigram language model",
+        teaches="Counting character pairs, likelihood and negative log-likelihood, smoothing; "
+        "the same model as a one-layer neural net trained by gradient descent.",
+        models=("bigram", "bigram-nn"),
+    ),
+]

@@ -1,0 +1,186 @@
+"""Stage 1: the bigram model, counted and then learned (lecture 1)."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+import charts
+from datasets_ui import current_dataset
+from trainer import trained
+from widgets import history_frame, sample_controls, show_samples, show_source, training_error
+from makemore.models import MODELS
+from makemore.models.bigram import BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig
+from makemore.sample import generate
+from makemore.train import TrainConfig, evaluate
+
+RECIPES = {  # optimizer -> the learning rate that suits it on this model
+    "adamw": 0.5,
+    "sgd": 50.0,  # the lecture's plain gradient descent on the full batch
+}
+LEARNING_RATES = [0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0]
+SECONDS_PER_STEP = 0.05  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
+
+dataset = current_dataset()
+vocab = dataset.vocab
+V = len(vocab)
+X_train, Y_train = dataset.examples("train", 1)
+X_val, Y_val = dataset.examples("val", 1)
+
+st.title("Bigram: one character predicts the next")
+st.markdown(
+    f"The simplest language model looks only at the previous character. Every word of "
+    f"**{dataset.name}** is a chain of pairs, `{vocab.boundary}e`, `em`, `mm`, `ma`, `a{vocab.boundary}` for "
+    f"*emma*, where `{vocab.boundary}` marks the start and the end. Count how often each pair occurs, "
+    "normalise each row, and you have the probability of every next character. Then train a neural "
+    "network to predict the same thing, and watch it land on the same answer."
+)
+
+# --- 1. counting -----------------------------------------------------------------------------------
+st.header("1 · Count the pairs")
+counted = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults))
+alpha = st.slider("Smoothing α (add α to every count)", 0.0, 10.0, 1.0, 0.1, key="bigram_alpha",
+                  persist_state="session",
+                  help="α = 0 is the raw counts: a pair never seen gets probability 0. "
+                  "A larger α pulls every row towards uniform.")
+counts_model = counted.model.with_alpha(alpha)
+train_nll = evaluate(counts_model, X_train, Y_train)
+val_nll = evaluate(counts_model, X_val, Y_val)
+uniform = math.log(V)
+
+
+def fmt(loss: float) -> str:
+    return f"{loss:.4f}" if math.isfinite(loss) else "∞"
+
+
+c1, c2, c3 = st.columns(3)
+c1.metric("train NLL", fmt(train_nll), help="mean −log P(next | previous) over the training pairs")
+c2.metric("val NLL", fmt(val_nll), help="the same on the validation words, which the counts never saw")
+c3.metric("uniform guess", f"{uniform:.4f}", help=f"log {V}: every one of the {V} symbols equally likely")
+if not math.isfinite(val_nll):
+    st.warning("With α = 0 some validation pair was never seen in training: its probability is 0 and "
+               "−log 0 is infinite. That is exactly what smoothing fixes: move α above 0.")
+
+counts = counted.model.counts
+probs = counts_model.probs()
+itos = vocab.itos
+cells = pd.DataFrame(
+    [(itos[i], itos[j], itos[i] + itos[j], int(counts[i, j]), float(probs[i, j]))
+     for i in range(V) for j in range(V)],
+    columns=["prev", "next", "pair", "count", "prob"],
+)
+st.subheader("The count matrix")
+st.caption("Row: the previous character; column: the next one. Hover a cell for its probability "
+           f"with α = {alpha:g}. The first row is how words start; the first column, how they end.")
+st.altair_chart(charts.pair_heatmap(cells), width="content")
+
+st.subheader("Samples from the counts")
+options = sample_controls("bigram_counts")
+show_samples(generate(counts_model, vocab, train_words=dataset.splits["train"], **options))
+st.caption("A bigram has no memory beyond one character, so most samples are not very name-like: "
+           "that is what the next stages fix.")
+
+# --- 2. the neural bigram --------------------------------------------------------------------------
+st.header("2 · Learn the same thing with a neural network")
+st.markdown(
+    "Encode the previous character as a one-hot vector and multiply by a "
+    f"{V}×{V} weight matrix **W**: the result is one row of W, read as *log-counts* (logits). Softmax "
+    "turns them into probabilities, and gradient descent lowers the NLL. Its best possible loss is the "
+    "counts' NLL with α = 0; weight decay plays the part of smoothing."
+)
+
+
+def use_recipe():
+    st.session_state["bigram_lr"] = RECIPES[st.session_state["bigram_optimizer"]]
+
+
+defaults = MODELS["bigram-nn"].train_defaults
+st.session_state.setdefault("bigram_lr", defaults["lr"])  # set here, not as value=: use_recipe changes it
+c1, c2, c3, c4 = st.columns(4)
+optimizer = c1.radio("Optimizer", list(RECIPES), index=0, key="bigram_optimizer", on_change=use_recipe,
+                     format_func={"adamw": "AdamW", "sgd": "SGD (the lecture's)"}.get,
+                     persist_state="session", help="Switching sets the learning rate that suits it.")
+lr = c2.select_slider("Learning rate", LEARNING_RATES, key="bigram_lr",
+                      persist_state="session")
+steps = c3.slider("Steps (each on the full training set)", 10, 500, defaults["max_steps"], 10,
+                  key="bigram_steps", persist_state="session")
+weight_decay = c4.select_slider("Weight decay (L2)", [0.0, 0.001, 0.01, 0.1], value=0.0,
+                                key="bigram_wd", persist_state="session")
+seed = st.number_input("Seed (initial weights)", 0, 1_000_000, 1337, key="bigram_seed",
+                       persist_state="session")
+st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
+           "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")
+
+train_config = TrainConfig(**{**defaults, "optimizer": optimizer, "lr": lr, "max_steps": steps,
+                              "weight_decay": weight_decay, "seed": int(seed)})
+try:
+    neural = trained(dataset, "bigram-nn", BigramNNConfig(), train_config)
+except FloatingPointError as e:
+    training_error(e)
+    st.stop()
+
+r = neural.result
+reference = evaluate(counted.model.with_alpha(0.0), X_train, Y_train)
+c1, c2, c3 = st.columns(3)
+c1.metric("network train NLL", f"{r.train_loss:.4f}", f"{r.train_loss - reference:+.4f} vs counts (α=0)",
+          delta_color="inverse")
+c2.metric("network val NLL", f"{r.val_loss:.4f}",
+          f"{r.val_loss - val_nll:+.4f} vs counts (α={alpha:g})" if math.isfinite(val_nll) else None,
+          delta_color="inverse")
+c3.metric("trained in", f"{r.seconds:.1f} s", f"{r.steps} steps", delta_color="off")
+st.altair_chart(
+    charts.loss_curve(history_frame(r), reference=reference,
+                      reference_label="counts' train NLL (α = 0)", title="Network loss against the counts"),
+    width="stretch",
+)
+
+# W against the counts: compare as log-probabilities (softmax ignores a constant added to a row)
+with torch.no_grad():
+    net_logprob = torch.log_softmax(neural.model.W, dim=1)
+count_logprob = probs.log()
+pairs = pd.DataFrame({
+    "pair": [a + b for a in itos for b in itos],
+    "count_logprob": count_logprob.flatten().numpy(),
+    "net_logprob": net_logprob.flatten().numpy(),
+})
+pairs = pairs[pairs["count_logprob"] > -math.inf]
+left, right = st.columns([3, 2])
+left.altair_chart(charts.weights_vs_counts(pairs), width="stretch")
+right.markdown(
+    f"Each dot is one of the {V * V} pairs: across, its log-probability from the counts (α = {alpha:g}); "
+    "up, the network's `log_softmax(W)`. On the dashed diagonal the two agree: the network has learned "
+    "the log of the count table. Pairs that never occur sit at the bottom left, where raw counts say "
+    "−∞ and smoothing or weight decay keep them finite."
+)
+agreement = (net_logprob.exp() - probs).abs().sum(dim=1).mean().item() / 2
+right.metric("mean total-variation distance", f"{agreement:.4f}",
+             help="Half the summed |difference| of the two next-character distributions, averaged over "
+             "rows: 0 when identical, 1 when disjoint.")
+
+# --- how it works ----------------------------------------------------------------------------------
+st.header("How it works")
+st.markdown(r"""
+**Likelihood.** A model that gives probability $p_i$ to the next character of each of the $n$ pairs in a
+dataset assigns the whole dataset the product $\prod_i p_i$. Products of small numbers underflow, so we
+take logs, negate (so lower is better) and average: the **negative log-likelihood**
+
+$$\text{NLL} = -\frac{1}{n}\sum_{i=1}^{n} \log P(c_{i+1} \mid c_i).$$
+
+A perfect model scores 0; guessing uniformly among $V$ symbols scores $\log V$.
+
+**Counting is the maximum-likelihood answer.** For a bigram model the probabilities that minimise the
+training NLL are the normalised counts, $P(b \mid a) = N_{ab} / \sum_{b'} N_{ab'}$.
+
+**Smoothing as regularisation.** With raw counts, a pair never seen in training gets probability 0 and a
+single such pair in new data makes the NLL infinite. Adding $\alpha$ to every count,
+$P(b \mid a) = (N_{ab} + \alpha) / \sum_{b'} (N_{ab'} + \alpha)$, trades a little training likelihood for
+robustness: large $\alpha$ flattens every row towards uniform.
+
+**The network.** With $x$ the one-hot vector of the previous character, $\text{logits} = xW$ picks a row
+of $W$, and $\text{softmax}(xW)_b = e^{W_{ab}} / \sum_{b'} e^{W_{ab'}}$. That is the count formula with
+$N_{ab}$ replaced by $e^{W_{ab}}$: $W$ plays the part of log-counts. Gradient descent on the same NLL
+therefore converges to the counts. Penalising $\lVert W \rVert^2$ (weight decay) pulls $W$ towards 0, which
+is the uniform distribution: the same effect as smoothing.
+""")
+show_source(BigramCounts, BigramNN)

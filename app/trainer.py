@@ -1,0 +1,45 @@
+"""Training for the pages: cached in memory (st.cache_resource, shared by every visitor) and on
+disk (makemore.cache), with a progress bar while a model trains."""
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch.nn as nn
+
+from makemore import limits
+from makemore.cache import DiskCache, train_or_load
+from makemore.data import WordDataset
+from makemore.train import TrainConfig, TrainResult
+
+
+@dataclass
+class Trained:
+    model: nn.Module
+    result: TrainResult
+    from_disk: bool
+
+
+@st.cache_resource(max_entries=limits.MEMORY_CACHE_ENTRIES, show_spinner=False)
+def _trained(fingerprint: str, model_name: str, model_config, train_config: TrainConfig,
+             _dataset: WordDataset) -> Trained:
+    # The dataset is keyed by its fingerprint (the leading underscore keeps Streamlit from hashing
+    # the whole word list on every rerun). The progress bar must be made in here: see README.
+    bar = st.progress(0.0, text=f"Training {model_name}…")
+    every = max(1, train_config.max_steps // 50)
+
+    def show(p):
+        if p.step % every == 0 or p.step == p.max_steps:
+            bar.progress(p.step / p.max_steps, text=f"Training {model_name}: step {p.step:,} of "
+                         f"{p.max_steps:,}, loss {p.loss:.3f}")
+
+    try:
+        model, result, from_disk = train_or_load(_dataset, model_name, model_config, train_config,
+                                                 callback=show, cache=DiskCache())
+    finally:
+        bar.empty()
+    return Trained(model, result, from_disk)
+
+
+def trained(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig) -> Trained:
+    """The model trained with these settings: from memory, from disk, or trained now."""
+    return _trained(dataset.fingerprint, model_name, model_config, train_config, dataset)

@@ -1,0 +1,53 @@
+"""Small pieces every stage page uses: sample controls and table, loss history as a frame,
+the model's source in an expander, friendly training errors."""
+
+import inspect
+
+import pandas as pd
+import streamlit as st
+
+from makemore import limits
+from makemore.sample import Sample
+from makemore.train import TrainResult
+
+
+def history_frame(result: TrainResult) -> pd.DataFrame:
+    """Train loss per step and val loss at each evaluation, long format for charts.loss_curve."""
+    train = pd.DataFrame({"step": result.step_history, "loss": result.loss_history, "split": "train"})
+    val = pd.DataFrame(result.val_history, columns=["step", "loss"]).assign(split="val")
+    return pd.concat([train, val], ignore_index=True)
+
+
+def sample_controls(key: str, default_num: int = 20) -> dict:
+    """Number, seed, temperature of samples; returned as keyword arguments for generate()."""
+    c1, c2, c3 = st.columns(3)
+    num = c1.slider("How many", 1, min(60, limits.MAX_SAMPLES), default_num, key=f"{key}_num",
+                    persist_state="session")
+    seed = c2.number_input("Sampling seed", 0, 1_000_000, 0, key=f"{key}_seed", persist_state="session",
+                           help="The same seed draws the same words.")
+    temperature = c3.slider("Temperature", 0.1, 2.0, 1.0, 0.1, key=f"{key}_temp", persist_state="session",
+                            help="Below 1: safer, more common words. Above 1: wilder ones.")
+    return dict(num=num, seed=int(seed), temperature=temperature)
+
+
+def show_samples(samples: list[Sample]) -> None:
+    new = sum(not s.in_train for s in samples)
+    st.dataframe(
+        pd.DataFrame({"sample": [s.word or "(empty)" for s in samples],
+                      "new": ["new" if not s.in_train else "in training set" for s in samples]}),
+        hide_index=True, width="stretch", height=min(36 * (len(samples) + 1) + 3, 420),
+    )
+    st.caption(f"{new} of {len(samples)} samples are new words, not in the training split.")
+
+
+def show_source(*objects, title: str = "The model's source code") -> None:
+    with st.expander(title):
+        for obj in objects:
+            st.code(inspect.getsource(obj), language="python")
+
+
+def training_error(e: Exception) -> None:
+    if isinstance(e, FloatingPointError):
+        st.error(f"Training went off the rails: {e}. Lower the learning rate and train again.")
+    else:
+        st.error(f"Training failed: {e}")

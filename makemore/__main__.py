@@ -1,0 +1,5 @@
+import sys
+
+from makemore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""Command line: train and sample any registered model.
+
+    python -m makemore train --model bigram --data data/names.txt --json
+    python -m makemore train --model bigram-nn --max-steps 200 --save bigram.pt
+    python -m makemore sample --load bigram.pt --num 10 --temperature 0.8
+    python -m makemore models
+
+Every model's own settings (its config dataclass) become options too, e.g. --alpha for bigram.
+Bad input exits with status 2 and one line on stderr saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import MISSING, asdict, fields
+from pathlib import Path
+
+import torch
+
+from makemore import limits
+from makemore.cache import DiskCache, train_or_load
+from makemore.data import DataError, Vocab, WordDataset
+from makemore.models import MODELS, create_model
+from makemore.sample import generate
+from makemore.train import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "names.txt"
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; we promise one line
+        raise UsageError(message)
+
+
+def bounded(kind, lo, hi, what):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a{'n integer' if kind is int else ' number'}, not {text!r}")
+        if not (lo <= value <= hi) or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{what} must be between {lo:g} and {hi:g}, not {text}")
+        return value
+    return parse
+
+
+def positive_lr(text):
+    value = bounded(float, 0.0, limits.MAX_LR, "--lr")(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--lr must be above 0, not {text}")
+    return value
+
+
+def add_training_options(p, model_required=True):
+    p.add_argument("--model", required=model_required, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
+    p.add_argument("--max-steps", type=bounded(int, 0, limits.MAX_STEPS, "--max-steps"))
+    p.add_argument("--batch-size", type=bounded(int, 0, limits.MAX_BATCH_SIZE, "--batch-size"),
+                   help="0 = full batch")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--lr", type=positive_lr)
+    p.add_argument("--schedule", choices=SCHEDULES)
+    p.add_argument("--weight-decay", type=bounded(float, 0.0, 10.0, "--weight-decay"))
+    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS, "--eval-interval"))
+    p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1, "--seed"))
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--cache", action="store_true", help="reuse/save trained models in the disk cache")
+
+
+def add_model_options(p, model_name):
+    """The model's config fields as options: --block-size, --alpha, --batchnorm/--no-batchnorm..."""
+    group = p.add_argument_group(f"{model_name} options")
+    for f in fields(MODELS[model_name].config):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        meta = f.metadata
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif "choices" in meta:
+            group.add_argument(flag, choices=meta["choices"])
+        elif isinstance(default, (int, float)):
+            kind = type(default)
+            lo, hi = meta.get("min", -math.inf), meta.get("max", math.inf)
+            group.add_argument(flag, type=bounded(kind, lo, hi, flag), help=f"default {default}")
+        else:
+            group.add_argument(flag, help=f"default {default}")
+
+
+def build_parser(model_name=None):
+    p = Parser(prog="python -m makemore", description="Train and sample character-level language models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    t = sub.add_parser("train", help="train a model and report its losses")
+    add_training_options(t)
+    t.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    t.add_argument("--save", help="write the trained model to this file (for `sample --load`)")
+    s = sub.add_parser("sample", help="sample words from a trained model")
+    s.add_argument("--load", help="a file written by `train --save` (else train first, with the options below)")
+    add_training_options(s, model_required=False)
+    s.add_argument("--num", type=bounded(int, 1, limits.MAX_SAMPLES, "--num"), default=20)
+    s.add_argument("--temperature", type=bounded(float, 0.01, 10.0, "--temperature"), default=1.0)
+    s.add_argument("--top-k", type=bounded(int, 0, 1000, "--top-k"), default=0, help="0 = no top-k")
+    s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1, "--sample-seed"), default=0)
+    sub.add_parser("models", help="list the model names")
+    if model_name in MODELS:
+        add_model_options(t, model_name)
+        add_model_options(s, model_name)
+    return p
+
+
+def configs_from_args(args):
+    spec = MODELS[args.model]
+    model_kwargs = {f.name: getattr(args, f.name) for f in fields(spec.config) if getattr(args, f.name, None) is not None}
+    train_kwargs = dict(spec.train_defaults)
+    for name in ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
+                 "eval_interval", "seed", "device"):
+        if getattr(args, name) is not None:
+            train_kwargs[name] = getattr(args, name)
+    return spec.config(**model_kwargs), TrainConfig(**train_kwargs)
+
+
+def finite(x):
+    return x if isinstance(x, float) and math.isfinite(x) else None
+
+
+def train_command(args, quiet=False):
+    dataset = WordDataset.from_file(args.data)
+    model_config, train_config = configs_from_args(args)
+    every = max(1, train_config.max_steps // 10)
+
+    def report(p):
+        if not quiet and (p.step % every == 0 or p.step == p.max_steps):
+            val = f"  val {p.val_loss:.4f}" if p.val_loss is not None else ""
+            print(f"step {p.step:>7}/{p.max_steps}  lr {p.lr:.3g}  loss {p.loss:.4f}{val}", flush=True)
+
+    cache = DiskCache() if args.cache else None
+    model, result, _ = train_or_load(dataset, args.model, model_config, train_config, report, cache)
+    return dataset, model, model_config, train_config, result
+
+
+def save_checkpoint(path, name, model, model_config, dataset):
+    torch.save({"model": name, "config": asdict(model_config), "state_dict": model.state_dict(),
+                "chars": list(dataset.vocab.chars), "boundary": dataset.vocab.boundary,
+                "train_words": dataset.splits["train"]}, path)
+
+
+def load_checkpoint(path):
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        spec = MODELS[blob["model"]]
+        vocab = Vocab(tuple(blob["chars"]), blob["boundary"])
+        model = create_model(blob["model"], len(vocab), spec.config(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+        return model, vocab, blob["train_words"]
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist")
+    except Exception as e:
+        raise UsageError(f"{path} is not a model saved by `python -m makemore train --save` ({type(e).__name__})")
+
+
+def run(argv):
+    # Parse twice: first to learn the model, then with that model's own options added.
+    first, _ = build_parser().parse_known_args(argv)
+    model_name = getattr(first, "model", None)
+    if model_name is not None and model_name not in MODELS:
+        raise UsageError(f"unknown model {model_name!r}; choose one of: {', '.join(MODELS)}")
+    args = build_parser(model_name).parse_args(argv)
+
+    if args.command == "models":
+        for name, spec in MODELS.items():
+            print(f"{name:12} {spec.summary}")
+        return 0
+
+    if args.command == "train":
+        dataset, model, model_config, train_config, r = train_command(args, quiet=args.json)
+        if args.save:
+            save_checkpoint(args.save, args.model, model, model_config, dataset)
+        summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
+                   "seconds": round(r.seconds, 3), "steps_per_sec": round(r.steps_per_sec, 1),
+                   "train_loss": finite(r.train_loss), "val_loss": finite(r.val_loss),
+                   "test_loss": finite(r.test_loss), "device": r.device,
+                   "config": asdict(model_config), "train_config": asdict(train_config)}
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(f"{args.model}: {r.params:,} params, {r.steps} steps in {r.seconds:.1f}s  "
+                  f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}")
+        return 0
+
+    # sample
+    if not args.load and not args.model:
+        raise UsageError("sample needs --load FILE (from `train --save`) or --model NAME to train first")
+    if args.load:
+        model, vocab, train_words = load_checkpoint(args.load)
+    else:
+        dataset, model, _, _, _ = train_command(args, quiet=True)
+        vocab, train_words = dataset.vocab, dataset.splits["train"]
+    for s in generate(model, vocab, num=args.num, seed=args.sample_seed, temperature=args.temperature,
+                      top_k=args.top_k or None, train_words=train_words):
+        print(s.word + ("" if s.in_train else "  (new)"))
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(argv)
+    except (UsageError, DataError, ValueError, FloatingPointError) as e:
+        print(f"makemore: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("makemore: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,26 @@
+"""Resource bounds, in one place, each with the reason for it.
+
+The hosted demo runs on 2 shared CPU cores with about 2.7 GB of RAM for many students at once,
+so every input a user controls is bounded here. The app's sliders, the upload check and the CLI
+all read these numbers; nothing else hard-codes them.
+"""
+
+# --- word lists -------------------------------------------------------------------------------
+# A word list is tiny next to its tensors: at block size 10 every character becomes a row of 10
+# int64 ids (80 bytes), so the caps below bound the examples a dataset can produce.
+MAX_FILE_BYTES = 2_000_000  # 2 MB: ten times the lecture's names.txt (228 kB); uploads beyond are refused
+MAX_WORDS = 50_000  # names.txt has 32,033; more makes every epoch slower without teaching more
+MIN_WORDS = 10  # fewer cannot be split 80/10/10 with a word left in each split
+MAX_WORD_LEN = 32  # longer "words" are sentences; generation also stops at this length
+MAX_TOTAL_CHARS = 500_000  # bounds the (context, next char) pairs: ~550k rows, ~45 MB at block size 10
+MAX_VOCAB = 64  # distinct characters; beyond this it is not one "alphabet" any more
+
+# --- training ---------------------------------------------------------------------------------
+MAX_STEPS = 200_000  # the lectures' longest recipe; the app's sliders stay far below it
+MAX_BATCH_SIZE = 65_536  # a batch bigger than this is the full train split anyway
+MAX_LR = 100.0  # the first lecture's full-batch neural bigram uses a learning rate of 50
+MAX_SAMPLES = 200  # samples drawn at once (app and CLI)
+
+# --- caching ----------------------------------------------------------------------------------
+MEMORY_CACHE_ENTRIES = 32  # trained models kept in the server's memory (each is small)
+DISK_CACHE_FILES = 256  # trained models kept on disk; the oldest are removed first

@@ -1,0 +1,76 @@
+"""Bigram models (lecture 1): the next character depends only on the one before it.
+
+Two ways to the same table of probabilities P(next | prev):
+- BigramCounts counts every pair in the training words and normalises the rows;
+- BigramNN learns a V x V weight matrix W by gradient descent: one-hot(prev) @ W gives the
+  logits, so row W[prev] plays the part of log-counts, and softmax turns it into probabilities.
+Trained long enough, the network reaches the counts' negative log-likelihood.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class BigramCountsConfig:
+    # add-alpha smoothing: every pair counts as seen alpha more times
+    alpha: float = field(default=1.0, metadata=dict(min=0.0, max=100.0))
+
+
+class BigramCounts(nn.Module):
+    """Probabilities read off a table of pair counts. Fitted by counting, not by gradients."""
+
+    block_size = 1
+
+    def __init__(self, vocab_size: int, config: BigramCountsConfig, generator=None):
+        super().__init__()
+        self.alpha = config.alpha
+        self.register_buffer("counts", torch.zeros(vocab_size, vocab_size))
+
+    def fit(self, X: torch.Tensor, Y: torch.Tensor) -> None:
+        V = self.counts.shape[0]
+        pairs = X[:, -1] * V + Y  # one integer per (prev, next) pair
+        self.counts = torch.bincount(pairs, minlength=V * V).view(V, V).float()
+
+    def with_alpha(self, alpha: float) -> "BigramCounts":
+        """The same counts with another smoothing (shares the table; nothing is recounted)."""
+        other = BigramCounts(self.counts.shape[0], BigramCountsConfig(alpha))
+        other.counts = self.counts
+        return other
+
+    def probs(self, alpha: float | None = None) -> torch.Tensor:
+        """(V, V): row i is P(next | prev = i) after add-alpha smoothing."""
+        N = self.counts + (self.alpha if alpha is None else alpha)
+        return N / N.sum(dim=1, keepdim=True).clamp(min=1e-12)
+
+    def forward(self, idx, targets=None):
+        logits = self.probs().log()[idx[:, -1]]  # log-probabilities are valid logits
+        loss = None if targets is None else F.cross_entropy(logits, targets)
+        return logits, loss
+
+
+@dataclass(frozen=True)
+class BigramNNConfig:
+    # std of W at initialisation (the lecture uses randn: std 1)
+    init_scale: float = field(default=1.0, metadata=dict(min=0.0, max=10.0))
+
+
+class BigramNN(nn.Module):
+    """A single linear layer on one-hot characters, trained by gradient descent."""
+
+    block_size = 1
+
+    def __init__(self, vocab_size: int, config: BigramNNConfig, generator=None):
+        super().__init__()
+        self.vocab_size = vocab_size
+        W = torch.randn(vocab_size, vocab_size, generator=generator) * config.init_scale
+        self.W = nn.Parameter(W)
+
+    def forward(self, idx, targets=None):
+        xenc = F.one_hot(idx[:, -1], self.vocab_size).float()  # (B, V)
+        logits = xenc @ self.W  # (B, V): picks row W[prev], read as log-counts
+        loss = None if targets is None else F.cross_entropy(logits, targets)
+        return logits, loss

@@ -1,0 +1,49 @@
+"""Drawing new words from a trained model, one character at a time."""
+
+from dataclasses import dataclass
+
+import torch
+
+from makemore import limits
+
+
+@dataclass(frozen=True)
+class Sample:
+    word: str
+    in_train: bool  # True if the word is one of the training words (memorised, not invented)
+
+
+@torch.no_grad()
+def generate(model, vocab, num: int = 20, seed: int = 0, temperature: float = 1.0,
+             top_k: int | None = None, train_words=(), max_len: int = limits.MAX_WORD_LEN) -> list[Sample]:
+    """Sample `num` words. Each starts from a context of boundary tokens and ends at the first
+    boundary token (or at max_len characters). Same model + seed -> same words."""
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    block_size = model.block_size
+    context = torch.zeros(num, block_size, dtype=torch.long)  # all boundary (id 0)
+    out = torch.zeros(num, max_len, dtype=torch.long)
+    done = torch.zeros(num, dtype=torch.bool)
+    lengths = torch.full((num,), max_len)
+    for t in range(max_len + 1):
+        logits, _ = model(context)
+        logits = logits / temperature
+        if top_k is not None and 0 < top_k < logits.shape[-1]:
+            kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        ix = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        ended = (ix == 0) & ~done
+        lengths[ended] = t
+        done |= ended
+        if done.all() or t == max_len:
+            break
+        out[:, t] = ix
+        context = torch.cat([context[:, 1:], ix[:, None]], dim=1)
+    model.train(was_training)
+    train_set = set(train_words)
+    words = [vocab.decode(out[i, : lengths[i]]) for i in range(num)]
+    return [Sample(w, w in train_set) for w in words]

@@ -1,0 +1,180 @@
+"""One training loop for every model.
+
+    result = train(model, dataset, TrainConfig(max_steps=1000, lr=0.1), callback=print)
+
+The callback sees a Progress after every step (for progress bars, live charts) and stops the run
+by returning True; what was trained so far is kept and evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from makemore.data import WordDataset
+from makemore.models import count_params
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 1000
+    batch_size: int = 32  # 0 = the whole training split every step (full-batch gradient descent)
+    optimizer: str = "sgd"  # "sgd" (plain, as in the lectures) or "adamw"
+    lr: float = 0.1
+    schedule: str = "constant"  # "step": lr/10 for the last half, as the lectures do; "cosine": to lr/10
+    weight_decay: float = 0.0  # L2 regularisation (added to the gradient for SGD, decoupled in AdamW)
+    seed: int = 1337  # seeds the model's initial weights and the order of minibatches
+    eval_interval: int = 0  # validation loss every this many steps (0: only at the end)
+    device: str = "auto"
+
+    def lr_at(self, step: int) -> float:
+        if self.schedule == "step":
+            return self.lr if step < self.max_steps // 2 else self.lr / 10
+        if self.schedule == "cosine":
+            t = step / max(1, self.max_steps - 1)
+            return self.lr / 10 + (self.lr - self.lr / 10) * 0.5 * (1 + math.cos(math.pi * t))
+        return self.lr
+
+
+@dataclass
+class Progress:
+    step: int  # steps done so far (1-based after the first step)
+    max_steps: int
+    lr: float
+    loss: float  # this step's minibatch loss
+    val_loss: float | None  # set on the steps where validation ran
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    params: int
+    steps: int
+    seconds: float
+    train_loss: float
+    val_loss: float
+    test_loss: float
+    stopped_early: bool = False
+    device: str = "cpu"
+    # history: one entry per step, and one per evaluation
+    step_history: list[int] = field(default_factory=list)
+    lr_history: list[float] = field(default_factory=list)
+    loss_history: list[float] = field(default_factory=list)
+    val_history: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def steps_per_sec(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"steps_per_sec": self.steps_per_sec}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainResult:
+        names = cls.__dataclass_fields__
+        d = {k: v for k, v in d.items() if k in names}
+        d["val_history"] = [tuple(p) for p in d.get("val_history", [])]
+        return cls(**d)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for, but Apple's MPS is not available")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 65_536) -> float:
+    """Mean loss over a whole split, in chunks so that memory stays bounded."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for i in range(0, len(X), chunk):
+        _, loss = model(X[i : i + chunk], Y[i : i + chunk])
+        total += loss.item() * len(X[i : i + chunk])
+    model.train(was_training)
+    return total / len(X)
+
+
+def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> TrainResult:
+    device = resolve_device(config.device)
+    model.to(device)
+    model.train()
+    bs = model.block_size
+    Xtr, Ytr = (t.to(device) for t in dataset.examples("train", bs))
+    Xva, Yva = (t.to(device) for t in dataset.examples("val", bs))
+    result = TrainResult(params=count_params(model), steps=0, seconds=0.0,
+                         train_loss=math.nan, val_loss=math.nan, test_loss=math.nan, device=str(device))
+    t0 = time.perf_counter()
+
+    if not any(p.requires_grad for p in model.parameters()):
+        model.fit(Xtr, Ytr)  # a counting model: no gradient steps
+    else:
+        optimizer = make_optimizer(model, config)
+        generator = torch.Generator().manual_seed(config.seed)  # private: reproducible under threads
+        full_batch = config.batch_size <= 0 or config.batch_size >= len(Xtr)
+        for step in range(config.max_steps):
+            lr = config.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if full_batch:
+                Xb, Yb = Xtr, Ytr
+            else:
+                ix = torch.randint(0, len(Xtr), (config.batch_size,), generator=generator).to(device)
+                Xb, Yb = Xtr[ix], Ytr[ix]
+            _, loss = model(Xb, Yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+            loss = loss.item()
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss} at step {step + 1}: the learning rate {lr:g} is too high"
+                )
+            result.steps = step + 1
+            result.step_history.append(step + 1)
+            result.lr_history.append(lr)
+            result.loss_history.append(loss)
+            val_loss = None
+            last = step + 1 == config.max_steps
+            if config.eval_interval and ((step + 1) % config.eval_interval == 0 or last):
+                val_loss = evaluate(model, Xva, Yva)
+                result.val_history.append((step + 1, val_loss))
+            if callback is not None:
+                stop = callback(Progress(step + 1, config.max_steps, lr, loss, val_loss,
+                                         time.perf_counter() - t0))
+                if stop is True:
+                    result.stopped_early = not last
+                    break
+
+    result.seconds = time.perf_counter() - t0
+    result.train_loss = evaluate(model, Xtr, Ytr)
+    result.val_loss = evaluate(model, Xva, Yva)
+    result.test_loss = evaluate(model, *(t.to(device) for t in dataset.examples("test", bs)))
+    model.to("cpu")  # sampling, charts and the cache work on the CPU copy
+    return result
