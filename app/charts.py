@@ -57,14 +57,15 @@ def first_last_chars(df: pd.DataFrame) -> alt.Chart:
     )
 
 
-def pair_heatmap(df: pd.DataFrame, cell: int = 30) -> alt.LayerChart:
+def pair_heatmap(df: pd.DataFrame) -> alt.LayerChart:
     """df: prev, next, pair, count, prob. The lecture's count matrix: one cell per character
     pair, labelled with the pair and its count, darker where the pair is more common."""
     order = list(dict.fromkeys(df["prev"]))
-    size = cell * len(order)
+    labelled = len(order) <= 32  # past that the labels no longer fit; the tooltips still tell
+    size = (30 if labelled else 14) * len(order)
     base = alt.Chart(df).encode(
         x=alt.X("next:N", sort=order, title="next character",
-                  axis=alt.Axis(orient="top", labelAngle=0, labelOverlap=False)),
+                axis=alt.Axis(orient="top", labelAngle=0, labelOverlap=False)),
         y=alt.Y("prev:N", sort=order, title="previous character", axis=alt.Axis(labelOverlap=False)),
     )
     tooltip = [alt.Tooltip("pair:N", title="pair"), alt.Tooltip("count:Q", format=","),
@@ -73,12 +74,13 @@ def pair_heatmap(df: pd.DataFrame, cell: int = 30) -> alt.LayerChart:
         color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="sqrt"), legend=None),
         tooltip=tooltip,
     )
-    # dark text on pale cells, white on dark ones
-    threshold = df["count"].max() * 0.3
-    ink = alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("#333333"))
-    pair_text = base.mark_text(dy=-6, fontSize=10).encode(text="pair:N", color=ink, tooltip=tooltip)
-    count_text = base.mark_text(dy=7, fontSize=8).encode(text="count:Q", color=ink, tooltip=tooltip)
-    return (heat + pair_text + count_text).properties(width=size, height=size)
+    layers = [heat]
+    if labelled:
+        # dark text on pale cells, white on dark ones
+        ink = alt.condition(alt.datum.count > df["count"].max() * 0.3, alt.value("white"), alt.value("#333333"))
+        layers.append(base.mark_text(dy=-6, fontSize=10).encode(text="pair:N", color=ink, tooltip=tooltip))
+        layers.append(base.mark_text(dy=7, fontSize=8).encode(text="count:Q", color=ink, tooltip=tooltip))
+    return alt.layer(*layers).properties(width=size, height=size)
 
 
 def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",

@@ -19,7 +19,9 @@ class Trained:
     from_disk: bool
 
 
-@st.cache_resource(max_entries=limits.MEMORY_CACHE_ENTRIES, show_spinner=False)
+# Streamlit holds a lock per key: two visitors asking for the same model at once train it once,
+# and the second waits under the spinner.
+@st.cache_resource(max_entries=limits.MEMORY_CACHE_ENTRIES, show_spinner="Preparing the model…")
 def _trained(fingerprint: str, model_name: str, model_config, train_config: TrainConfig,
              _dataset: WordDataset) -> Trained:
     # The dataset is keyed by its fingerprint (the leading underscore keeps Streamlit from hashing

@@ -95,7 +95,7 @@ def train_or_load(dataset, model_name: str, model_config, train_config, callback
         state_dict, result = hit
         try:
             model.load_state_dict(state_dict)
-            return model, result, True
+            return model.eval(), result, True
         except (RuntimeError, KeyError):  # shapes changed since it was saved: retrain
             pass
     result = train(model, dataset, train_config, callback=callback)

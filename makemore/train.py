@@ -121,6 +121,7 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> TrainResult:
+    """Train `model` in place on the dataset's train split and evaluate it on every split."""
     device = resolve_device(config.device)
     model.to(device)
     model.train()
@@ -176,5 +177,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> Tr
     result.train_loss = evaluate(model, Xtr, Ytr)
     result.val_loss = evaluate(model, Xva, Yva)
     result.test_loss = evaluate(model, *(t.to(device) for t in dataset.examples("test", bs)))
-    model.to("cpu")  # sampling, charts and the cache work on the CPU copy
+    # Returned on the CPU (sampling, charts and the cache use it there) and in eval mode: the app
+    # shares one trained model between visitors, who only ever evaluate it.
+    model.to("cpu").eval()
     return result
