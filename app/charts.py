@@ -97,9 +97,12 @@ def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label
         x="step:Q", y=y, color=color, tooltip=tooltip)
     layers = [lines, points]
     if reference is not None:
-        ref = pd.DataFrame({"loss": [reference], "label": [reference_label]})
-        layers.append(alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"]).encode(
-            y="loss:Q", tooltip=[alt.Tooltip("label:N", title="reference"), alt.Tooltip("loss:Q", format=".4f")]))
+        ref = pd.DataFrame({"loss": [reference], "step": [df["step"].max()],
+                            "label": [f"{reference_label}: {reference:.4f}"]})
+        tip = [alt.Tooltip("label:N", title="reference")]
+        rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"])
+        text = alt.Chart(ref).mark_text(align="right", dy=-7, color=SPLIT_COLORS["reference"])
+        layers += [rule.encode(y=y, tooltip=tip), text.encode(x="step:Q", y=y, text="label:N", tooltip=tip)]
     return alt.layer(*layers)
 
 
