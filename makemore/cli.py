@@ -39,37 +39,38 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def bounded(kind, lo, hi, what):
+def bounded(kind, lo, hi):
+    """An argparse type: a number of `kind` in [lo, hi]. argparse names the option in the error."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a{'n integer' if kind is int else ' number'}, not {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a{'n integer' if kind is int else ' number'}, not {text!r}")
         if not (lo <= value <= hi) or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"{what} must be between {lo:g} and {hi:g}, not {text}")
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}, not {text}")
         return value
     return parse
 
 
 def positive_lr(text):
-    value = bounded(float, 0.0, limits.MAX_LR, "--lr")(text)
+    value = bounded(float, 0.0, limits.MAX_LR)(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"--lr must be above 0, not {text}")
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
     return value
 
 
 def add_training_options(p, model_required=True):
     p.add_argument("--model", required=model_required, help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
-    p.add_argument("--max-steps", type=bounded(int, 0, limits.MAX_STEPS, "--max-steps"))
-    p.add_argument("--batch-size", type=bounded(int, 0, limits.MAX_BATCH_SIZE, "--batch-size"),
+    p.add_argument("--max-steps", type=bounded(int, 0, limits.MAX_STEPS))
+    p.add_argument("--batch-size", type=bounded(int, 0, limits.MAX_BATCH_SIZE),
                    help="0 = full batch")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=positive_lr)
     p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--weight-decay", type=bounded(float, 0.0, 10.0, "--weight-decay"))
-    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS, "--eval-interval"))
-    p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1, "--seed"))
+    p.add_argument("--weight-decay", type=bounded(float, 0.0, 10.0))
+    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS))
+    p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1))
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--cache", action="store_true", help="reuse/save trained models in the disk cache")
 
@@ -88,7 +89,7 @@ def add_model_options(p, model_name):
         elif isinstance(default, (int, float)):
             kind = type(default)
             lo, hi = meta.get("min", -math.inf), meta.get("max", math.inf)
-            group.add_argument(flag, type=bounded(kind, lo, hi, flag), help=f"default {default}")
+            group.add_argument(flag, type=bounded(kind, lo, hi), help=f"default {default}")
         else:
             group.add_argument(flag, help=f"default {default}")
 
@@ -103,10 +104,10 @@ def build_parser(model_name=None):
     s = sub.add_parser("sample", help="sample words from a trained model")
     s.add_argument("--load", help="a file written by `train --save` (else train first, with the options below)")
     add_training_options(s, model_required=False)
-    s.add_argument("--num", type=bounded(int, 1, limits.MAX_SAMPLES, "--num"), default=20)
-    s.add_argument("--temperature", type=bounded(float, 0.01, 10.0, "--temperature"), default=1.0)
-    s.add_argument("--top-k", type=bounded(int, 0, 1000, "--top-k"), default=0, help="0 = no top-k")
-    s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1, "--sample-seed"), default=0)
+    s.add_argument("--num", type=bounded(int, 1, limits.MAX_SAMPLES), default=20)
+    s.add_argument("--temperature", type=bounded(float, 0.01, 10.0), default=1.0)
+    s.add_argument("--top-k", type=bounded(int, 0, 1000), default=0, help="0 = no top-k")
+    s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1), default=0)
     sub.add_parser("models", help="list the model names")
     if model_name in MODELS:
         add_model_options(t, model_name)

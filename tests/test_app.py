@@ -154,3 +154,12 @@ def test_second_visit_with_same_settings_trains_nothing(monkeypatch):
     st.cache_resource.clear()  # a server restart: served from disk
     at = open_app(BIGRAM)
     assert metric(at, "network train NLL")
+
+
+def test_page_settings_survive_a_visit_to_another_page():
+    at = open_app(BIGRAM)
+    at.slider(key="bigram_alpha").set_value(3.0).run()
+    at.switch_page("landing.py").run()
+    assert not at.exception and metric(at, "words") == "32,033"
+    at.switch_page(BIGRAM).run()
+    assert at.slider(key="bigram_alpha").value == 3.0
