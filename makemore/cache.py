@@ -79,7 +79,9 @@ class DiskCache:
             pass  # a read-only or full disk costs a retrain later, never the result in hand
 
     def prune(self) -> None:
-        files = sorted(self.folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
+        # not the ".tmp-" files: another process may be writing one right now
+        files = sorted((p for p in self.folder.glob("*.pt") if not p.name.startswith(".")),
+                       key=lambda p: p.stat().st_mtime)
         for old in files[: max(0, len(files) - self.max_files)]:
             old.unlink(missing_ok=True)
 
@@ -96,8 +98,8 @@ def train_or_load(dataset, model_name: str, model_config, train_config, callback
         try:
             model.load_state_dict(state_dict)
             return model.eval(), result, True
-        except (RuntimeError, KeyError):  # shapes changed since it was saved: retrain
-            pass
+        except (RuntimeError, KeyError):  # shapes changed since it was saved: retrain from scratch
+            model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
     result = train(model, dataset, train_config, callback=callback)
     if cache is not None and not result.stopped_early:
         cache.save(key, model, result)

@@ -181,7 +181,10 @@ def run(argv):
     if args.command == "train":
         dataset, model, model_config, train_config, r = train_command(args, quiet=args.json)
         if args.save:
-            save_checkpoint(args.save, args.model, model, model_config, dataset)
+            try:
+                save_checkpoint(args.save, args.model, model, model_config, dataset)
+            except (OSError, RuntimeError) as e:
+                raise UsageError(f"cannot write {args.save}: {e}")
         summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
                    "seconds": round(r.seconds, 3), "steps_per_sec": round(r.steps_per_sec, 1),
                    "train_loss": finite(r.train_loss), "val_loss": finite(r.val_loss),
@@ -204,7 +207,7 @@ def run(argv):
         vocab, train_words = dataset.vocab, dataset.splits["train"]
     for s in generate(model, vocab, num=args.num, seed=args.sample_seed, temperature=args.temperature,
                       top_k=args.top_k or None, train_words=train_words):
-        print(s.word + ("" if s.in_train else "  (new)"))
+        print((s.word or "(empty word)") + ("" if s.in_train else "  (new)"))
     return 0
 
 

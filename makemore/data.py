@@ -22,6 +22,7 @@ from makemore import limits
 
 # Tried in order: the first that does not occur in the data marks the start and end of a word.
 BOUNDARY_CANDIDATES = ".#|~_^$*@%&+=!?;:/<>0123456789·␃"
+UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # control, format, unassigned, line breaks
 SPLIT_SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -34,6 +35,11 @@ class DataError(ValueError):
 # loading and checking
 
 
+def too_big(source: str, size: int) -> DataError:
+    limit = limits.MAX_FILE_BYTES
+    return DataError(f"{source} is {size:,} bytes; the limit is {limit:,} bytes ({limit / 1e6:g} MB).")
+
+
 def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
     """Check raw bytes and return (words, number of duplicate lines).
 
@@ -43,9 +49,9 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
     if len(raw) == 0:
         raise DataError(f"{source} is empty: it needs one word per line.")
     if len(raw) > limits.MAX_FILE_BYTES:
-        raise DataError(
-            f"{source} is {len(raw) / 1e6:.1f} MB; the limit is {limits.MAX_FILE_BYTES / 1e6:.0f} MB."
-        )
+        raise too_big(source, len(raw))
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{source} is UTF-16 text; save it as UTF-8 and upload it again.")
     if b"\x00" in raw:
         raise DataError(f"{source} looks like a binary file (it contains NUL bytes), not a text word list.")
     try:
@@ -55,7 +61,8 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
         raise DataError(f"{source} is not UTF-8 text: undecodable byte on line {line}.") from None
 
     words: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # line numbers as editors count them
+    for lineno, line in enumerate(lines, start=1):
         word = unicodedata.normalize("NFC", line.strip())
         if not word:
             continue
@@ -64,7 +71,7 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
                 f"line {lineno} of {source} is {len(word)} characters long; "
                 f"words may have at most {limits.MAX_WORD_LEN}."
             )
-        bad = next((c for c in word if unicodedata.category(c)[0] == "C"), None)
+        bad = next((c for c in word if unicodedata.category(c) in UNPRINTABLE), None)
         if bad is not None:
             raise DataError(f"line {lineno} of {source} contains a control character ({bad!r}).")
         words.append(word)
@@ -181,8 +188,9 @@ class WordDataset:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path} does not exist or is not a file.")
-        if path.stat().st_size > limits.MAX_FILE_BYTES:  # refuse before reading it into memory
-            raise DataError(f"{path.name} is over the {limits.MAX_FILE_BYTES / 1e6:.0f} MB limit.")
+        size = path.stat().st_size
+        if size > limits.MAX_FILE_BYTES:  # refuse before reading it into memory
+            raise too_big(path.name, size)
         return cls.from_bytes(path.read_bytes(), path.name)
 
     def examples(self, split: str, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,8 +32,8 @@ def generate(model, vocab, num: int = 20, seed: int = 0, temperature: float = 1.
         logits, _ = model(context)
         logits = logits / temperature
         if top_k is not None and 0 < top_k < logits.shape[-1]:
-            kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
+            top = torch.topk(logits, top_k, dim=-1)  # exactly k, even when values tie
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, top.indices, top.values)
         probs = torch.softmax(logits, dim=-1)
         ix = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         ended = (ix == 0) & ~done

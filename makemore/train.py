@@ -34,6 +34,16 @@ class TrainConfig:
     eval_interval: int = 0  # validation loss every this many steps (0: only at the end)
     device: str = "auto"
 
+    def __post_init__(self):
+        for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES), ("device", self.device, DEVICES)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        if self.max_steps < 0 or self.batch_size < 0 or self.eval_interval < 0:
+            raise ValueError("max_steps, batch_size and eval_interval cannot be negative")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"the learning rate must be a positive number, not {self.lr}")
+
     def lr_at(self, step: int) -> float:
         if self.schedule == "step":
             return self.lr if step < self.max_steps // 2 else self.lr / 10
@@ -169,7 +179,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> Tr
             if callback is not None:
                 stop = callback(Progress(step + 1, config.max_steps, lr, loss, val_loss,
                                          time.perf_counter() - t0))
-                if stop is True:
+                if stop:
                     result.stopped_early = not last
                     break
 

@@ -44,7 +44,8 @@ class BigramCounts(nn.Module):
     def probs(self, alpha: float | None = None) -> torch.Tensor:
         """(V, V): row i is P(next | prev = i) after add-alpha smoothing."""
         N = self.counts + (self.alpha if alpha is None else alpha)
-        return N / N.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        N[N.sum(dim=1) == 0] = 1.0  # a character never seen before anything: no evidence, so uniform
+        return N / N.sum(dim=1, keepdim=True)
 
     def forward(self, idx, targets=None):
         logits = self.probs().log()[idx[:, -1]]  # log-probabilities are valid logits

@@ -1,0 +1,95 @@
+"""Shared fixtures for the makemore package tests.
+
+Tiny word lists are written to tmp_path by each test; the lecture's names.txt (real data) is
+loaded once per session, and the two bigram models on it are trained once per session.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from makemore.cache import DiskCache, train_or_load
+from makemore.data import WordDataset
+from makemore.models import MODELS
+from makemore.train import TrainConfig
+
+# the lecture's list sits beside the repository (never copied into it)
+LECTURE_NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names.txt"
+
+# 40 distinct short names: enough for 32/4/4 splits and a few hundred (context, next) pairs
+TINY_WORDS = [
+    "emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia", "harper", "evelyn",
+    "abigail", "emily", "ella", "elizabeth", "camila", "luna", "sofia", "avery", "mila", "aria",
+    "scarlett", "penelope", "layla", "chloe", "victoria", "madison", "eleanor", "grace", "nora", "riley",
+    "zoey", "hannah", "hazel", "lily", "ellie", "violet", "lillian", "zoe", "stella", "aurora",
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache_dir(tmp_path, monkeypatch):
+    """Every test gets its own disk cache folder, so nothing is ever written to ~/.cache."""
+    folder = tmp_path / "makemore-cache"
+    monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def write_words(tmp_path):
+    """write_words(words_or_bytes, name="words.txt") -> path of a file in tmp_path."""
+
+    def write(content, name="words.txt"):
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(("\n".join(content) + "\n").encode("utf-8"))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_words():
+    return list(TINY_WORDS)
+
+
+@pytest.fixture
+def tiny_dataset():
+    return WordDataset("tiny.txt", list(TINY_WORDS))
+
+
+@pytest.fixture(scope="session")
+def names_path():
+    if not LECTURE_NAMES.is_file():
+        pytest.skip(f"the lecture data {LECTURE_NAMES} is not here")
+    return LECTURE_NAMES
+
+
+@pytest.fixture(scope="session")
+def names_dataset(names_path):
+    return WordDataset.from_file(names_path)
+
+
+@pytest.fixture(scope="session")
+def names_cache_dir(tmp_path_factory):
+    """A disk cache shared by the whole session (the CLI test reuses the bigram-nn trained here)."""
+    return tmp_path_factory.mktemp("names-cache")
+
+
+@pytest.fixture(scope="session")
+def trained_bigrams(names_dataset, names_cache_dir):
+    """Both bigram models trained on the lecture names with their default settings, once.
+
+    Returns {name: (model, result)}. The neural one (~5-10 s on 2 cores) goes through the disk
+    cache so that `python -m makemore train --model bigram-nn --cache` can reuse it.
+    """
+    cache = DiskCache(names_cache_dir)
+    out = {}
+    for name in ("bigram", "bigram-nn"):
+        spec = MODELS[name]
+        model, result, from_cache = train_or_load(
+            names_dataset, name, spec.config(), TrainConfig(**spec.train_defaults), cache=cache
+        )
+        assert not from_cache  # a fresh session cache: trained now
+        out[name] = (model, result)
+    return out

@@ -1,0 +1,251 @@
+"""makemore.cache: trained models on disk, keyed by everything that determines them."""
+
+import os
+import time
+
+import pytest
+import torch
+
+import makemore.cache
+from makemore.cache import DiskCache, cache_key, default_cache_dir, train_or_load
+from makemore.models import create_model
+from makemore.models.bigram import BigramCountsConfig, BigramNNConfig
+from makemore.train import TrainConfig, TrainResult, train
+
+NN_CONFIG = BigramNNConfig()
+TRAIN_CONFIG = TrainConfig(max_steps=5, batch_size=8, lr=0.5, eval_interval=2)
+
+
+def files(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def trained(dataset, seed=1337, config=TRAIN_CONFIG):
+    model = create_model("bigram-nn", len(dataset.vocab), NN_CONFIG, seed=seed)
+    return model, train(model, dataset, config)
+
+
+def forbid_training(monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the cache holds this model")
+
+    monkeypatch.setattr(makemore.cache, "train", no_training)
+
+
+# -----------------------------------------------------------------------------------------------
+# keys and folders
+
+
+def test_cache_key_is_stable_and_depends_on_every_ingredient():
+    key = cache_key("fp", "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+    assert key == cache_key("fp", "bigram-nn", BigramNNConfig(), TrainConfig(**TRAIN_CONFIG.__dict__))
+    assert len(key) == 24 and all(c in "0123456789abcdef" for c in key)
+    others = [
+        cache_key("fp2", "bigram-nn", NN_CONFIG, TRAIN_CONFIG),
+        cache_key("fp", "bigram", BigramCountsConfig(), TRAIN_CONFIG),
+        cache_key("fp", "bigram-nn", BigramNNConfig(init_scale=0.5), TRAIN_CONFIG),
+        cache_key("fp", "bigram-nn", NN_CONFIG, TrainConfig(max_steps=6, batch_size=8, lr=0.5, eval_interval=2)),
+        cache_key("fp", "bigram-nn", NN_CONFIG, TrainConfig(max_steps=5, batch_size=8, lr=0.5, eval_interval=2, seed=1)),
+    ]
+    assert len(set(others)) == len(others) and key not in others
+
+
+def test_cache_folder_comes_from_the_environment(isolated_cache_dir, monkeypatch, tmp_path):
+    assert default_cache_dir() == isolated_cache_dir
+    assert DiskCache().folder == isolated_cache_dir
+    monkeypatch.delenv("MAKEMORE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "makemore-playground"
+
+
+# -----------------------------------------------------------------------------------------------
+# save and load
+
+
+def test_save_then_load_gives_the_same_weights_and_result(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c")
+    model, result = trained(tiny_dataset)
+    cache.save("k1", model, result)
+    assert files(cache.folder) == ["k1.pt"]
+    state_dict, loaded = cache.load("k1")
+    assert torch.equal(state_dict["W"], model.W.detach())
+    assert loaded == result
+    assert isinstance(loaded, TrainResult) and loaded.val_history == result.val_history
+
+
+def test_load_of_an_absent_key_is_a_miss(tmp_path):
+    assert DiskCache(tmp_path / "never-made").load("nothing") is None
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c")
+    model, result = trained(tiny_dataset)
+    for key in ("a", "b", "a"):
+        cache.save(key, model, result)
+    assert files(cache.folder) == ["a.pt", "b.pt"]
+
+
+def test_a_failed_write_leaves_nothing_behind_and_raises_nothing(tmp_path, tiny_dataset, monkeypatch):
+    cache = DiskCache(tmp_path / "c")
+    model, result = trained(tiny_dataset)
+
+    def half_written(obj, f):
+        f.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(makemore.cache.torch, "save", half_written)
+    cache.save("k", model, result)  # no exception: the result in hand is never lost
+    assert files(cache.folder) == []
+
+
+def test_an_unwritable_folder_is_ignored(tmp_path, tiny_dataset):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    model, result = trained(tiny_dataset)
+    DiskCache(blocker).save("k", model, result)  # mkdir fails: OSError, swallowed
+    assert blocker.read_text() == "not a folder"
+
+
+def save_foreign_dict(path, key, good):
+    torch.save({"weights": torch.zeros(3)}, path)
+
+
+def save_tensor(path, key, good):
+    torch.save(torch.zeros(3), path)
+
+
+def save_garbage(path, key, good):
+    path.write_bytes(b"\x00\x01 this is not a torch file at all \xff" * 10)
+
+
+def save_truncated(path, key, good):
+    path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+
+
+def save_empty(path, key, good):
+    path.write_bytes(b"")
+
+
+def save_other_key(path, key, good):
+    path.write_bytes(good.read_bytes())  # a valid entry, but saved for another key
+
+
+def save_old_format(path, key, good):
+    blob = torch.load(good, weights_only=True)
+    torch.save({**blob, "key": key, "format": makemore.cache.FORMAT - 1}, path)
+
+
+BAD_FILES = [save_foreign_dict, save_tensor, save_garbage, save_truncated, save_empty, save_other_key,
+             save_old_format]
+
+
+@pytest.mark.parametrize("make_bad", BAD_FILES, ids=lambda f: f.__name__)
+def test_unreadable_file_is_a_miss_and_is_deleted(tmp_path, tiny_dataset, make_bad):
+    cache = DiskCache(tmp_path / "c")
+    model, result = trained(tiny_dataset)
+    cache.save("good", model, result)
+    make_bad(cache.path("bad"), "bad", cache.path("good"))
+    assert cache.path("bad").exists()
+    assert cache.load("bad") is None
+    assert not cache.path("bad").exists()
+    assert cache.load("good") is not None  # the others stay
+
+
+# -----------------------------------------------------------------------------------------------
+# train_or_load
+
+
+def test_train_or_load_trains_once_then_loads(tmp_path, tiny_dataset, monkeypatch):
+    cache = DiskCache(tmp_path / "c")
+    m1, r1, hit1 = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    assert hit1 is False and len(files(cache.folder)) == 1
+    forbid_training(monkeypatch)
+    m2, r2, hit2 = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    assert hit2 is True
+    assert torch.equal(m1.W, m2.W) and r1 == r2
+
+
+def test_train_or_load_with_another_config_is_a_miss(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c")
+    train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    other = TrainConfig(max_steps=6, batch_size=8, lr=0.5)
+    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, other, cache=cache)
+    assert hit is False and r.steps == 6
+    assert len(files(cache.folder)) == 2
+
+
+def test_train_or_load_without_a_cache_writes_nothing(isolated_cache_dir, tiny_dataset):
+    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+    assert hit is False and r.steps == 5
+    assert files(isolated_cache_dir) == []
+
+
+@pytest.mark.parametrize("make_bad", [save_garbage, save_foreign_dict, save_truncated], ids=lambda f: f.__name__)
+def test_train_or_load_retrains_over_a_bad_file(tmp_path, tiny_dataset, monkeypatch, make_bad):
+    cache = DiskCache(tmp_path / "c")
+    m1, r1, _ = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    key = cache_key(tiny_dataset.fingerprint, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+    good = tmp_path / "good.pt"
+    good.write_bytes(cache.path(key).read_bytes())
+    make_bad(cache.path(key), key, good)
+    m2, r2, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    assert hit is False
+    assert torch.equal(m1.W, m2.W) and r2.loss_history == r1.loss_history  # retrained, same seed
+    forbid_training(monkeypatch)
+    _, _, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    assert hit is True  # and saved again
+
+
+def test_train_or_load_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c")
+    key = cache_key(tiny_dataset.fingerprint, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+    wrong = create_model("bigram-nn", 5, NN_CONFIG)  # another vocabulary size
+    cache.save(key, wrong, TrainResult(params=25, steps=1, seconds=0.1, train_loss=1.0, val_loss=1.0,
+                                       test_loss=1.0))
+    model, result, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    assert hit is False
+    assert model.W.shape == (len(tiny_dataset.vocab),) * 2 and result.steps == 5
+
+
+def test_stopped_early_runs_are_not_saved(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c")
+    config = TrainConfig(max_steps=50, batch_size=8, lr=0.5)
+    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, config, cache=cache,
+                              callback=lambda p: p.step == 3)
+    assert hit is False and r.stopped_early and r.steps == 3
+    assert files(cache.folder) == []
+
+
+def test_counts_model_round_trips_through_the_cache(tmp_path, tiny_dataset, monkeypatch):
+    cache = DiskCache(tmp_path / "c")
+    config = TrainConfig(max_steps=0)
+    m1, r1, _ = train_or_load(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    forbid_training(monkeypatch)
+    m2, r2, hit = train_or_load(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    assert hit and torch.equal(m1.counts, m2.counts) and m2.alpha == 0.5 and r1 == r2
+
+
+# -----------------------------------------------------------------------------------------------
+# pruning
+
+
+def test_prune_keeps_the_max_files_newest(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c", max_files=3)
+    model, result = trained(tiny_dataset)
+    past = time.time() - 1000
+    for i in range(5):
+        cache.save(f"k{i}", model, result)
+        os.utime(cache.path(f"k{i}"), (past + i, past + i))  # k0 oldest ... k4 newest
+    assert files(cache.folder) == ["k2.pt", "k3.pt", "k4.pt"]
+
+
+def test_loading_an_entry_keeps_it_from_being_pruned(tmp_path, tiny_dataset):
+    cache = DiskCache(tmp_path / "c", max_files=3)
+    model, result = trained(tiny_dataset)
+    past = time.time() - 1000
+    for i in range(3):
+        cache.save(f"k{i}", model, result)
+        os.utime(cache.path(f"k{i}"), (past + i, past + i))
+    assert cache.load("k0") is not None  # the oldest, now the most recently used
+    cache.save("k3", model, result)
+    assert files(cache.folder) == ["k0.pt", "k2.pt", "k3.pt"]
