@@ -7,7 +7,8 @@ import torch
 
 from makemore.data import Vocab, build_examples
 from makemore.models import MODELS, config_fields, count_params, create_model
-from makemore.models.bigram import BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig
+from makemore.models.bigram import (BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig,
+                                    learned_vs_counted)
 from makemore.train import evaluate
 
 # A list small enough to count by hand. Vocabulary: . a b -> 0 1 2
@@ -179,3 +180,15 @@ def test_neural_bigram_reaches_the_counts_nll_on_lecture_names(trained_bigrams, 
     common = counts.counts.sum(dim=1) > 1000
     assert common.sum().item() >= 20
     assert (P_net[common] - counts.probs()[common]).abs().max().item() < 0.01
+
+
+def test_learned_vs_counted_is_zero_distance_for_a_network_holding_the_log_counts(hand_fitted):
+    counts = hand_fitted[0].with_alpha(1.0)
+    net = create_model("bigram-nn", counts.counts.shape[0])
+    with torch.no_grad():
+        net.W.copy_(counts.probs().log() + 3.0)  # a constant per row changes nothing after softmax
+    net_lp, count_lp, distance = learned_vs_counted(net, counts)
+    assert distance < 1e-6 and torch.allclose(net_lp, count_lp, atol=1e-5)
+    with torch.no_grad():
+        net.W.zero_()  # uniform rows are far from the counts
+    assert learned_vs_counted(net, counts)[2] > 0.1

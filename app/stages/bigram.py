@@ -4,14 +4,14 @@ import math
 
 import pandas as pd
 import streamlit as st
-import torch
 
 import charts
 from datasets_ui import current_dataset
 from trainer import trained
 from widgets import history_frame, sample_controls, show_samples, show_source, training_error
 from makemore.models import MODELS
-from makemore.models.bigram import BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig
+from makemore.models.bigram import (BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig,
+                                    learned_vs_counted)
 from makemore.sample import generate
 from makemore.train import TrainConfig, evaluate
 
@@ -136,10 +136,7 @@ st.altair_chart(
     width="stretch",
 )
 
-# W against the counts: compare as log-probabilities (softmax ignores a constant added to a row)
-with torch.no_grad():
-    net_logprob = torch.log_softmax(neural.model.W, dim=1)
-count_logprob = probs.log()
+net_logprob, count_logprob, distance = learned_vs_counted(neural.model, counts_model)
 pairs = pd.DataFrame({
     "pair": [a + b for a in itos for b in itos],
     "count_logprob": count_logprob.flatten().numpy(),
@@ -154,8 +151,7 @@ right.markdown(
     "the log of the count table. Pairs that never occur sit at the bottom left, where raw counts say "
     "−∞ and smoothing or weight decay keep them finite."
 )
-agreement = (net_logprob.exp() - probs).abs().sum(dim=1).mean().item() / 2
-right.metric("mean total-variation distance", f"{agreement:.4f}",
+right.metric("mean total-variation distance", f"{distance:.4f}",
              help="Half the summed |difference| of the two next-character distributions, averaged over "
              "rows: 0 when identical, 1 when disjoint.")
 

@@ -75,3 +75,17 @@ class BigramNN(nn.Module):
         logits = xenc @ self.W  # (B, V): picks row W[prev], read as log-counts
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
+
+
+@torch.no_grad()
+def learned_vs_counted(net: BigramNN, counts: BigramCounts) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Compare what the network learned with the counts' table.
+
+    Returns (net log-probs, counts log-probs), both (V, V), and the mean total-variation distance
+    between their next-character distributions (0: identical rows, 1: disjoint). Log-probabilities,
+    not raw W: softmax ignores a constant added to a row, so only log_softmax(W) is comparable.
+    """
+    net_logprob = torch.log_softmax(net.W, dim=1)
+    probs = counts.probs()
+    distance = (net_logprob.exp() - probs).abs().sum(dim=1).mean().item() / 2
+    return net_logprob, probs.log(), distance
