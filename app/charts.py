@@ -80,7 +80,9 @@ def pair_heatmap(df: pd.DataFrame) -> alt.LayerChart:
         ink = alt.condition(alt.datum.count > df["count"].max() * 0.3, alt.value("white"), alt.value("#333333"))
         layers.append(base.mark_text(dy=-6, fontSize=10).encode(text="pair:N", color=ink, tooltip=tooltip))
         layers.append(base.mark_text(dy=7, fontSize=8).encode(text="count:Q", color=ink, tooltip=tooltip))
-    return alt.layer(*layers).properties(width=size, height=size)
+    # "pad": cells keep their size and the axes go around them (Streamlit's default "fit" would
+    # squeeze the axes and titles into the same box, flattening small matrices)
+    return alt.layer(*layers).properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
 
 
 def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",

@@ -34,7 +34,7 @@ def show_samples(samples: list[Sample]) -> None:
     new = sum(not s.in_train for s in samples)
     st.dataframe(
         pd.DataFrame({"sample": [s.word or "(empty)" for s in samples],
-                      "new": ["new" if not s.in_train else "in training set" for s in samples]}),
+                      "origin": ["new" if not s.in_train else "in the training set" for s in samples]}),
         hide_index=True, width="stretch", height=min(36 * (len(samples) + 1) + 3, 420),
     )
     st.caption(f"{new} of {len(samples)} samples are new words, not in the training split.")

@@ -28,11 +28,14 @@ V = len(vocab)
 X_train, Y_train = dataset.examples("train", 1)
 X_val, Y_val = dataset.examples("val", 1)
 
+example = next((w for w in dataset.words if 3 <= len(w) <= 6), dataset.words[0])
+chain = [a + b for a, b in zip(vocab.boundary + example, example + vocab.boundary)]
+
 st.title("Bigram: one character predicts the next")
 st.markdown(
     f"The simplest language model looks only at the previous character. Every word of "
-    f"**{dataset.name}** is a chain of pairs, `{vocab.boundary}e`, `em`, `mm`, `ma`, `a{vocab.boundary}` for "
-    f"*emma*, where `{vocab.boundary}` marks the start and the end. Count how often each pair occurs, "
+    f"**{dataset.name}** is a chain of pairs, {', '.join(f'`{p}`' for p in chain)} for *{example}*, "
+    f"where `{vocab.boundary}` marks the start and the end. Count how often each pair occurs, "
     "normalise each row, and you have the probability of every next character. Then train a neural "
     "network to predict the same thing, and watch it land on the same answer."
 )
