@@ -80,7 +80,8 @@ st.altair_chart(charts.pair_heatmap(cells), width="content")
 
 st.subheader("Samples from the counts")
 options = sample_controls("bigram_counts")
-show_samples(generate(counts_model, vocab, train_words=dataset.splits["train"], **options))
+counts_samples = generate(counts_model, vocab, train_words=dataset.splits["train"], **options)
+show_samples(counts_samples)
 st.caption("A bigram has no memory beyond one character, so most samples are not very name-like: "
            "that is what the next stages fix.")
 
@@ -157,6 +158,14 @@ right.markdown(
 right.metric("mean total-variation distance", f"{distance:.4f}",
              help="Half the summed |difference| of the two next-character distributions, averaged over "
              "rows: 0 when identical, 1 when disjoint.")
+
+st.subheader("Samples from the network")
+net_samples = generate(neural.model, vocab, train_words=dataset.splits["train"], **options)
+same = sum(a.word == b.word for a, b in zip(net_samples, counts_samples))
+st.caption(f"Drawn with the settings and seed of the counts' samples above: {same} of {len(net_samples)} "
+           "words are identical to theirs. The same random numbers fed through (nearly) the same "
+           "probabilities pick the same characters.")
+show_samples(net_samples)
 
 # --- how it works ----------------------------------------------------------------------------------
 st.header("How it works")
