@@ -111,8 +111,8 @@ steps = c3.slider("Steps (each on the full training set)", 10, 500, defaults["ma
                   key="bigram_steps", persist_state="session")
 weight_decay = c4.select_slider("Weight decay (L2)", [0.0, 0.001, 0.01, 0.1], value=0.0,
                                 key="bigram_wd", persist_state="session")
-seed = st.number_input("Seed (initial weights)", 0, 1_000_000, 1337, key="bigram_seed",
-                       persist_state="session")
+seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000, 1337, key="bigram_seed",
+                                     persist_state="session")
 st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
            "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")
 
@@ -152,8 +152,9 @@ left.altair_chart(charts.weights_vs_counts(pairs), width="stretch")
 right.markdown(
     f"Each dot is one of the {V * V} pairs: across, its log-probability from the counts (α = {alpha:g}); "
     "up, the network's `log_softmax(W)`. On the dashed diagonal the two agree: the network has learned "
-    "the log of the count table. Pairs that never occur sit at the bottom left, where raw counts say "
-    "−∞ and smoothing or weight decay keep them finite."
+    "the log of the count table. The pairs that never occur in training fall below it: smoothing gives "
+    "them a small probability, while the network keeps pushing theirs towards 0 (raw counts say "
+    "log 0 = −∞); weight decay holds them back, as smoothing does."
 )
 right.metric("mean total-variation distance", f"{distance:.4f}",
              help="Half the summed |difference| of the two next-character distributions, averaged over "
@@ -165,7 +166,11 @@ same = sum(a.word == b.word for a, b in zip(net_samples, counts_samples))
 st.caption(f"Drawn with the settings and seed of the counts' samples above: {same} of {len(net_samples)} "
            "words are identical to theirs. The same random numbers fed through (nearly) the same "
            "probabilities pick the same characters.")
-show_samples(net_samples)
+st.dataframe(
+    pd.DataFrame({"network": [s.word for s in net_samples], "counts": [s.word for s in counts_samples],
+                  "same": [a.word == b.word for a, b in zip(net_samples, counts_samples)]}),
+    hide_index=True, width="stretch", height=min(36 * (len(net_samples) + 1) + 3, 300),
+)
 
 # --- how it works ----------------------------------------------------------------------------------
 st.header("How it works")
