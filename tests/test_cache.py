@@ -229,23 +229,25 @@ def test_counts_model_round_trips_through_the_cache(tmp_path, tiny_dataset, monk
 # pruning
 
 
+def fill(cache, dataset, n):
+    """Save entries k0 ... k{n-1}, k0 the oldest; return what they hold."""
+    model, result = trained(dataset)
+    past = time.time() - 1000
+    for i in range(n):
+        cache.save(f"k{i}", model, result)
+        os.utime(cache.path(f"k{i}"), (past + i, past + i))
+    return model, result
+
+
 def test_prune_keeps_the_max_files_newest(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c", max_files=3)
-    model, result = trained(tiny_dataset)
-    past = time.time() - 1000
-    for i in range(5):
-        cache.save(f"k{i}", model, result)
-        os.utime(cache.path(f"k{i}"), (past + i, past + i))  # k0 oldest ... k4 newest
+    fill(cache, tiny_dataset, 5)
     assert files(cache.folder) == ["k2.pt", "k3.pt", "k4.pt"]
 
 
 def test_loading_an_entry_keeps_it_from_being_pruned(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c", max_files=3)
-    model, result = trained(tiny_dataset)
-    past = time.time() - 1000
-    for i in range(3):
-        cache.save(f"k{i}", model, result)
-        os.utime(cache.path(f"k{i}"), (past + i, past + i))
+    model, result = fill(cache, tiny_dataset, 3)
     assert cache.load("k0") is not None  # the oldest, now the most recently used
     cache.save("k3", model, result)
     assert files(cache.folder) == ["k0.pt", "k2.pt", "k3.pt"]
