@@ -15,7 +15,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import MISSING, asdict, fields
+from dataclasses import MISSING, asdict
 from pathlib import Path
 
 import torch
@@ -23,7 +23,7 @@ import torch
 from makemore import limits
 from makemore.cache import DiskCache, train_or_load
 from makemore.data import DataError, Vocab, WordDataset
-from makemore.models import MODELS, create_model
+from makemore.models import MODELS, config_fields, create_model
 from makemore.sample import generate
 from makemore.train import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -78,7 +78,7 @@ def add_training_options(p, model_required=True):
 def add_model_options(p, model_name):
     """The model's config fields as options: --block-size, --alpha, --batchnorm/--no-batchnorm..."""
     group = p.add_argument_group(f"{model_name} options")
-    for f in fields(MODELS[model_name].config):
+    for f in config_fields(model_name):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
         meta = f.metadata
@@ -117,7 +117,8 @@ def build_parser(model_name=None):
 
 def configs_from_args(args):
     spec = MODELS[args.model]
-    model_kwargs = {f.name: getattr(args, f.name) for f in fields(spec.config) if getattr(args, f.name, None) is not None}
+    model_kwargs = {f.name: getattr(args, f.name) for f in config_fields(args.model)
+                    if getattr(args, f.name, None) is not None}
     train_kwargs = dict(spec.train_defaults)
     for name in ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
                  "eval_interval", "seed", "device"):
