@@ -82,8 +82,8 @@ st.subheader("Samples from the counts")
 options = sample_controls("bigram_counts")
 counts_samples = generate(counts_model, vocab, train_words=dataset.splits["train"], **options)
 show_samples(counts_samples)
-st.caption("A bigram has no memory beyond one character, so most samples are not very name-like: "
-           "that is what the next stages fix.")
+st.caption("A bigram remembers only one character, so most samples are not very word-like: looking "
+           "further back is where the lectures go next.")
 
 # --- 2. the neural bigram --------------------------------------------------------------------------
 st.header("2 · Learn the same thing with a neural network")
