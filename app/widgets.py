@@ -1,5 +1,5 @@
 """Small pieces every stage page uses: sample controls and table, loss history as a frame,
-the model's source in an expander, friendly training errors."""
+the model's source in an expander, the message for a diverged training."""
 
 import inspect
 
@@ -30,13 +30,19 @@ def sample_controls(key: str, default_num: int = 20) -> dict:
     return dict(num=num, seed=int(seed), temperature=temperature)
 
 
+def shown(word: str) -> str:
+    return word or "(empty)"  # the model may end a word before its first character
+
+
+def show_table(df: pd.DataFrame, max_height: int = 420) -> None:
+    """A dataframe as tall as its rows, up to max_height pixels."""
+    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * (len(df) + 1) + 3, max_height))
+
+
 def show_samples(samples: list[Sample]) -> None:
     new = sum(not s.in_train for s in samples)
-    st.dataframe(
-        pd.DataFrame({"sample": [s.word or "(empty)" for s in samples],
-                      "origin": ["new" if not s.in_train else "in the training set" for s in samples]}),
-        hide_index=True, width="stretch", height=min(36 * (len(samples) + 1) + 3, 420),
-    )
+    show_table(pd.DataFrame({"sample": [shown(s.word) for s in samples],
+                             "origin": ["new" if not s.in_train else "in the training set" for s in samples]}))
     st.caption(f"{new} of {len(samples)} samples are new words, not in the training split.")
 
 
@@ -46,8 +52,5 @@ def show_source(*objects, title: str = "The model's source code") -> None:
             st.code(inspect.getsource(obj), language="python")
 
 
-def training_error(e: Exception) -> None:
-    if isinstance(e, FloatingPointError):
-        st.error(f"Training went off the rails: {e}. Lower the learning rate and train again.")
-    else:
-        st.error(f"Training failed: {e}")
+def diverged(e: FloatingPointError) -> None:
+    st.error(f"Training went off the rails: {e}. Lower the learning rate and train again.")

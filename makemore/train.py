@@ -123,11 +123,8 @@ def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 65_536) -> fl
 
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    optimizer = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.AdamW  # checked by TrainConfig
+    return optimizer(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> TrainResult:

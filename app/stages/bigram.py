@@ -8,7 +8,7 @@ import streamlit as st
 import charts
 from datasets_ui import current_dataset
 from trainer import trained
-from widgets import history_frame, sample_controls, show_samples, show_source, training_error
+from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from makemore.models import MODELS
 from makemore.models.bigram import (BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig,
                                     learned_vs_counted)
@@ -121,7 +121,7 @@ train_config = TrainConfig(**{**defaults, "optimizer": optimizer, "lr": lr, "max
 try:
     neural = trained(dataset, "bigram-nn", BigramNNConfig(), train_config)
 except FloatingPointError as e:
-    training_error(e)
+    diverged(e)
     st.stop()
 
 r = neural.result
@@ -162,15 +162,12 @@ right.metric("mean total-variation distance", f"{distance:.4f}",
 
 st.subheader("Samples from the network")
 net_samples = generate(neural.model, vocab, train_words=dataset.splits["train"], **options)
-same = sum(a.word == b.word for a, b in zip(net_samples, counts_samples))
-st.caption(f"Drawn with the settings and seed of the counts' samples above: {same} of {len(net_samples)} "
+same = [a.word == b.word for a, b in zip(net_samples, counts_samples)]
+st.caption(f"Drawn with the settings and seed of the counts' samples above: {sum(same)} of {len(same)} "
            "words are identical to theirs. The same random numbers fed through (nearly) the same "
            "probabilities pick the same characters.")
-st.dataframe(
-    pd.DataFrame({"network": [s.word for s in net_samples], "counts": [s.word for s in counts_samples],
-                  "same": [a.word == b.word for a, b in zip(net_samples, counts_samples)]}),
-    hide_index=True, width="stretch", height=min(36 * (len(net_samples) + 1) + 3, 300),
-)
+show_table(pd.DataFrame({"network": [shown(s.word) for s in net_samples],
+                         "counts": [shown(s.word) for s in counts_samples], "same": same}), max_height=300)
 
 # --- how it works ----------------------------------------------------------------------------------
 st.header("How it works")
