@@ -21,6 +21,16 @@ MAX_BATCH_SIZE = 65_536  # a batch bigger than this is the full train split anyw
 MAX_LR = 100.0  # the first lecture's full-batch neural bigram uses a learning rate of 50
 MAX_SAMPLES = 200  # samples drawn at once (app and CLI)
 
+# --- model sizes (MLP and later stages) --------------------------------------------------------
+MAX_BLOCK_SIZE = 10  # context characters; names average 6 letters, so more adds little but inputs
+MAX_N_EMBD = 32  # embedding size: 27 characters need far fewer dimensions than this
+MAX_N_HIDDEN = 512  # hidden width: more overfits names.txt and slows every step
+# The app refuses a run whose estimated time on 2 CPU cores is above this, so no combination of
+# sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
+MAX_TRAIN_SECONDS = 300
+MAX_CONCURRENT_TRAININGS = 2  # background trainings at once in one server: one per CPU core
+ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long is stopped
+
 # --- caching ----------------------------------------------------------------------------------
 MEMORY_CACHE_ENTRIES = 32  # trained models kept in the server's memory (each is small)
 DISK_CACHE_FILES = 256  # trained models kept on disk; the oldest are removed first
