@@ -123,3 +123,38 @@ def weights_vs_counts(df: pd.DataFrame) -> alt.LayerChart:
     line = alt.Chart(diagonal).mark_line(strokeDash=[4, 4], color=SPLIT_COLORS["reference"]).encode(
         x="x:Q", y="y:Q")
     return alt.layer(line, points).properties(height=360)
+
+
+def lr_sweep(df: pd.DataFrame, suggested_exponent: float) -> alt.LayerChart:
+    """df: exponent, loss, smoothed. The learning-rate finder's curve, with the suggestion marked."""
+    x = alt.X("exponent:Q", title="log10(learning rate)")
+    tooltip = [alt.Tooltip("exponent:Q", title="log10(lr)", format=".2f"),
+               alt.Tooltip("lr:Q", title="learning rate", format=".4g"),
+               alt.Tooltip("loss:Q", title="minibatch loss", format=".3f"),
+               alt.Tooltip("smoothed:Q", title="smoothed", format=".3f")]
+    data = df.assign(lr=10 ** df["exponent"])
+    base = alt.Chart(data, title="Loss while the learning rate grows, one step at each rate")
+    raw = base.mark_line(opacity=0.3, color=ACCENT).encode(
+        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)), tooltip=tooltip)
+    smooth = base.mark_line(color=ACCENT, strokeWidth=2.5).encode(x=x, y="smoothed:Q", tooltip=tooltip)
+    mark = pd.DataFrame({"exponent": [suggested_exponent],
+                         "label": [f"suggested: {10 ** suggested_exponent:.3g}"]})
+    rule = alt.Chart(mark).mark_rule(color=SPLIT_COLORS["val"], strokeWidth=2).encode(
+        x="exponent:Q", tooltip=[alt.Tooltip("label:N", title="learning rate")])
+    text = alt.Chart(mark).mark_text(align="left", dx=5, dy=-110, color=SPLIT_COLORS["val"]).encode(
+        x="exponent:Q", text="label:N")
+    return alt.layer(raw, smooth, rule, text).properties(height=300)
+
+
+def embedding_scatter(df: pd.DataFrame, x_title: str, y_title: str) -> alt.LayerChart:
+    """df: char, x, y, nearest. One labelled point per character of the embedding table."""
+    tooltip = [alt.Tooltip("char:N", title="character"), alt.Tooltip("x:Q", format=".3f"),
+               alt.Tooltip("y:Q", format=".3f"), alt.Tooltip("nearest:N", title="nearest")]
+    base = alt.Chart(df, title="The learned embedding of every character").encode(
+        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False, padding=20)),
+        y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False, padding=20)),
+        tooltip=tooltip,
+    )
+    dots = base.mark_circle(size=420, color=ACCENT, opacity=0.85)
+    labels = base.mark_text(color="white", fontWeight="bold", fontSize=13).encode(text="char:N")
+    return alt.layer(dots, labels).properties(height=460)

@@ -24,4 +24,13 @@ STAGES = [
         "the same model as a one-layer neural net trained by gradient descent.",
         models=("bigram", "bigram-nn"),
     ),
+    Stage(
+        page="stages/mlp.py",
+        title="MLP",
+        icon=":material/hub:",
+        lecture="2 · MLP (Bengio et al. 2003)",
+        teaches="Character embeddings, a hidden layer, minibatches, finding a learning rate, "
+        "train/val/test splits; the lecture's recipe next to a much faster one.",
+        models=("mlp",),
+    ),
 ]

@@ -1,5 +1,6 @@
-"""Training for the pages: cached in memory (st.cache_resource, shared by every visitor) and on
-disk (makemore.cache), with a progress bar while a model trains."""
+"""Training for the pages, cached in memory (st.cache_resource, shared by every visitor) and on
+disk (makemore.cache): `trained` trains in the script run with a progress bar (quick models);
+`job_board` runs longer trainings in background threads that a page watches live (live.py)."""
 
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import torch.nn as nn
 from makemore import limits
 from makemore.cache import DiskCache, train_or_load
 from makemore.data import WordDataset
+from makemore.jobs import JobBoard
 from makemore.train import TrainConfig, TrainResult
 
 
@@ -45,3 +47,9 @@ def _trained(fingerprint: str, model_name: str, model_config, train_config: Trai
 def trained(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig) -> Trained:
     """The model trained with these settings: from memory, from disk, or trained now."""
     return _trained(dataset.fingerprint, model_name, model_config, train_config, dataset)
+
+
+@st.cache_resource(show_spinner=False)
+def job_board() -> JobBoard:
+    """Background trainings shared by every visitor of this server (pages that train live)."""
+    return JobBoard(DiskCache())

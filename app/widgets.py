@@ -18,16 +18,33 @@ def history_frame(result: TrainResult) -> pd.DataFrame:
     return pd.concat([train, val], ignore_index=True)
 
 
-def sample_controls(key: str, default_num: int = 20) -> dict:
-    """Number, seed, temperature of samples; returned as keyword arguments for generate()."""
-    c1, c2, c3 = st.columns(3)
+def smoothed_history(steps: list[int], losses: list[float], val: list[tuple[int, float]],
+                     max_points: int = 400) -> pd.DataFrame:
+    """Train loss averaged over consecutive steps (at most max_points of them: smoother, and light
+    to ship to the browser however long the run) and every val loss; long format for loss_curve."""
+    train = pd.DataFrame({"step": steps, "loss": losses})
+    if len(train) > max_points:
+        bucket = (train.index * max_points // len(train)).rename("bucket")
+        train = train.groupby(bucket).agg(step=("step", "max"), loss=("loss", "mean"))
+    val = pd.DataFrame(val, columns=["step", "loss"]).assign(split="val")
+    return pd.concat([train.assign(split="train"), val], ignore_index=True)
+
+
+def sample_controls(key: str, default_num: int = 20, top_k: bool = False) -> dict:
+    """Number, seed, temperature (and top-k) of samples; keyword arguments for generate()."""
+    c1, c2, c3, *c4 = st.columns(4 if top_k else 3)
     num = c1.slider("How many", 1, min(60, limits.MAX_SAMPLES), default_num, key=f"{key}_num",
                     persist_state="session")
     seed = c2.number_input("Sampling seed", 0, 1_000_000, 0, key=f"{key}_seed", persist_state="session",
                            help="The same seed draws the same words.")
     temperature = c3.slider("Temperature", 0.1, 2.0, 1.0, 0.1, key=f"{key}_temp", persist_state="session",
                             help="Below 1: safer, more common words. Above 1: wilder ones.")
-    return dict(num=num, seed=int(seed), temperature=temperature)
+    options = dict(num=num, seed=int(seed), temperature=temperature)
+    if top_k:
+        k = c4[0].slider("Top-k (0: all characters)", 0, 20, 0, key=f"{key}_topk", persist_state="session",
+                         help="Draw each character from the k most likely only: fewer odd words.")
+        options["top_k"] = k or None
+    return options
 
 
 def shown(word: str) -> str:

@@ -86,21 +86,29 @@ class DiskCache:
             old.unlink(missing_ok=True)
 
 
+def load_trained(dataset, model_name: str, model_config, train_config, cache: DiskCache):
+    """(model, result) from the disk cache for these settings, or None; never trains."""
+    hit = cache.load(cache_key(dataset.fingerprint, model_name, model_config, train_config))
+    if hit is None:
+        return None
+    state_dict, result = hit
+    model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, KeyError):  # shapes changed since it was saved: a miss
+        return None
+    return model.eval(), result
+
+
 def train_or_load(dataset, model_name: str, model_config, train_config, callback=None,
                   cache: DiskCache | None = None):
     """Return (model, result, from_cache): the trained model for these settings, from the disk
     cache when it is there, else trained now (and saved, unless the run was stopped early)."""
-    model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
-    key = cache_key(dataset.fingerprint, model_name, model_config, train_config)
-    hit = cache.load(key) if cache is not None else None
+    hit = load_trained(dataset, model_name, model_config, train_config, cache) if cache is not None else None
     if hit is not None:
-        state_dict, result = hit
-        try:
-            model.load_state_dict(state_dict)
-            return model.eval(), result, True
-        except (RuntimeError, KeyError):  # shapes changed since it was saved: retrain from scratch
-            model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
+        return *hit, True
+    model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
     result = train(model, dataset, train_config, callback=callback)
     if cache is not None and not result.stopped_early:
-        cache.save(key, model, result)
+        cache.save(cache_key(dataset.fingerprint, model_name, model_config, train_config), model, result)
     return model, result, False

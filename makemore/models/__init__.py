@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from makemore.models.bigram import BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig
+from makemore.models.mlp import MLP, MLPConfig
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ MODELS: dict[str, ModelSpec] = {
         BigramNNConfig,
         "neural bigram: one-hot x W, softmax, gradient descent (lecture 1)",
         dict(max_steps=100, batch_size=0, optimizer="adamw", lr=0.5, eval_interval=10),
+    ),
+    "mlp": ModelSpec(
+        MLP,
+        MLPConfig,
+        "MLP on concatenated character embeddings, one tanh hidden layer (lecture 2)",
+        dict(max_steps=6000, batch_size=256, optimizer="adamw", lr=0.01, schedule="cosine",
+             eval_interval=500),
     ),
 }
 

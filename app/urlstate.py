@@ -1,0 +1,74 @@
+"""Settings in the page's address, so that a link reopens a page with the same settings.
+
+The widgets themselves keep the URL in step (Streamlit's `bind="query-params"`: the widget key is
+the parameter name, and a value equal to the default is left out). Streamlit drops a value it
+cannot use without a word; `check_url` reads the address first and says what was dropped and why.
+The parsing here is plain Python, so it is tested without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # widget key, and the URL parameter's name
+    label: str
+    default: Any
+    options: tuple = ()  # the allowed values (select sliders, radios); empty for a numeric range
+    lo: float | None = None
+    hi: float | None = None
+
+    def parse(self, text: str) -> Any:
+        """The value `text` stands for; ValueError with a reason a person can read if none."""
+        if self.options:
+            for option in self.options:
+                if text == str(option) or _same_number(text, option):
+                    return option
+            shown = ", ".join(map(str, self.options[:12])) + (", …" if len(self.options) > 12 else "")
+            raise ValueError(f"{text!r} is not one of {shown}")
+        kind = type(self.default)
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a finite number")
+        if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+            raise ValueError(f"{text} is outside {self.lo:g}–{self.hi:g}")
+        return value
+
+
+def _same_number(text: str, option) -> bool:
+    if isinstance(option, bool) or not isinstance(option, (int, float)):
+        return False
+    try:
+        return math.isclose(float(text), option, rel_tol=1e-9)
+    except ValueError:
+        return False
+
+
+def parse_query(query: dict[str, str | list[str]], settings: list[Setting],
+                also_known: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Read a page's query parameters.
+
+    Returns (values, problems, unknown): the valid settings by key, one sentence per value that
+    falls back to its default, and the names of parameters no setting (nor `also_known`) uses.
+    """
+    by_key = {s.key: s for s in settings}
+    values, problems, unknown = {}, [], []
+    for name, raw in query.items():
+        setting = by_key.get(name)
+        if setting is None:
+            if name not in also_known:
+                unknown.append(name)
+            continue
+        text = raw[-1] if isinstance(raw, list) else raw  # a repeated parameter: the last one wins
+        try:
+            values[name] = setting.parse(text.strip())
+        except ValueError as e:
+            problems.append(f"{setting.label}: {e}; using the default, {setting.default}.")
+    return values, problems, unknown
