@@ -26,7 +26,7 @@ class Setting:
         """The value `text` stands for; ValueError with a reason a person can read if none."""
         if self.options:
             for option in self.options:
-                if text == str(option) or _same_number(text, option):
+                if text == str(option):  # exactly as the widget writes it, which is all it reads back
                     return option
             shown = ", ".join(map(str, self.options[:12])) + (", …" if len(self.options) > 12 else "")
             raise ValueError(f"{text!r} is not one of {shown}")
@@ -40,15 +40,6 @@ class Setting:
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
             raise ValueError(f"{text} is outside {self.lo:g}–{self.hi:g}")
         return value
-
-
-def _same_number(text: str, option) -> bool:
-    if isinstance(option, bool) or not isinstance(option, (int, float)):
-        return False
-    try:
-        return math.isclose(float(text), option, rel_tol=1e-9)
-    except ValueError:
-        return False
 
 
 def parse_query(query: dict[str, str | list[str]], settings: list[Setting],

@@ -25,29 +25,30 @@ LEARNING_RATES = (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.
 STEPS = (500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000,
          200_000)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
-DECAYS = {"constant": "off", "step": "÷10 halfway (the lecture's)", "cosine": "cosine down to ÷10"}
-OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD (the lecture's)"}
-INITS = {"scaled": "scaled (Kaiming, small output)", "naive": "naive randn (the lecture's first try)"}
+# option -> what it means in makemore; the options are what the widgets show and the URL holds
+DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
+OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
+INITS = ("scaled", "naive")
 
 FAST = MLPConfig()  # the lecture's network; only the way it is trained differs
 FAST_TRAINING = MODELS["mlp"].train_defaults
 RECIPES = {
     "fast": dict(mlp_block=FAST.block_size, mlp_embd=FAST.n_embd, mlp_hidden=FAST.n_hidden,
-                 mlp_init=FAST.init, mlp_optimizer=FAST_TRAINING["optimizer"], mlp_lr=FAST_TRAINING["lr"],
-                 mlp_decay=FAST_TRAINING["schedule"], mlp_steps=FAST_TRAINING["max_steps"],
+                 mlp_init=FAST.init, mlp_optimizer="AdamW", mlp_lr=FAST_TRAINING["lr"],
+                 mlp_decay="cosine", mlp_steps=FAST_TRAINING["max_steps"],
                  mlp_batch=FAST_TRAINING["batch_size"]),
     # lecture 2's final run: randn init, SGD at 0.1 then 0.01 for the second 100k steps, batch 32
-    "lecture": dict(mlp_block=3, mlp_embd=10, mlp_hidden=200, mlp_init="naive", mlp_optimizer="sgd",
+    "lecture": dict(mlp_block=3, mlp_embd=10, mlp_hidden=200, mlp_init="naive", mlp_optimizer="SGD",
                     mlp_lr=0.1, mlp_decay="step", mlp_steps=200_000, mlp_batch=32),
 }
 SETTINGS = [
     Setting("mlp_block", "Block size", FAST.block_size, lo=1, hi=limits.MAX_BLOCK_SIZE),
     Setting("mlp_embd", "Embedding size", FAST.n_embd, lo=2, hi=limits.MAX_N_EMBD),
     Setting("mlp_hidden", "Hidden width", FAST.n_hidden, lo=16, hi=limits.MAX_N_HIDDEN),
-    Setting("mlp_init", "Initialisation", FAST.init, options=tuple(INITS)),
-    Setting("mlp_optimizer", "Optimizer", FAST_TRAINING["optimizer"], options=tuple(OPTIMIZERS)),
+    Setting("mlp_init", "Initialisation", FAST.init, options=INITS),
+    Setting("mlp_optimizer", "Optimizer", "AdamW", options=tuple(OPTIMIZERS)),
     Setting("mlp_lr", "Learning rate", FAST_TRAINING["lr"], options=LEARNING_RATES),
-    Setting("mlp_decay", "Learning-rate decay", FAST_TRAINING["schedule"], options=tuple(DECAYS)),
+    Setting("mlp_decay", "Learning-rate decay", "cosine", options=tuple(DECAYS)),
     Setting("mlp_steps", "Steps", FAST_TRAINING["max_steps"], options=STEPS),
     Setting("mlp_batch", "Batch size", FAST_TRAINING["batch_size"], options=BATCH_SIZES),
     Setting("mlp_seed", "Seed", 1337, lo=0, hi=1_000_000),
@@ -110,32 +111,33 @@ n_embd = c2.slider("Embedding size", 2, limits.MAX_N_EMBD, DEFAULTS["mlp_embd"],
                    help="Numbers per character in the table C. With 2 the table itself is drawn below.")
 n_hidden = c3.slider("Hidden width", 16, limits.MAX_N_HIDDEN, DEFAULTS["mlp_hidden"], 8, key="mlp_hidden",
                      **bound, help="tanh units in the hidden layer.")
-init = c4.radio("Initialisation", list(INITS), format_func=INITS.get, key="mlp_init", **bound,
-                index=list(INITS).index(DEFAULTS["mlp_init"]),
-                help="Naive randn starts with confident, wrong predictions and saturated tanh units; "
-                "scaled weights start near the uniform guess.")
+init = c4.radio("Initialisation", INITS, key="mlp_init", **bound, index=INITS.index(DEFAULTS["mlp_init"]),
+                help="**naive**: every weight from randn, the lecture's first try; it starts with confident, "
+                "wrong predictions and saturated tanh units. **scaled**: Kaiming-scaled hidden layer and a "
+                "small output layer; it starts near the uniform guess.")
 
 st.subheader("Training", divider="gray")
 c1, c2, c3 = st.columns(3)
-optimizer = c1.radio("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="mlp_optimizer",
-                     index=list(OPTIMIZERS).index(DEFAULTS["mlp_optimizer"]), horizontal=True, **bound,
-                     help="SGD: step against the gradient. AdamW: per-weight step sizes from running "
-                     "averages of the gradient; much less sensitive to the learning rate.")
+optimizer = c1.radio("Optimizer", list(OPTIMIZERS), key="mlp_optimizer", horizontal=True, **bound,
+                     index=list(OPTIMIZERS).index(DEFAULTS["mlp_optimizer"]),
+                     help="**SGD** (the lecture's): step against the gradient. **AdamW**: per-weight step "
+                     "sizes from running averages of the gradient; much less sensitive to the learning rate.")
 lr = c2.select_slider("Learning rate", LEARNING_RATES, DEFAULTS["mlp_lr"], key="mlp_lr", **bound,
-                      format_func=lambda r: f"{r:g}", help="Log scale. The finder below suggests one.")
-decay = c3.selectbox("Learning-rate decay", list(DECAYS), format_func=DECAYS.get, key="mlp_decay",
-                     index=list(DECAYS).index(DEFAULTS["mlp_decay"]), **bound)
+                      help="Log scale. The finder below suggests one.")
+decay = c3.selectbox("Learning-rate decay", list(DECAYS), key="mlp_decay", **bound,
+                     index=list(DECAYS).index(DEFAULTS["mlp_decay"]),
+                     help="**step**: the rate ÷ 10 for the second half (the lecture's). **cosine**: a smooth "
+                     "fall to a tenth of the rate by the last step. **off**: one rate throughout.")
 c1, c2, c3 = st.columns(3)
-steps = c1.select_slider("Steps", STEPS, DEFAULTS["mlp_steps"], key="mlp_steps", **bound,
-                         format_func=lambda n: f"{n:,}")
+steps = c1.select_slider("Steps", STEPS, DEFAULTS["mlp_steps"], key="mlp_steps", **bound)
 batch_size = c2.select_slider("Batch size", BATCH_SIZES, DEFAULTS["mlp_batch"], key="mlp_batch", **bound,
                               help="Examples per step. Bigger: a less noisy gradient, slower steps.")
 seed = c3.number_input("Seed", 0, 1_000_000, DEFAULTS["mlp_seed"], key="mlp_seed", **bound,
                        help="Sets the initial weights and the order of the minibatches.")
 
 model_config = MLPConfig(block_size=block_size, n_embd=n_embd, n_hidden=n_hidden, init=init)
-train_config = TrainConfig(max_steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                           schedule=decay, seed=int(seed), eval_interval=max(100, steps // 25))
+train_config = TrainConfig(max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer], lr=lr,
+                           schedule=DECAYS[decay], seed=int(seed), eval_interval=max(100, steps // 25))
 params = mlp_param_count(V, model_config)
 estimate = estimate_seconds(V, model_config, steps, batch_size)
 too_long = estimate > limits.MAX_TRAIN_SECONDS
@@ -160,7 +162,8 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
     if st.button("Run the sweep", icon=":material/play_arrow:", key="mlp_sweep_run"):
         with st.spinner("Sweeping the learning rate…"):
             st.session_state["mlp_sweep"] = (sweep_key, lr_sweep(
-                dataset, "mlp", model_config, optimizer=optimizer, batch_size=batch_size, seed=int(seed)))
+                dataset, "mlp", model_config, optimizer=OPTIMIZERS[optimizer], batch_size=batch_size,
+                seed=int(seed)))
     stored = st.session_state.get("mlp_sweep")
     if stored and stored[0] == sweep_key:
         sweep = stored[1]
@@ -205,7 +208,7 @@ if job.status == STOPPED:
 runs = st.session_state.setdefault("mlp_runs", {})
 runs[job.key] = dict(
     settings=f"block {block_size} · emb {n_embd} · hidden {n_hidden} · {init}",
-    training=f"{OPTIMIZERS[optimizer].split()[0]} lr {lr:g} · {decay} · batch {batch_size}",
+    training=f"{optimizer} lr {lr:g} · decay {decay} · batch {batch_size}",
     steps=r.steps, seconds=round(r.seconds, 1), val=round(r.val_loss, 4))
 
 c1, c2, c3, c4 = st.columns(4)

@@ -1,0 +1,263 @@
+"""The MLP of lecture 2: shapes, parameter count, initialisation, reproducible training, the
+learning-rate finder, the embedding projection, and background training jobs."""
+
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from makemore.cache import DiskCache
+from makemore.data import WordDataset
+from makemore.jobs import DONE, FAILED, QUEUED, STOPPED, JobBoard
+from makemore.lr_finder import lr_sweep, suggest
+from makemore.models import count_params, create_model
+from makemore.models.mlp import MLPConfig, estimate_seconds, mlp_param_count, nearest, project_2d
+from makemore.train import TrainConfig, train
+
+from conftest import LECTURE_NAMES, TINY_WORDS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+from urlstate import Setting, parse_query  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return WordDataset("tiny", TINY_WORDS)
+
+
+@pytest.fixture(scope="module")
+def names():
+    return WordDataset.from_file(LECTURE_NAMES)
+
+
+@pytest.mark.parametrize("config", [MLPConfig(), MLPConfig(block_size=1, n_embd=2, n_hidden=16),
+                                    MLPConfig(block_size=10, n_embd=32, n_hidden=512, init="naive")])
+def test_logits_shape_and_parameter_formula(config):
+    model = create_model("mlp", 27, config)
+    idx = torch.randint(0, 27, (5, config.block_size))
+    logits, loss = model(idx)
+    assert logits.shape == (5, 27) and loss is None
+    assert model.block_size == config.block_size
+    assert count_params(model) == mlp_param_count(27, config)
+    # the lecture's network: 27*10 + (30+1)*200 + (200+1)*27 = 11,897
+    assert mlp_param_count(27, MLPConfig()) == 11_897
+
+
+def test_scaled_init_starts_near_uniform_and_naive_far_above():
+    idx = torch.randint(0, 27, (2000, 3), generator=torch.Generator().manual_seed(0))
+    targets = torch.randint(0, 27, (2000,), generator=torch.Generator().manual_seed(1))
+    _, scaled = create_model("mlp", 27, MLPConfig(init="scaled"))(idx, targets)
+    _, naive = create_model("mlp", 27, MLPConfig(init="naive"))(idx, targets)
+    assert abs(scaled.item() - math.log(27)) < 0.05
+    assert naive.item() > 3 * math.log(27)
+
+
+def test_unknown_init_is_refused():
+    with pytest.raises(ValueError, match="init"):
+        create_model("mlp", 27, MLPConfig(init="zeros"))
+
+
+def test_same_seed_trains_to_the_same_numbers(tiny):
+    config = TrainConfig(max_steps=60, batch_size=16, optimizer="adamw", lr=0.01, seed=7)
+    a = train(create_model("mlp", len(tiny.vocab), MLPConfig(), seed=7), tiny, config)
+    b = train(create_model("mlp", len(tiny.vocab), MLPConfig(), seed=7), tiny, config)
+    c = train(create_model("mlp", len(tiny.vocab), MLPConfig(), seed=8),
+              tiny, TrainConfig(**{**config.__dict__, "seed": 8}))
+    assert a.loss_history == b.loss_history and a.val_loss == b.val_loss
+    assert a.loss_history != c.loss_history
+
+
+def test_default_recipe_beats_the_bigram_quickly(names):
+    # a shortened default run (a quarter of the steps) must already be well below the bigram (2.45)
+    from makemore.models import MODELS
+    defaults = MODELS["mlp"].train_defaults
+    config = TrainConfig(**{**defaults, "max_steps": defaults["max_steps"] // 4})
+    result = train(create_model("mlp", len(names.vocab), MLPConfig(), seed=config.seed), names, config)
+    assert result.val_loss < 2.25, result.val_loss
+
+
+def test_lr_sweep_suggests_a_rate_in_range(names):
+    sweep = lr_sweep(names, "mlp", MLPConfig(), optimizer="sgd", batch_size=32, steps=1000)
+    assert 1e-3 <= sweep.suggested_lr <= 1.0
+    # the lecture finds about 0.1 for this network and optimizer
+    assert 0.02 <= sweep.suggested_lr <= 0.3, sweep.suggested_lr
+    assert len(sweep.exponents) == len(sweep.losses) == len(sweep.smoothed) > 100
+    assert sweep.exponents[0] == pytest.approx(-3.0)
+
+
+def test_suggest_backs_off_from_the_minimum():
+    exponents = [-3 + 0.1 * i for i in range(31)]
+    smoothed = [(e + 1) ** 2 + 2 for e in exponents]  # lowest at -1
+    assert suggest(exponents, smoothed) == pytest.approx(-1.5)
+    assert suggest(exponents[:3], smoothed[:3]) == pytest.approx(-3.0)  # never below the sweep
+
+
+def test_pca_projection():
+    C = torch.randn(27, 10, generator=torch.Generator().manual_seed(0))
+    coords, method, share = project_2d(C)
+    assert coords.shape == (27, 2) and "PCA" in method and 0 < share <= 1
+    centred = C - C.mean(0)
+    # the first component carries the largest variance, and the two are uncorrelated
+    total = centred.var(0).sum()
+    assert coords[:, 0].var() >= coords[:, 1].var()
+    assert share == pytest.approx(((coords[:, 0].var() + coords[:, 1].var()) / total).item(), rel=1e-4)
+    assert abs(torch.corrcoef(coords.T)[0, 1]) < 1e-4
+    # with two dimensions the table is drawn as it is
+    two = torch.randn(27, 2)
+    coords2, method2, share2 = project_2d(two)
+    assert torch.equal(coords2, two) and share2 == 1.0 and "two embedding" in method2
+    # a table stretched along one direction is projected onto it
+    line = torch.outer(torch.arange(27.0), torch.tensor([1.0, 2.0, 2.0])) / 3
+    assert project_2d(line)[2] == pytest.approx(1.0)
+
+
+def test_nearest_characters():
+    C = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.0, 5.2]])
+    distances, indices = nearest(C, k=1)
+    assert indices.flatten().tolist() == [1, 0, 3, 2]
+    assert distances[0, 0].item() == pytest.approx(0.1)
+
+
+def test_estimate_grows_with_steps_batch_and_width():
+    base = estimate_seconds(27, MLPConfig(), 1000, 32)
+    assert base > 0
+    assert estimate_seconds(27, MLPConfig(), 2000, 32) == pytest.approx(2 * base)
+    assert estimate_seconds(27, MLPConfig(), 1000, 1024) > base
+    assert estimate_seconds(27, MLPConfig(n_hidden=512), 1000, 1024) > estimate_seconds(27, MLPConfig(), 1000, 1024)
+
+
+# --- URL settings ---------------------------------------------------------------------------------
+
+SETTINGS = [
+    Setting("block", "Block size", 3, lo=1, hi=10),
+    Setting("lr", "Learning rate", 0.01, options=(0.001, 0.01, 0.1)),
+    Setting("opt", "Optimizer", "adamw", options=("adamw", "sgd")),
+    Setting("seed", "Seed", 1337, lo=0, hi=1_000_000),
+]
+
+
+def test_good_query_values_are_parsed():
+    values, problems, unknown = parse_query({"block": "5", "lr": "0.1", "opt": "sgd", "seed": "0"}, SETTINGS)
+    assert values == {"block": 5, "lr": 0.1, "opt": "sgd", "seed": 0}
+    assert problems == [] and unknown == []
+    # the last of a repeated parameter wins
+    assert parse_query({"lr": "0.001", "block": ["2", "4"]}, SETTINGS)[0] == {"lr": 0.001, "block": 4}
+
+
+@pytest.mark.parametrize("query, wrong", [
+    ({"block": "abc"}, "not an integer"),
+    ({"block": "-1"}, "outside 1–10"),
+    ({"block": "99999999999"}, "outside 1–10"),
+    ({"block": "2.5"}, "not an integer"),
+    ({"lr": "0.5"}, "not one of"),
+    ({"lr": "1e-1"}, "not one of"),  # the widget reads back only its own spelling, 0.1
+    ({"lr": "nan"}, "not one of"),
+    ({"opt": "adam"}, "not one of"),
+    ({"seed": ""}, "not an integer"),
+])
+def test_bad_query_values_fall_back_with_a_reason(query, wrong):
+    values, problems, unknown = parse_query(query, SETTINGS)
+    assert values == {} and unknown == []
+    assert len(problems) == 1 and wrong in problems[0] and "default" in problems[0]
+
+
+def test_unknown_query_parameters_are_reported():
+    values, problems, unknown = parse_query({"foo": "1", "dataset_choice": "x", "block": "2"}, SETTINGS,
+                                            also_known=("dataset_choice",))
+    assert values == {"block": 2} and problems == [] and unknown == ["foo"]
+
+
+# --- background jobs ------------------------------------------------------------------------------
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+QUICK = TrainConfig(max_steps=200, batch_size=16, optimizer="adamw", lr=0.01, eval_interval=50)
+
+
+def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
+    board = JobBoard(DiskCache(tmp_path))
+    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is None
+    job = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    assert job.wait(60) and job.status == DONE
+    snap = job.snapshot()
+    assert snap.steps == list(range(1, 201)) and len(snap.val) == 4
+    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is job
+    assert board.start(tiny, "mlp", MLPConfig(), QUICK) is job  # nothing is trained twice
+    # a new server (empty board) finds it on disk, trained by nobody
+    again = JobBoard(DiskCache(tmp_path)).find(tiny, "mlp", MLPConfig(), QUICK)
+    assert again.status == DONE and again.from_disk and again.result.val_loss == job.result.val_loss
+    assert again.snapshot().steps == snap.steps
+
+
+def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path, monkeypatch):
+    import makemore.cache
+    calls = []
+    real_train = makemore.cache.train
+    monkeypatch.setattr(makemore.cache, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    board = JobBoard(DiskCache(tmp_path))
+    jobs = []
+    threads = [threading.Thread(target=lambda: jobs.append(board.start(tiny, "mlp", MLPConfig(), QUICK)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(j) for j in jobs}) == 1
+    assert jobs[0].wait(60) and jobs[0].status == DONE and len(calls) == 1
+
+
+def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
+    board = JobBoard(DiskCache(tmp_path))
+    long = TrainConfig(max_steps=200_000, batch_size=16, optimizer="adamw", lr=0.01)
+    job = board.start(tiny, "mlp", MLPConfig(), long)
+    wait_until(lambda: job.snapshot().step >= 20)
+    job.stop()
+    assert job.wait(60) and job.status == STOPPED
+    assert job.result.stopped_early and 20 <= job.result.steps < 200_000
+    assert job.model is not None and math.isfinite(job.result.val_loss)
+    assert list(tmp_path.glob("*.pt")) == []  # a partial model is never cached
+    # asking again starts a fresh run rather than showing the stopped one
+    fresh = board.start(tiny, "mlp", MLPConfig(), long)
+    assert fresh is not job
+    fresh.stop()
+    fresh.wait(60)
+
+
+def test_an_unwatched_job_stops_itself(tiny):
+    board = JobBoard(None, abandoned_after=0.2)
+    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
+    assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
+
+
+def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
+    board = JobBoard(None, max_running=1)
+    long = TrainConfig(max_steps=200_000, batch_size=16)
+    first = board.start(tiny, "mlp", MLPConfig(), long)
+    second = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16))
+    wait_until(lambda: first.snapshot().step >= 5)
+    assert second.status == QUEUED
+    first.stop()
+    assert second.wait(60) and second.status == DONE
+
+
+def test_a_diverging_run_fails_with_its_reason(tiny, monkeypatch):
+    # a loss that turns into nan mid-run, as a far too high learning rate makes it
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", lambda logits, y: logits.sum() * math.nan)
+    board = JobBoard(None)
+    config = TrainConfig(max_steps=500, batch_size=16, optimizer="sgd", lr=100.0)
+    job = board.start(tiny, "mlp", MLPConfig(), config)
+    assert job.wait(60) and job.status == FAILED and "learning rate" in job.error and job.model is None
+    monkeypatch.undo()
+    retry = board.start(tiny, "mlp", MLPConfig(), config)  # a failed run may be retried
+    assert retry is not job
+    retry.stop()
+    retry.wait(60)
