@@ -1,5 +1,5 @@
 """A training that runs in the background while the page stays usable: progress, a live loss
-chart and a Stop button, redrawn by a fragment every half second (the rest of the page is not
+chart and a Stop button, redrawn by a fragment every second (the rest of the page is not
 rerun). When the job ends, the whole page reruns once to show the results."""
 
 import streamlit as st
@@ -8,11 +8,11 @@ import charts
 from makemore.jobs import QUEUED, TrainingJob
 from widgets import smoothed_history
 
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_training(job: TrainingJob, reference: float | None = None, reference_label: str = "") -> None:
+def live_training(job: TrainingJob) -> None:
     job.seen()  # someone is watching: keep it running
     if not job.active:
         st.rerun()  # finished, stopped or failed: the page draws the outcome
@@ -35,5 +35,4 @@ def live_training(job: TrainingJob, reference: float | None = None, reference_la
                  help="Stop now and keep the model as it is (it is not saved for others).", width="stretch")
     if snap.steps:
         frame = smoothed_history(snap.steps, snap.losses, snap.val)
-        st.altair_chart(charts.loss_curve(frame, reference=reference, reference_label=reference_label,
-                                          log_y=True, title="Loss so far (live)"), width="stretch")
+        st.altair_chart(charts.live_loss(frame), width="stretch")

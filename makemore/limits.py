@@ -29,6 +29,7 @@ MAX_N_HIDDEN = 512  # hidden width: more overfits names.txt and slows every step
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300
 MAX_CONCURRENT_TRAININGS = 2  # background trainings at once in one server: one per CPU core
+TRAINING_THREADS = 1  # torch threads per background training (each gets a core; see makemore/jobs.py)
 ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long is stopped
 
 # --- caching ----------------------------------------------------------------------------------

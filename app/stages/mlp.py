@@ -137,7 +137,7 @@ seed = c3.number_input("Seed", 0, 1_000_000, DEFAULTS["mlp_seed"], key="mlp_seed
 
 model_config = MLPConfig(block_size=block_size, n_embd=n_embd, n_hidden=n_hidden, init=init)
 train_config = TrainConfig(max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer], lr=lr,
-                           schedule=DECAYS[decay], seed=int(seed), eval_interval=max(100, steps // 25))
+                           schedule=DECAYS[decay], seed=int(seed), eval_interval=max(100, steps // 20))
 params = mlp_param_count(V, model_config)
 estimate = estimate_seconds(V, model_config, steps, batch_size)
 too_long = estimate > limits.MAX_TRAIN_SECONDS
@@ -193,7 +193,7 @@ if job is None:
             "same settings later gets the result at once.", icon=":material/model_training:")
     st.stop()
 if job.active:
-    live_training(job, reference=bigram.val_loss, reference_label="bigram val")
+    live_training(job)
     st.stop()
 if job.status == FAILED:
     st.error(f"Training failed: {job.error}. Lower the learning rate and train again.", icon=":material/error:")

@@ -42,8 +42,9 @@ MODELS: dict[str, ModelSpec] = {
         MLP,
         MLPConfig,
         "MLP on concatenated character embeddings, one tanh hidden layer (lecture 2)",
-        dict(max_steps=6000, batch_size=256, optimizer="adamw", lr=0.01, schedule="cosine",
-             eval_interval=500),
+        # the page's fast recipe: val ~2.11 in ~6 s on 2 CPU cores (the lecture: ~2.15 in ~130 s)
+        dict(max_steps=4000, batch_size=512, optimizer="adamw", lr=0.01, schedule="cosine",
+             eval_interval=200),
     ),
 }
 

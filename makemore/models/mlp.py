@@ -106,14 +106,15 @@ def nearest(C: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.topk(d, k, dim=1, largest=False)
 
 
-# Measured on 2 CPU cores (bench/mlp.py prints the real figure next to this estimate): a step costs
-# a fixed ~0.55 ms of Python and optimizer work plus ~0.065 ms per million multiply-adds of the
-# forward pass (the backward pass is about twice that and is folded into the constant).
-STEP_OVERHEAD_SECONDS = 0.55e-3
-SECONDS_PER_MEGA_MAC = 0.065e-3
+# Measured with one torch thread, as the app trains (bench/mlp.py prints the real figure next to
+# this estimate): a step costs ~0.45 ms of Python and optimizer work, ~1.2 us per example (lookup,
+# softmax, cross-entropy) and ~0.09 ns per multiply-add of the forward pass (backward included).
+STEP_SECONDS = 0.45e-3
+EXAMPLE_SECONDS = 1.2e-6
+MAC_SECONDS = 0.09e-9
 
 
 def estimate_seconds(vocab_size: int, config: MLPConfig, max_steps: int, batch_size: int) -> float:
     """Rough wall time to train, for the page to show (and cap) before a run starts."""
     macs = config.block_size * config.n_embd * config.n_hidden + config.n_hidden * vocab_size
-    return max_steps * (STEP_OVERHEAD_SECONDS + SECONDS_PER_MEGA_MAC * batch_size * macs / 1e6)
+    return max_steps * (STEP_SECONDS + batch_size * (EXAMPLE_SECONDS + MAC_SECONDS * macs))
