@@ -85,13 +85,21 @@ def pair_heatmap(df: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(*layers).properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
 
 
+def loss_scale(losses: pd.Series, log_y: bool, reference: float | None = None) -> alt.Scale:
+    """Fit the axis to the data: a "nice" log axis would round 2.1-3.3 out to 1-10 and flatten it."""
+    if not log_y:
+        return alt.Scale(zero=False)
+    values = [losses.min(), losses.max()] + ([reference] if reference is not None else [])
+    return alt.Scale(type="log", domain=[min(values) * 0.97, max(values) * 1.03], nice=False)
+
+
 def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",
                log_y: bool = False, title: str = "Loss") -> alt.LayerChart:
     """df: step, loss, split ("train" per step, "val" at evaluations). A dashed rule marks a
     reference loss (for example what the counting model scores)."""
     splits = list(dict.fromkeys(df["split"]))
     color = alt.Color("split:N", title=None, scale=split_color(splits))
-    y = alt.Y("loss:Q", title="loss (NLL)", scale=alt.Scale(type="log" if log_y else "linear", zero=False))
+    y = alt.Y("loss:Q", title="loss (NLL)", scale=loss_scale(df["loss"], log_y, reference))
     tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
     lines = alt.Chart(df, title=title).mark_line().encode(
         x=alt.X("step:Q", title="step"), y=y, color=color, tooltip=tooltip)
@@ -164,7 +172,7 @@ def live_loss(df: pd.DataFrame) -> alt.LayerChart:
     """df as for loss_curve. A lighter chart for the live view, redrawn every second while a model
     trains: two layers only, because building the chart holds the Python lock that the training
     thread needs too (loss_curve with its reference rule costs four times as much)."""
-    y = alt.Y("loss:Q", title="loss (NLL, log scale)", scale=alt.Scale(type="log", zero=False))
+    y = alt.Y("loss:Q", title="loss (NLL, log scale)", scale=loss_scale(df["loss"], log_y=True))
     color = alt.Color("split:N", title=None, scale=split_color(["train", "val"]))
     tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
     base = alt.Chart(df, title="Loss so far (live)").encode(x=alt.X("step:Q", title="step"), y=y, color=color,

@@ -186,7 +186,8 @@ if job is None or job.status in (STOPPED, FAILED):
     label = "Train again" if job is not None else "Train"
     if st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
                  disabled=too_long, key="mlp_train"):
-        job = board.start(dataset, "mlp", model_config, train_config)
+        board.start(dataset, "mlp", model_config, train_config)
+        st.rerun()  # draw the page again without this button, with the live view in its place
 
 if job is None:
     st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "
@@ -231,9 +232,10 @@ with right:
         "val": [r.val_loss, bigram.val_loss],
         "test": [r.test_loss, bigram.test_loss],
     }).round(4))
-    st.markdown("**Your runs in this session**")
+    st.markdown("**Your runs in this session**, best first")
     show_table(pd.DataFrame(runs.values()).sort_values("val"), max_height=240)
-    st.caption(f"Lecture 2's recipe: val ≈ {LECTURE_VAL_LOSS} after 200,000 steps, ≈ {LECTURE_SECONDS} s.")
+    st.caption(f"For comparison, lecture 2's recipe: val ≈ {LECTURE_VAL_LOSS} after 200,000 steps, "
+               f"≈ {LECTURE_SECONDS} s.")
 
 st.subheader("Samples")
 options = sample_controls("mlp_samples", top_k=True)
@@ -271,8 +273,7 @@ st.markdown(r"""
 **The model.** With context characters $c_1,\dots,c_k$ ($k$ = block size) and an embedding table
 $C \in \mathbb{R}^{V\times d}$:
 
-$$x = [\,C_{c_1};\ C_{c_2};\ \dots;\ C_{c_k}\,] \in \mathbb{R}^{kd},\qquad
-h = \tanh(x W_1 + b_1),\qquad \text{logits} = h W_2 + b_2,$$
+$$x = [C_{c_1}, C_{c_2}, \dots, C_{c_k}] \in \mathbb{R}^{kd}, \quad h = \tanh(x W_1 + b_1), \quad \text{logits} = h W_2 + b_2$$
 
 and $P(\text{next} \mid \text{context}) = \text{softmax}(\text{logits})$. The loss is the same negative
 log-likelihood as the bigram's, now averaged over a random **minibatch** at each step: a noisy but cheap
