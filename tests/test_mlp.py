@@ -1,6 +1,7 @@
 """The MLP of lecture 2: shapes, parameter count, initialisation, reproducible training, the
 learning-rate finder, the embedding projection, and background training jobs."""
 
+import json
 import math
 import sys
 import threading
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from makemore.cache import DiskCache
+from makemore.cli import main
 from makemore.data import WordDataset
 from makemore.jobs import DONE, FAILED, QUEUED, STOPPED, JobBoard
 from makemore.lr_finder import lr_sweep, suggest
@@ -71,13 +73,25 @@ def test_same_seed_trains_to_the_same_numbers(tiny):
     assert a.loss_history != c.loss_history
 
 
-def test_default_recipe_beats_the_bigram_quickly(names):
-    # a shortened default run (a quarter of the steps) must already be well below the bigram (2.45)
-    from makemore.models import MODELS
-    defaults = MODELS["mlp"].train_defaults
-    config = TrainConfig(**{**defaults, "max_steps": defaults["max_steps"] // 4})
-    result = train(create_model("mlp", len(names.vocab), MLPConfig(), seed=config.seed), names, config)
-    assert result.val_loss < 2.25, result.val_loss
+def test_cli_default_recipe_reaches_the_promised_loss(capsys):
+    # the issue's promise: the page's defaults (also the CLI's) reach val <= 2.20 on the lecture's list
+    code = main(["train", "--model", "mlp", "--data", str(LECTURE_NAMES), "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and report["steps"] == 4000 and report["params"] == 11_897
+    assert report["val_loss"] <= 2.20, report["val_loss"]
+    assert report["train_loss"] < report["val_loss"] < 2.4533  # below the bigram's
+
+
+@pytest.mark.parametrize("argv, wrong", [
+    (["--n-hidden", "100000"], "--n-hidden: must be between 1 and 512"),
+    (["--block-size", "0"], "--block-size: must be between 1 and 10"),
+    (["--init", "zeros"], "--init: invalid choice"),
+    (["--n-embd", "ten"], "--n-embd: must be an integer"),
+])
+def test_cli_refuses_bad_mlp_options_in_one_line(capsys, argv, wrong):
+    code = main(["train", "--model", "mlp", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and wrong in err and len(err.strip().splitlines()) == 1
 
 
 def test_lr_sweep_suggests_a_rate_in_range(names):
