@@ -100,8 +100,9 @@ class Snapshot:
 
 class TrainingJob:
     def __init__(self, key: str, dataset: WordDataset, model_name: str, model_config,
-                 train_config: TrainConfig):
+                 train_config: TrainConfig, abandoned_after: float = limits.ABANDONED_AFTER_SECONDS):
         self.key = key
+        self.abandoned_after = abandoned_after
         self.dataset = dataset
         self.model_name = model_name
         self.model_config = model_config
@@ -129,6 +130,10 @@ class TrainingJob:
         """A page is watching: do not count this job as abandoned."""
         self.last_seen = time.monotonic()
 
+    @property
+    def abandoned(self) -> bool:
+        return time.monotonic() - self.last_seen > self.abandoned_after
+
     def stop(self, reason: str = "stopped by a visitor") -> None:
         self.stop_reason = self.stop_reason or reason
         self._stop.set()
@@ -145,7 +150,7 @@ class TrainingJob:
     def _watch(self, process, messages, stop) -> None:
         """Relay the child's messages until it finishes; stop it when nobody watches any more."""
         while True:
-            if time.monotonic() - self.last_seen > self.abandoned_after:
+            if self.abandoned:
                 self.stop("nobody was watching")
             if self._stop.is_set():
                 stop.set()  # the child checks it after every step
@@ -178,6 +183,8 @@ class TrainingJob:
     def _run(self, cache: DiskCache | None, slots: threading.Semaphore, ctx) -> None:
         with slots:  # queued until a slot is free
             try:
+                if self.abandoned:  # its tab was closed while it waited for a slot
+                    self.stop("nobody was watching")
                 if self._stop.is_set():
                     self.status = STOPPED
                     return
@@ -268,9 +275,7 @@ class JobBoard:
         return job
 
     def _new_job(self, key, dataset, model_name, model_config, train_config) -> TrainingJob:
-        job = TrainingJob(key, dataset, model_name, model_config, train_config)
-        job.abandoned_after = self.abandoned_after
-        return job
+        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after)
 
     def _keep(self, job: TrainingJob) -> TrainingJob:
         with self._lock:

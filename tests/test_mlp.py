@@ -290,3 +290,15 @@ def test_a_killed_training_process_fails_the_job_cleanly(tiny, tmp_path):
     os.kill(child.pid, signal.SIGKILL)  # as the out-of-memory killer would
     assert job.wait(60) and job.status == FAILED and "ended unexpectedly" in job.error
     assert list(tmp_path.iterdir()) == []  # nothing half-written in the cache
+
+
+def test_a_queued_job_whose_tab_closed_never_starts(tiny):
+    board = JobBoard(None, max_running=1, abandoned_after=0.5)
+    first = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
+    queued = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    wait_until(lambda: first.snapshot().step >= 5)
+    time.sleep(0.6)  # nobody looks at the queued one
+    first.seen()
+    first.stop()
+    assert queued.wait(60) and queued.status == STOPPED and queued.result is None
+    assert queued.snapshot().steps == []

@@ -199,6 +199,9 @@ if job.active:
 if job.status == FAILED:
     st.error(f"Training failed: {job.error}. Lower the learning rate and train again.", icon=":material/error:")
     st.stop()
+if job.result is None:  # stopped while it waited for a free core
+    st.info(f"This training was stopped before it began ({job.stop_reason}). Press **Train again**.")
+    st.stop()
 
 # --- results -------------------------------------------------------------------------------------
 model, r = job.model, job.result
