@@ -47,9 +47,11 @@ def dataset_sidebar() -> WordDataset:
         dataset = None
         if choice == UPLOAD:
             upload = st.file_uploader(
-                "A .txt file, one word per line", type=["txt"], key="dataset_upload",
+                "A .txt file, one word per line", type=["txt", "csv", "tsv"], key="dataset_upload",
                 help=f"At most {limits.MAX_WORDS:,} words of up to {limits.MAX_WORD_LEN} characters "
-                f"and {limits.MAX_VOCAB} distinct characters; {limits.MAX_FILE_BYTES / 1e6:.0f} MB.")
+                f"and {limits.MAX_VOCAB} distinct characters; {limits.MAX_FILE_BYTES / 1e6:.0f} MB. "
+                "Words are kept as written: upper and lower case are different characters. "
+                "A CSV gives its first column of words, under its header row.")
             if upload is None:
                 st.info(f"Until you choose a file, pages use {Path(DEFAULT).stem}.")
             else:
@@ -63,6 +65,8 @@ def dataset_sidebar() -> WordDataset:
             dataset = load_builtin(DEFAULT)
         st.caption(f"**{dataset.name}**: {len(dataset.words):,} words, {len(dataset.vocab)} symbols "
                    f"(boundary `{dataset.vocab.boundary}`)")
+        for note in dataset.notes:
+            st.info(note, icon=":material/info:")
     st.session_state["dataset"] = dataset
     return dataset
 

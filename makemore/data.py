@@ -8,7 +8,9 @@ A dataset is a list of words, one per line. Each word becomes a sequence of
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import math
 import random
 import unicodedata
 from collections import Counter
@@ -23,6 +25,11 @@ from makemore import limits
 # Tried in order: the first that does not occur in the data marks the start and end of a word.
 BOUNDARY_CANDIDATES = ".#|~_^$*@%&+=!?;:/<>0123456789·␃"
 UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # control, format, unassigned, line breaks
+# Zero-width (non-)joiners are format characters that real words contain: emoji sequences (👩‍🔬) and
+# Indic and Persian scripts. The other format characters (zero-width spaces, bidi overrides) are not.
+JOINERS = {"\u200c", "\u200d"}
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}  # files read as tables whatever their content
+HEADER_ROWS_CHECKED = 50  # rows under a table's first row that decide whether it is a header
 SPLIT_SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -40,11 +47,27 @@ def too_big(source: str, size: int) -> DataError:
     return DataError(f"{source} is {size:,} bytes; the limit is {limit:,} bytes ({limit / 1e6:g} MB).")
 
 
+@dataclass(frozen=True)
+class WordList:
+    words: list[str]
+    n_duplicates: int
+    notes: tuple[str, ...] = ()  # what was read beyond one word per line (a table's column), for the user
+
+
 def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
-    """Check raw bytes and return (words, number of duplicate lines).
+    """(words, number of duplicate lines): read_words without its notes."""
+    word_list = read_words(raw, source)
+    return word_list.words, word_list.n_duplicates
+
+
+def read_words(raw: bytes, source: str = "the file") -> WordList:
+    """Check raw bytes and return the words, how many repeat, and notes on how they were read.
 
     Words are kept as written (after Unicode NFC normalisation and trimming of spaces and line
-    endings at both ends); blank lines are dropped; duplicates are kept, as the lecture keeps them.
+    endings at both ends): upper and lower case stay different characters, as do accented letters
+    and emoji. Blank lines are dropped; duplicates are kept, as the lecture keeps them. A table (a
+    .csv or .tsv, or a file whose every line has a comma or a tab) gives one column: see
+    `table_column`.
     """
     if len(raw) == 0:
         raise DataError(f"{source} is empty: it needs one word per line.")
@@ -60,9 +83,17 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{source} is not UTF-8 text: undecodable byte on line {line}.") from None
 
-    words: list[str] = []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # line numbers as editors count them
+    notes = []
+    delimiter = table_delimiter(lines, source)
+    if delimiter is not None:
+        lines, note = table_column(lines, delimiter)
+        notes.append(f"Read {source} as a {'CSV' if delimiter == ',' else 'tab-separated'} table: {note}")
+
+    words: list[str] = []
     for lineno, line in enumerate(lines, start=1):
+        if line is None:  # a table's header row
+            continue
         word = unicodedata.normalize("NFC", line.strip())
         if not word:
             continue
@@ -71,7 +102,7 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
                 f"line {lineno} of {source} is {len(word)} characters long; "
                 f"words may have at most {limits.MAX_WORD_LEN}."
             )
-        bad = next((c for c in word if unicodedata.category(c) in UNPRINTABLE), None)
+        bad = next((c for c in word if unicodedata.category(c) in UNPRINTABLE and c not in JOINERS), None)
         if bad is not None:
             raise DataError(f"line {lineno} of {source} contains a control character ({bad!r}).")
         words.append(word)
@@ -86,13 +117,78 @@ def parse_words(raw: bytes, source: str = "the file") -> tuple[list[str], int]:
         raise DataError(
             f"{source} has {total:,} characters in all; the limit is {limits.MAX_TOTAL_CHARS:,}."
         )
-    n_chars = len(set("".join(words)))
-    if n_chars > limits.MAX_VOCAB:
+    chars = set("".join(words))
+    if len(chars) > limits.MAX_VOCAB:
         raise DataError(
-            f"{source} uses {n_chars} distinct characters; the limit is {limits.MAX_VOCAB} "
+            f"{source} uses {len(chars)} distinct characters; the limit is {limits.MAX_VOCAB} "
             "(lower-case the words or drop the rare characters)."
         )
-    return words, len(words) - len(set(words))
+    both_cases = sorted(c for c in chars if c.isupper() and c.lower() in chars)
+    if both_cases:
+        shown = ", ".join(f"{c} and {c.lower()}" for c in both_cases[:3])
+        notes.append(f"Upper and lower case are different characters here ({shown}"
+                     f"{', …' if len(both_cases) > 3 else ''}); lower-case the file to merge them.")
+    return WordList(words, len(words) - len(set(words)), tuple(notes))
+
+
+def table_delimiter(lines: list[str], source: str) -> str | None:
+    """The column separator if the file is a table (by its name, or a comma or a tab on every
+    line), else None: a word list has no commas or tabs in its words."""
+    suffix = Path(source).suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        return TABLE_SUFFIXES[suffix]
+    filled = [line for line in lines if line.strip()]
+    for delimiter in (",", "\t"):
+        if filled and all(delimiter in line for line in filled):
+            return delimiter
+    return None
+
+
+def table_column(lines: list[str], delimiter: str) -> tuple[list[str | None], str]:
+    """The word column of a table, line for line (None for the header row), and a note saying which.
+
+    The words are the first column that does not hold numbers (so `rank,name,count` gives the
+    names). The first row is a header, and skipped, when some column holds numbers below it but
+    not in it (`name,count` above `emma,20355`), or values of one length below it but not in it
+    (`name,sex` above `emma,F`); the test Python's csv.Sniffer makes.
+    """
+    cells = [next(csv.reader([line], delimiter=delimiter), []) if line.strip() else [] for line in lines]
+    cells = [[c.strip() for c in row] for row in cells]
+    rows = [i for i, row in enumerate(cells) if any(row)]
+    if not rows:
+        return lines, "it has no rows."
+    first, below = cells[rows[0]], [cells[i] for i in rows[1: 1 + HEADER_ROWS_CHECKED]]
+    width = max(len(cells[i]) for i in rows)
+
+    def column(j):
+        return [row[j] for row in below if len(row) > j and row[j]]
+
+    header = any(looks_like_header_cell(first[j] if j < len(first) else "", column(j)) for j in range(width))
+    word_column = next((j for j in range(width) if column(j) and not all(map(is_number, column(j)))), 0)
+    words: list[str | None] = [row[word_column] if len(row) > word_column else "" for row in cells]
+    name = f"column {word_column + 1}"
+    if header:
+        words[rows[0]] = None
+        name += f" (“{first[word_column]}”)" if word_column < len(first) and first[word_column] else ""
+    note = f"the words are {name}" + (", under a header row, which is skipped." if header else
+                                       " (the first row did not look like a header, so it is a word).")
+    return words, note
+
+
+def looks_like_header_cell(cell: str, below: list[str]) -> bool:
+    if not below:
+        return False
+    if all(map(is_number, below)) and not is_number(cell):
+        return True
+    lengths = {len(c) for c in below}
+    return len(lengths) == 1 and len(cell) not in lengths
+
+
+def is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text.replace(",", "")))  # "nan" and "inf" are words here
+    except ValueError:
+        return False
 
 
 # -----------------------------------------------------------------------------------------------
@@ -168,6 +264,7 @@ class WordDataset:
     name: str
     words: list[str]
     n_duplicates: int = 0
+    notes: tuple[str, ...] = ()  # how the file was read, when it was more than one word per line
     vocab: Vocab = field(init=False)
     splits: dict[str, list[str]] = field(init=False)
     fingerprint: str = field(init=False)  # identifies the content, whatever the file was called
@@ -180,8 +277,8 @@ class WordDataset:
 
     @classmethod
     def from_bytes(cls, raw: bytes, name: str) -> WordDataset:
-        words, n_duplicates = parse_words(raw, source=name)
-        return cls(name, words, n_duplicates)
+        word_list = read_words(raw, source=name)
+        return cls(name, word_list.words, word_list.n_duplicates, word_list.notes)
 
     @classmethod
     def from_file(cls, path) -> WordDataset:
