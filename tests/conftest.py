@@ -93,3 +93,14 @@ def trained_bigrams(names_dataset, names_cache_dir):
         assert not from_cache  # a fresh session cache: trained now
         out[name] = (model, result)
     return out
+
+
+# -----------------------------------------------------------------------------------------------
+# browser tests (tests/test_browser.py)
+
+SCREENSHOTS = pytest.StashKey[Path]()  # the folder of page screenshots, set by the browser tests
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if SCREENSHOTS in config.stash:
+        terminalreporter.write_line(f"browser screenshots, one per page: {config.stash[SCREENSHOTS]}")

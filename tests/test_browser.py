@@ -1,0 +1,345 @@
+"""The whole app in a real browser: `streamlit run` serves it, Playwright drives Debian's Chromium.
+
+AppTest runs the page scripts without a browser; only a browser proves that a page renders, that
+its charts draw and that its widgets work. Every registered page has a driver below (one test per
+page, so a failure names the page): it opens the page, checks its title, that no exception box
+shows and that every chart draws, then moves a slider with the keyboard and trains, as a student
+would. A screenshot of each page goes into a temporary folder, printed at the end of the run.
+
+Chromium comes from Debian (`tests/install-chromium.sh`; never `playwright install`, which downloads
+a browser of its own). Without it these tests are skipped, except under CI (CI=true), where a
+missing browser is a failure: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import SCREENSHOTS
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "app"))
+from registry import STAGES  # noqa: E402  (the app's list of stage pages)
+
+from makemore.cache import DiskCache  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As root in a sandbox with no network: no setuid sandbox, no GPU, and none of the background
+# connections Chromium makes at start (each would be refused and retried).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOME_PAGE = "landing.py"  # Home.py's default page (st.Page(..., default=True))
+PAGES = [HOME_PAGE, *(stage.page for stage in STAGES)]
+SERVER_START_SECONDS = 60
+RUN_MS = 180_000  # the longest a script run may take here: a training on 2 busy CPU cores
+STEP_MS = 30_000  # anything that is not a training
+LOSS = re.compile(r"^\d+\.\d{4}$")  # a loss as the metrics show it
+
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # reported by the `browser` fixture, with what to do
+    sync_playwright = None
+
+
+def url_path(page_file: str) -> str:
+    """The address st.navigation gives a page: its file name without .py; the default page is /."""
+    return "/" if page_file == HOME_PAGE else "/" + Path(page_file).stem
+
+
+# -----------------------------------------------------------------------------------------------
+# the server and the browser
+
+
+@dataclass
+class Server:
+    url: str
+    cache_dir: Path
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """`streamlit run app/Home.py` on a free port, with an empty model cache; stopped at the end."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("browser-server")
+    cache_dir, log = folder / "model-cache", folder / "streamlit.log"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py",
+               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"`{' '.join(command)}` did not come up:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield Server(url, cache_dir, log)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+            return response.read() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = None
+    if sync_playwright is None:
+        problem = "the playwright package is not installed (pip install -r requirements.txt)"
+    elif not Path(CHROMIUM).is_file():
+        problem = f"no Chromium at {CHROMIUM}: run `bash tests/install-chromium.sh`"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(problem)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory, pytestconfig):
+    folder = tmp_path_factory.mktemp("screenshots")
+    pytestconfig.stash[SCREENSHOTS] = folder  # conftest prints it at the end of the run
+    print(f"browser screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh tab (a new Streamlit session) that fails the test on an uncaught script error."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(STEP_MS)
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(error))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+# -----------------------------------------------------------------------------------------------
+# what a page shows
+
+
+def open_page(page: Page, server: Server, page_file: str) -> None:
+    page.goto(server.url + url_path(page_file))
+    # The script state reads "notRunning" before the first run starts too: wait for the run's output.
+    expect(page.locator("[data-testid=stMain] h1").first).to_be_visible(timeout=RUN_MS)
+    wait_for_run(page)
+
+
+def wait_for_run(page: Page, timeout: int = RUN_MS) -> None:
+    """Until the app is connected and its script has finished running. Only after a sign that the
+    run has started (its output, a changed value): the state is "notRunning" until it does."""
+    app = page.locator("[data-testid=stApp]")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=STEP_MS)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+    # elements whose code loads lazily (charts) stand as skeletons until it has come
+    expect(page.locator("[data-testid=stSkeleton]")).to_have_count(0)
+
+
+def title(page: Page) -> str:
+    return page.locator("[data-testid=stMain] h1").first.inner_text().strip()
+
+
+def metric(page: Page, label: str):
+    """The value of the metric whose label is exactly `label`, as a locator."""
+    exactly = re.compile(f"^{re.escape(label)}$")
+    return page.locator("[data-testid=stMetric]").filter(
+        has=page.locator("[data-testid=stMetricLabel]", has_text=exactly)).locator("[data-testid=stMetricValue]")
+
+
+def slider(page: Page, label: str):
+    """The thumb of the slider labelled `label`: it takes the keyboard's arrows, Home and End."""
+    return page.locator("[data-testid=stSlider]").filter(has_text=label).get_by_role("slider")
+
+
+def press(thumb, *keys: str) -> None:
+    thumb.focus()
+    for key in keys:
+        thumb.press(key)
+
+
+def no_exception_box(page: Page) -> None:
+    boxes = page.locator("[data-testid=stException]")
+    assert boxes.count() == 0, boxes.all_inner_texts()
+
+
+DRAWN_MARKS = """chart => {
+    // Vega draws into <svg class="marks">, or into a canvas for charts with many data points.
+    const svg = chart.querySelector('svg.marks');
+    if (svg) return svg.querySelectorAll('.role-mark > *').length;  // one element per drawn mark
+    const canvas = chart.querySelector('canvas.marks');
+    if (!canvas || !canvas.width || !canvas.height) return 0;
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set();
+    for (let i = 0; i < pixels.length && colours.size < 3; i += 4 * 97)
+        colours.add(pixels.slice(i, i + 4).join());
+    return colours.size > 2 ? colours.size : 0;  // more than a background and a frame
+}"""
+
+
+def charts_drawn(page: Page) -> int:
+    """How many charts the page has; fails unless every one has drawn its marks."""
+    charts = page.locator("[data-testid=stVegaLiteChart]")
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        expect(chart.locator("svg.marks, canvas.marks")).to_be_visible()
+        deadline = time.monotonic() + STEP_MS / 1000  # a canvas is painted a frame after it appears
+        while not chart.evaluate(DRAWN_MARKS):
+            assert time.monotonic() < deadline, f"chart {i + 1} of {charts.count()} drew no marks"
+            page.wait_for_timeout(100)
+    return charts.count()
+
+
+def chart_titled(page: Page, text: str):
+    """A chart drawn as SVG whose text (title, axes, legend) includes `text`."""
+    return page.locator("[data-testid=stVegaLiteChart]").filter(has=page.locator("svg.marks", has_text=text))
+
+
+def screenshot(page: Page, folder: Path, name: str) -> None:
+    # The page scrolls inside Streamlit's main container: make the window as tall as its content.
+    height = page.locator("[data-testid=stMain]").evaluate("e => e.scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 12_000)})
+    page.wait_for_timeout(300)  # let the charts re-lay out to the new size (a picture for humans)
+    page.screenshot(path=folder / f"{name}.png")
+
+
+# -----------------------------------------------------------------------------------------------
+# one driver per page
+
+
+@dataclass(frozen=True)
+class Driver:
+    title: str  # the page's h1, exactly
+    charts_on_open: int  # charts once the page's first run is over
+    exercise: Callable[[Page], None]  # moves a slider with the keyboard, trains, checks what changes
+
+
+def exercise_home(page: Page) -> None:
+    # Home has no slider and trains nothing: its control is the dataset picker, used by keyboard.
+    words = metric(page, "words")
+    expect(words).to_have_text("32,033")
+    picker = page.get_by_role("combobox", name="Word list")
+    picker.focus()
+    picker.fill("cities")
+    picker.press("Enter")
+    expect(words).not_to_have_text("32,033", timeout=RUN_MS)
+    wait_for_run(page)
+    expect(metric(page, "vocabulary")).to_have_text("28")  # a-z, '-' and the boundary
+    assert charts_drawn(page) == 3
+    picker.fill("names")
+    picker.press("Enter")
+    expect(words).to_have_text("32,033", timeout=RUN_MS)
+    wait_for_run(page)
+
+
+def exercise_bigram(page: Page) -> None:
+    # smoothing: one step of α right raises the training NLL (the counts are not retrained)
+    train_nll = metric(page, "train NLL")
+    before = train_nll.inner_text()
+    press(slider(page, "Smoothing α"), "ArrowRight")
+    expect(slider(page, "Smoothing α")).to_have_value("1.1")
+    expect(train_nll).not_to_have_text(before)
+    wait_for_run(page)
+    assert float(train_nll.inner_text()) > float(before)
+
+    # ten more steps for the network: a new training, with its progress bar, then its loss chart
+    network_nll = metric(page, "network train NLL").inner_text()
+    press(slider(page, "Steps (each on the full training set)"), "ArrowRight")
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text("Training bigram-nn", timeout=RUN_MS)
+    expect(progress).to_have_count(0, timeout=RUN_MS)
+    wait_for_run(page)
+    expect(metric(page, "network train NLL")).not_to_have_text(network_nll)
+    expect(chart_titled(page, "Network loss against the counts")).to_have_count(1)
+
+
+def exercise_mlp(page: Page) -> None:
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Block size"), "ArrowRight")  # 3 -> 4 characters of context: more parameters
+    expect(summary).not_to_have_text(before)
+    wait_for_run(page)
+    press(slider(page, "Steps"), "Home")  # the shortest run
+    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
+    wait_for_run(page)
+
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
+    expect(chart_titled(page, "Loss during training")).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+
+
+DRIVERS: dict[str, Driver] = {
+    HOME_PAGE: Driver("makemore playground", 3, exercise_home),
+    "stages/bigram.py": Driver("Bigram: one character predicts the next", 3, exercise_bigram),
+    "stages/mlp.py": Driver("MLP: embeddings and a hidden layer", 0, exercise_mlp),
+}
+
+
+def test_every_registered_page_has_a_browser_driver():
+    missing = [p for p in PAGES if p not in DRIVERS]
+    assert not missing, (f"no browser driver for {', '.join(missing)}: add one to DRIVERS in "
+                         "tests/test_browser.py (its title, its charts, a slider moved by keyboard, training)")
+    assert set(DRIVERS) <= set(PAGES), f"drivers for pages that are not registered: {set(DRIVERS) - set(PAGES)}"
+
+
+@pytest.mark.parametrize("page_file", PAGES, ids=[url_path(p).strip("/") or "home" for p in PAGES])
+def test_page_works_in_the_browser(page_file, page, app_server, screenshots):
+    driver = DRIVERS.get(page_file)
+    assert driver, f"{page_file} has no browser driver: add one to DRIVERS in tests/test_browser.py"
+    open_page(page, app_server, page_file)
+    assert title(page) == driver.title
+    assert page.url == app_server.url + url_path(page_file)
+    no_exception_box(page)
+    assert charts_drawn(page) == driver.charts_on_open
+
+    driver.exercise(page)
+    no_exception_box(page)
+    charts_drawn(page)
+    screenshot(page, screenshots, url_path(page_file).strip("/") or "home")
+
+
+def test_sidebar_links_every_page_at_its_file_name(page, app_server):
+    open_page(page, app_server, HOME_PAGE)
+    links = page.locator("[data-testid=stSidebarNavLink]")
+    shown = {links.nth(i).inner_text().split("\n")[-1].strip(): links.nth(i).get_attribute("href")
+             for i in range(links.count())}
+    expected = {"Home": url_path(HOME_PAGE), **{s.title: url_path(s.page) for s in STAGES}}
+    assert shown == {name: app_server.url + path for name, path in expected.items()}
