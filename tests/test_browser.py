@@ -27,11 +27,13 @@ from typing import Callable
 import pytest
 
 from conftest import SCREENSHOTS
+from test_bad_input import UPLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
 from registry import STAGES  # noqa: E402  (the app's list of stage pages)
 
+from makemore import limits  # noqa: E402
 from makemore.cache import DiskCache  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -343,3 +345,127 @@ def test_sidebar_links_every_page_at_its_file_name(page, app_server):
              for i in range(links.count())}
     expected = {"Home": url_path(HOME_PAGE), **{s.title: url_path(s.page) for s in STAGES}}
     assert shown == {name: app_server.url + path for name, path in expected.items()}
+
+
+# -----------------------------------------------------------------------------------------------
+# uploads through the real file picker
+
+
+def choose_upload(page: Page) -> None:
+    page.get_by_role("combobox", name="Word list").click()
+    page.get_by_role("option", name="Upload your own list…").click()
+    expect(page.locator("[data-testid=stFileUploaderDropzoneInput]")).to_be_attached()
+    wait_for_run(page)
+
+
+def send_file(page: Page, name: str, content: bytes) -> None:
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        files=[{"name": name, "mimeType": "text/plain", "buffer": content}])
+
+
+# ids in tests/test_bad_input.py's table: one refused by the app, two read in its own ways
+BROWSER_UPLOADS = ["binary", "CSV with a header", "emoji"]
+
+
+@pytest.mark.parametrize("upload_id", BROWSER_UPLOADS)
+def test_upload_through_the_file_picker(upload_id, page, app_server):
+    upload = next(u for u in UPLOADS if u.id == upload_id)
+    open_page(page, app_server, HOME_PAGE)
+    choose_upload(page)
+    send_file(page, upload.name, upload.content)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    words = metric(page, "words")
+    if upload.refused:
+        error = sidebar.locator("[data-testid=stAlertContentError]")
+        expect(error).to_contain_text("can't be used")
+        for part in upload.refused:
+            expect(error).to_contain_text(part)
+        wait_for_run(page)
+        expect(words).to_have_text("32,033")  # the default list stands in
+    else:
+        expect(words).to_have_text(f"{len(upload.words):,}", timeout=RUN_MS)
+        wait_for_run(page)
+        if upload.note:
+            expect(sidebar.locator("[data-testid=stAlertContentInfo]", has_text=upload.note)).to_be_visible()
+    no_exception_box(page)
+    assert charts_drawn(page) == 3
+
+
+def test_a_file_over_the_size_limit_is_refused_by_the_file_picker(page, app_server):
+    # The picker itself refuses it (.streamlit/config.toml's maxUploadSize, the same 2 MB as
+    # makemore.limits), before it reaches the server.
+    upload = next(u for u in UPLOADS if u.id == "too large")
+    open_page(page, app_server, HOME_PAGE)
+    choose_upload(page)
+    send_file(page, upload.name, upload.content)
+    expect(page.locator("[data-testid=stSidebar]").get_by_role("alert")).to_contain_text(
+        f"File must be {limits.MAX_FILE_BYTES / 1e6:.1f}MB or smaller")
+    expect(metric(page, "words")).to_have_text("32,033")
+    no_exception_box(page)
+
+
+# -----------------------------------------------------------------------------------------------
+# faults
+
+
+def test_trainings_cut_short_by_a_slider_or_a_closed_tab_leave_only_whole_cache_files(browser, app_server):
+    steps = "Steps (each on the full training set)"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        first = context.new_page()
+        open_page(first, app_server, "stages/bigram.py")
+        press(slider(first, steps), "ArrowRight", "ArrowRight")  # 120 steps: a new training
+        progress = first.locator("[data-testid=stProgress]")
+        expect(progress).to_contain_text("of 120", timeout=RUN_MS)
+        press(slider(first, steps), "ArrowRight")  # moved mid-training: the 120-step run is cut short
+        expect(progress).to_contain_text("of 130", timeout=RUN_MS)
+        first.close()  # and the tab closes while the 130-step one runs
+
+        # Another visitor asks for the same 130 steps: served by the first run if the server kept
+        # it going (it waits for it), else trained now. Either way it ends with its results.
+        second = context.new_page()
+        open_page(second, app_server, "stages/bigram.py")
+        network_nll = metric(second, "network train NLL")
+        hundred_steps = network_nll.inner_text()
+        press(slider(second, steps), "ArrowRight", "ArrowRight", "ArrowRight")
+        expect(slider(second, steps)).to_have_value("130")
+        expect(network_nll).not_to_have_text(hundred_steps, timeout=RUN_MS)
+        wait_for_run(second)
+        no_exception_box(second)
+    finally:
+        context.close()
+
+    # Every save has finished (each ran inside a training's script run, and those are over): the
+    # cache holds whole files only, and the 130-step model among them.
+    files = sorted(app_server.cache_dir.iterdir())
+    assert not [f.name for f in files if not f.name.endswith(".pt") or f.name.startswith(".")]
+    cache = DiskCache(app_server.cache_dir)
+    saved = [cache.load(f.stem) for f in files]
+    assert None not in saved, "a cache file could not be loaded"
+    assert 130 in [result.steps for _, result in saved]
+
+
+def test_a_bad_link_to_the_mlp_page_says_what_it_ignored_and_the_page_works(page, app_server):
+    page.goto(app_server.url + "/mlp?mlp_block=abc&mlp_hidden=-5&mlp_steps=99999999999&mlp_lr=1e9&nonsense=1")
+    expect(page.locator("[data-testid=stMain] h1").first).to_be_visible(timeout=RUN_MS)
+    wait_for_run(page)
+    warning = page.locator("[data-testid=stAlertContentWarning]", has_text="could not be used")
+    for name in ("Block size", "Hidden width", "Steps", "Learning rate", "nonsense"):
+        expect(warning).to_contain_text(name)
+    # the defaults stand in, and the page reacts to its widgets
+    expect(slider(page, "Block size")).to_have_value("3")
+    expect(slider(page, "Hidden width")).to_have_value("200")
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Hidden width"), "ArrowRight")
+    expect(summary).not_to_have_text(before)
+    no_exception_box(page)
+
+
+def test_ci_runs_the_readme_test_command_which_installs_chromium():
+    readme = (ROOT / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3 -m venv")]
+    assert len(commands) == 2, "the README has two set-up commands: start the app, run the tests"
+    test_command = next(c for c in commands if c.endswith("pytest"))
+    assert "bash tests/install-chromium.sh" in test_command
+    assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
