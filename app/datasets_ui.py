@@ -22,12 +22,12 @@ def builtin_files() -> list[str]:
     return sorted(names, key=lambda n: n != DEFAULT)  # the lecture's kind of list first
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
 def load_builtin(filename: str) -> WordDataset:
     return WordDataset.from_file(DATA_DIR / filename)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
 def load_upload(raw: bytes, filename: str) -> WordDataset:
     return WordDataset.from_bytes(raw, filename)  # a DataError is raised, never cached
 
@@ -51,7 +51,7 @@ def dataset_sidebar() -> WordDataset:
                 help=f"At most {limits.MAX_WORDS:,} words of up to {limits.MAX_WORD_LEN} characters "
                 f"and {limits.MAX_VOCAB} distinct characters; {limits.MAX_FILE_BYTES / 1e6:.0f} MB. "
                 "Words are kept as written: upper and lower case are different characters. "
-                "A CSV gives its first column of words, under its header row.")
+                "A CSV gives its first text column, under its header row if it has one.")
             if upload is None:
                 st.info(f"Until you choose a file, pages use {Path(DEFAULT).stem}.")
             else:

@@ -35,3 +35,6 @@ ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long
 # --- caching ----------------------------------------------------------------------------------
 MEMORY_CACHE_ENTRIES = 32  # trained models kept in the server's memory (each is small)
 DISK_CACHE_FILES = 256  # trained models kept on disk; the oldest are removed first
+# Word lists kept in the server's memory, built in or uploaded: each is at most MAX_FILE_BYTES of
+# text plus its example tensors (tens of MB at most), so a few of them bound the memory uploads use.
+MEMORY_DATASETS = 8
