@@ -179,3 +179,91 @@ def live_loss(df: pd.DataFrame) -> alt.LayerChart:
                                                            tooltip=tooltip)
     return alt.layer(base.mark_line().transform_filter(alt.datum.split == "train"),
                      base.mark_point(filled=True, size=40).transform_filter(alt.datum.split == "val"))
+
+
+# --- activations, gradients and BatchNorm (lecture 3) ------------------------------------------
+
+def layer_histograms(df: pd.DataFrame, x_title: str, title: str) -> alt.Chart:
+    """df: layer, value (bin centre), share (of the layer's values in that bin), summary (one line
+    about the layer). One line per layer, drawn over each other as the lecture does."""
+    tooltip = [alt.Tooltip("layer:N"), alt.Tooltip("summary:N", title="whole layer"),
+               alt.Tooltip("value:Q", title="bin centre", format=".3g"),
+               alt.Tooltip("share:Q", title="share of values", format=".1%")]
+    return (
+        alt.Chart(df, title=title)
+        .mark_line(interpolate="step", strokeWidth=1.8)
+        .encode(
+            x=alt.X("value:Q", title=x_title),
+            y=alt.Y("share:Q", title="share of values", axis=alt.Axis(format="%")),
+            color=alt.Color("layer:N", title=None, sort=list(dict.fromkeys(df["layer"]))),
+            tooltip=tooltip,
+        )
+        .properties(height=280)
+    )
+
+
+def saturation_bars(df: pd.DataFrame, threshold: float) -> alt.Chart:
+    """df: layer, saturation, mean, std. The share of each tanh layer's outputs stuck near ±1."""
+    return (
+        alt.Chart(df, title=f"Saturated units: |tanh| > {threshold}")
+        .mark_bar(color="#e45756")
+        .encode(
+            x=alt.X("layer:N", title=None, sort=list(df["layer"]), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("saturation:Q", title="share of outputs", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, max(0.1, float(df["saturation"].max()))])),
+            tooltip=[alt.Tooltip("layer:N"), alt.Tooltip("saturation:Q", title="saturated", format=".1%"),
+                     alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f")],
+        )
+        .properties(height=280)
+    )
+
+
+def grad_data_ratios(df: pd.DataFrame) -> alt.Chart:
+    """df: weight, ratio. std(grad) / std(weight) of each weight matrix, on a log axis."""
+    return (
+        alt.Chart(df, title="Gradient to weight: std(grad) / std(W)")
+        .mark_circle(size=140, color=ACCENT, opacity=0.9)
+        .encode(
+            x=alt.X("weight:N", title=None, sort=list(df["weight"]), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("ratio:Q", title="ratio (log scale)", scale=alt.Scale(type="log")),
+            tooltip=[alt.Tooltip("weight:N"), alt.Tooltip("ratio:Q", title="std(grad) / std(W)", format=".3g")],
+        )
+        .properties(height=280)
+    )
+
+
+def update_ratios(df: pd.DataFrame, step: int, reference: float = -3.0) -> alt.LayerChart:
+    """df: step, weight, log_ratio. log10(std(update) / std(W)) of each weight matrix over the run,
+    with the lecture's reference line and a rule at the step the other charts show."""
+    weights = list(dict.fromkeys(df["weight"]))
+    lines = alt.Chart(df, title="How much each step changes the weights: log10(std(update) / std(W))").mark_line(
+        point=alt.OverlayMarkDef(size=18)).encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y("log_ratio:Q", title="log10 of the ratio", scale=alt.Scale(zero=False)),
+        color=alt.Color("weight:N", title=None, sort=weights),
+        tooltip=[alt.Tooltip("weight:N"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("log_ratio:Q", title="log10 ratio", format=".2f")],
+    )
+    ref = pd.DataFrame({"log_ratio": [reference], "label": [f"{reference:g}: about 1/1000 per step"]})
+    tip = [alt.Tooltip("label:N", title="reference")]
+    rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"]).encode(
+        y="log_ratio:Q", tooltip=tip)
+    text = alt.Chart(ref).mark_text(align="left", dx=4, dy=-7, color=SPLIT_COLORS["reference"]).encode(
+        y="log_ratio:Q", x=alt.value(0), text="label:N", tooltip=tip)
+    now = alt.Chart(pd.DataFrame({"step": [step]})).mark_rule(color="#999999", strokeWidth=1).encode(
+        x="step:Q", tooltip=[alt.Tooltip("step:Q", title="shown above", format=",")])
+    return alt.layer(lines, rule, text, now).properties(height=320)
+
+
+def initial_losses(df: pd.DataFrame, ideal: float) -> alt.LayerChart:
+    """df: run, initial. The loss of each run's first step, against -log(1/V): the loss of a
+    network that starts by giving every character the same probability (a tick on every bar)."""
+    data = df.assign(ideal=ideal, label=f"-log(1/V) = {ideal:.3f}")
+    y = alt.Y("run:N", title=None, sort=list(df["run"]), axis=alt.Axis(labelLimit=220))
+    tooltip = [alt.Tooltip("run:N"), alt.Tooltip("initial:Q", title="first loss", format=".3f"),
+               alt.Tooltip("label:N", title="uniform guess")]
+    base = alt.Chart(data, title="Loss at step 1 against the uniform guess (orange)")
+    bars = base.mark_bar(color=ACCENT).encode(x=alt.X("initial:Q", title="loss at the first step"), y=y,
+                                             tooltip=tooltip)
+    ticks = base.mark_tick(color=SPLIT_COLORS["val"], thickness=3).encode(x="ideal:Q", y=y, tooltip=tooltip)
+    return alt.layer(bars, ticks).properties(height=alt.Step(28))

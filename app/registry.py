@@ -33,4 +33,13 @@ STAGES = [
         "train/val/test splits; the lecture's recipe next to a much faster one.",
         models=("mlp",),
     ),
+    Stage(
+        page="stages/batchnorm.py",
+        title="BatchNorm",
+        icon=":material/equalizer:",
+        lecture="3 · activations, gradients, BatchNorm",
+        teaches="Why deep nets fail to train: the initial loss, saturated tanh units, vanishing activations and "
+        "gradients; Kaiming init and Batch Normalization as fixes, with the lecture's diagnostics live.",
+        models=("mlp-bn",),
+    ),
 ]

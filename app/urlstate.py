@@ -31,6 +31,10 @@ class Setting:
             shown = ", ".join(map(str, self.options[:12])) + (", …" if len(self.options) > 12 else "")
             raise ValueError(f"{text!r} is not one of {shown}")
         kind = type(self.default)
+        if kind is bool:  # a toggle writes "true" or "false"
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            raise ValueError(f"{text!r} is not true or false")
         try:
             value = kind(text)
         except ValueError:

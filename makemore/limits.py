@@ -25,6 +25,7 @@ MAX_SAMPLES = 200  # samples drawn at once (app and CLI)
 MAX_BLOCK_SIZE = 10  # context characters; names average 6 letters, so more adds little but inputs
 MAX_N_EMBD = 32  # embedding size: 27 characters need far fewer dimensions than this
 MAX_N_HIDDEN = 512  # hidden width: more overfits names.txt and slows every step
+MAX_N_LAYERS = 8  # hidden layers (lecture 3's deep net has 5): enough to see activations vanish
 # The app refuses a run whose estimated time on 2 CPU cores is above this, so no combination of
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300

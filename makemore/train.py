@@ -3,7 +3,8 @@
     result = train(model, dataset, TrainConfig(max_steps=1000, lr=0.1), callback=print)
 
 The callback sees a Progress after every step (for progress bars, live charts) and stops the run
-by returning True; what was trained so far is kept and evaluated.
+by returning True; what was trained so far is kept and evaluated. A model built of
+makemore.layers also gets its activations and gradients recorded (makemore.diagnostics).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from makemore.data import WordDataset
+from makemore.diagnostics import Recorder, tanh_layers
 from makemore.models import count_params
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -78,6 +80,7 @@ class TrainResult:
     lr_history: list[float] = field(default_factory=list)
     loss_history: list[float] = field(default_factory=list)
     val_history: list[tuple[int, float]] = field(default_factory=list)
+    diagnostics: dict | None = None  # makemore.diagnostics' record, for models built of its layers
 
     @property
     def steps_per_sec(self) -> float:
@@ -127,8 +130,10 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     return optimizer(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> TrainResult:
-    """Train `model` in place on the dataset's train split and evaluate it on every split."""
+def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagnostics: bool = True) -> TrainResult:
+    """Train `model` in place on the dataset's train split and evaluate it on every split.
+
+    diagnostics=False skips recording them (to measure what recording costs)."""
     device = resolve_device(config.device)
     model.to(device)
     model.train()
@@ -145,6 +150,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> Tr
         optimizer = make_optimizer(model, config)
         generator = torch.Generator().manual_seed(config.seed)  # private: reproducible under threads
         full_batch = config.batch_size <= 0 or config.batch_size >= len(Xtr)
+        recorder = Recorder(model, config.max_steps) if diagnostics and tanh_layers(model) else None
         for step in range(config.max_steps):
             lr = config.lr_at(step)
             for group in optimizer.param_groups:
@@ -158,6 +164,8 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> Tr
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if recorder is not None:
+                recorder.after_step(step + 1)
 
             loss = loss.item()
             if not math.isfinite(loss):
@@ -180,6 +188,8 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None) -> Tr
                     result.stopped_early = not last
                     break
 
+        if recorder is not None:
+            result.diagnostics = recorder.diagnostics
     result.seconds = time.perf_counter() - t0
     result.train_loss = evaluate(model, Xtr, Ytr)
     result.val_loss = evaluate(model, Xva, Yva)

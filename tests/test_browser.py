@@ -308,10 +308,35 @@ def exercise_mlp(page: Page) -> None:
     expect(metric(page, "val loss")).to_have_text(LOSS)
 
 
+def exercise_batchnorm(page: Page) -> None:
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Hidden layers"), "ArrowRight")  # 1 -> 2 hidden layers: more parameters
+    expect(summary).not_to_have_text(before)
+    wait_for_run(page)
+    press(slider(page, "Steps"), "Home")  # the shortest run
+    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
+    wait_for_run(page)
+
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
+    expect(chart_titled(page, "Activations of each tanh layer")).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+    assert charts_drawn(page) == 7
+    # the diagnostics' step slider, by keyboard: the last recorded step
+    press(slider(page, "Show the network at step"), "End")
+    expect(page.locator("[data-testid=stCaptionContainer]", has_text="At step 500:")).to_be_visible()
+    wait_for_run(page)
+
+
 DRIVERS: dict[str, Driver] = {
     HOME_PAGE: Driver("makemore playground", 3, exercise_home),
     "stages/bigram.py": Driver("Bigram: one character predicts the next", 3, exercise_bigram),
     "stages/mlp.py": Driver("MLP: embeddings and a hidden layer", 0, exercise_mlp),
+    "stages/batchnorm.py": Driver("Activations, gradients and BatchNorm", 0, exercise_batchnorm),
 }
 
 

@@ -7,12 +7,12 @@ import streamlit as st
 
 import charts
 from datasets_ui import current_dataset
-from live import live_training
 from trainer import job_board, trained
-from urlstate import Setting, parse_query
+from training_ui import (BOUND, apply, check_link, trained_live, training_controls, training_settings,
+                         training_summary, training_values, use_rate)
+from urlstate import Setting
 from widgets import sample_controls, show_samples, show_source, show_table, smoothed_history
 from makemore import limits
-from makemore.jobs import DONE, FAILED, STOPPED
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS
 from makemore.models.bigram import BigramCountsConfig
@@ -20,51 +20,27 @@ from makemore.models.mlp import MLP, MLPConfig, estimate_seconds, mlp_param_coun
 from makemore.sample import generate
 from makemore.train import TrainConfig
 
-LEARNING_RATES = (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05,
-                  0.1, 0.2, 0.3, 0.5, 1.0)
-STEPS = (500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000,
-         200_000)
-BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
-# option -> what it means in makemore; the options are what the widgets show and the URL holds
-DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
-OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
 INITS = ("scaled", "naive")
 
 FAST = MLPConfig()  # the lecture's network; only the way it is trained differs
-FAST_TRAINING = MODELS["mlp"].train_defaults
+FAST_TRAINING = TrainConfig(**MODELS["mlp"].train_defaults)
+NETWORK = dict(mlp_block=FAST.block_size, mlp_embd=FAST.n_embd, mlp_hidden=FAST.n_hidden)
 RECIPES = {
-    "fast": dict(mlp_block=FAST.block_size, mlp_embd=FAST.n_embd, mlp_hidden=FAST.n_hidden,
-                 mlp_init=FAST.init, mlp_optimizer="AdamW", mlp_lr=FAST_TRAINING["lr"],
-                 mlp_decay="cosine", mlp_steps=FAST_TRAINING["max_steps"],
-                 mlp_batch=FAST_TRAINING["batch_size"]),
+    "fast": NETWORK | dict(mlp_init=FAST.init) | training_values("mlp", FAST_TRAINING),
     # lecture 2's final run: randn init, SGD at 0.1 then 0.01 for the second 100k steps, batch 32
-    "lecture": dict(mlp_block=3, mlp_embd=10, mlp_hidden=200, mlp_init="naive", mlp_optimizer="SGD",
-                    mlp_lr=0.1, mlp_decay="step", mlp_steps=200_000, mlp_batch=32),
+    "lecture": NETWORK | dict(mlp_init="naive") | training_values("mlp", TrainConfig(
+        optimizer="sgd", lr=0.1, schedule="step", max_steps=200_000, batch_size=32)),
 }
 SETTINGS = [
     Setting("mlp_block", "Block size", FAST.block_size, lo=1, hi=limits.MAX_BLOCK_SIZE),
     Setting("mlp_embd", "Embedding size", FAST.n_embd, lo=2, hi=limits.MAX_N_EMBD),
     Setting("mlp_hidden", "Hidden width", FAST.n_hidden, lo=16, hi=limits.MAX_N_HIDDEN),
     Setting("mlp_init", "Initialisation", FAST.init, options=INITS),
-    Setting("mlp_optimizer", "Optimizer", "AdamW", options=tuple(OPTIMIZERS)),
-    Setting("mlp_lr", "Learning rate", FAST_TRAINING["lr"], options=LEARNING_RATES),
-    Setting("mlp_decay", "Learning-rate decay", "cosine", options=tuple(DECAYS)),
-    Setting("mlp_steps", "Steps", FAST_TRAINING["max_steps"], options=STEPS),
-    Setting("mlp_batch", "Batch size", FAST_TRAINING["batch_size"], options=BATCH_SIZES),
-    Setting("mlp_seed", "Seed", 1337, lo=0, hi=1_000_000),
+    *training_settings("mlp", FAST_TRAINING),
 ]
 DEFAULTS = {s.key: s.default for s in SETTINGS}
 LECTURE_VAL_LOSS = 2.164  # lecture 2's recipe on names.txt, as measured for the project guide
 LECTURE_SECONDS = 130
-
-
-def apply(values: dict) -> None:
-    for key, value in values.items():
-        st.session_state[key] = value
-
-
-def use_rate(rate: float) -> None:
-    st.session_state["mlp_lr"] = min(LEARNING_RATES, key=lambda r: abs(math.log10(r / rate)))
 
 
 dataset = current_dataset()
@@ -80,15 +56,7 @@ st.markdown(
     "alike get nearby embeddings, so what the model learns about one helps the others."
 )
 
-# Links carry the settings; say which parameters of this one could not be used (Streamlit drops
-# them silently when the widgets bind to the URL below).
-_, problems, unknown = parse_query(st.query_params.to_dict(), SETTINGS, also_known=("dataset_choice",))
-if problems or unknown:
-    lines = problems + [f"`{name}` is not a setting of this page; ignored." for name in unknown]
-    st.warning("Some settings in this link could not be used:\n\n" + "\n".join(f"- {line}" for line in lines),
-               icon=":material/link_off:")
-    for name in unknown:
-        del st.query_params[name]
+check_link(SETTINGS)  # links carry the settings: say which of this one's cannot be used
 
 # --- settings ------------------------------------------------------------------------------------
 st.header("1 · Choose the model and how to train it")
@@ -102,42 +70,24 @@ c3.caption("Both train the same network (block 3, embeddings of 10, 200 hidden u
            "2 CPU cores; the fast recipe gets there in a small fraction of that time. Train both and "
            "compare below.")
 
-bound = dict(bind="query-params", persist_state="session")
 st.subheader("Model", divider="gray")
 c1, c2, c3, c4 = st.columns(4)
 block_size = c1.slider("Block size (context characters)", 1, limits.MAX_BLOCK_SIZE, DEFAULTS["mlp_block"],
-                       key="mlp_block", **bound, help="How many previous characters the model sees.")
-n_embd = c2.slider("Embedding size", 2, limits.MAX_N_EMBD, DEFAULTS["mlp_embd"], key="mlp_embd", **bound,
+                       key="mlp_block", **BOUND, help="How many previous characters the model sees.")
+n_embd = c2.slider("Embedding size", 2, limits.MAX_N_EMBD, DEFAULTS["mlp_embd"], key="mlp_embd", **BOUND,
                    help="Numbers per character in the table C. With 2 the table itself is drawn below.")
 n_hidden = c3.slider("Hidden width", 16, limits.MAX_N_HIDDEN, DEFAULTS["mlp_hidden"], 8, key="mlp_hidden",
-                     **bound, help="tanh units in the hidden layer.")
-init = c4.radio("Initialisation", INITS, key="mlp_init", **bound, index=INITS.index(DEFAULTS["mlp_init"]),
+                     **BOUND, help="tanh units in the hidden layer.")
+init = c4.radio("Initialisation", INITS, key="mlp_init", **BOUND, index=INITS.index(DEFAULTS["mlp_init"]),
                 help="**naive**: every weight from randn, the lecture's first try; it starts with confident, "
                 "wrong predictions and saturated tanh units. **scaled**: Kaiming-scaled hidden layer and a "
                 "small output layer; it starts near the uniform guess.")
 
 st.subheader("Training", divider="gray")
-c1, c2, c3 = st.columns(3)
-optimizer = c1.radio("Optimizer", list(OPTIMIZERS), key="mlp_optimizer", horizontal=True, **bound,
-                     index=list(OPTIMIZERS).index(DEFAULTS["mlp_optimizer"]),
-                     help="**SGD** (the lecture's): step against the gradient. **AdamW**: per-weight step "
-                     "sizes from running averages of the gradient; much less sensitive to the learning rate.")
-lr = c2.select_slider("Learning rate", LEARNING_RATES, DEFAULTS["mlp_lr"], key="mlp_lr", **bound,
-                      help="Log scale. The finder below suggests one.")
-decay = c3.selectbox("Learning-rate decay", list(DECAYS), key="mlp_decay", **bound,
-                     index=list(DECAYS).index(DEFAULTS["mlp_decay"]),
-                     help="**step**: the rate ÷ 10 for the second half (the lecture's). **cosine**: a smooth "
-                     "fall to a tenth of the rate by the last step. **off**: one rate throughout.")
-c1, c2, c3 = st.columns(3)
-steps = c1.select_slider("Steps", STEPS, DEFAULTS["mlp_steps"], key="mlp_steps", **bound)
-batch_size = c2.select_slider("Batch size", BATCH_SIZES, DEFAULTS["mlp_batch"], key="mlp_batch", **bound,
-                              help="Examples per step. Bigger: a less noisy gradient, slower steps.")
-seed = c3.number_input("Seed", 0, 1_000_000, DEFAULTS["mlp_seed"], key="mlp_seed", **bound,
-                       help="Sets the initial weights and the order of the minibatches.")
+train_config = training_controls("mlp", FAST_TRAINING, lr_help="The finder below suggests one.")
+steps, batch_size, seed = train_config.max_steps, train_config.batch_size, train_config.seed
 
 model_config = MLPConfig(block_size=block_size, n_embd=n_embd, n_hidden=n_hidden, init=init)
-train_config = TrainConfig(max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer], lr=lr,
-                           schedule=DECAYS[decay], seed=int(seed), eval_interval=max(100, steps // 20))
 params = mlp_param_count(V, model_config)
 estimate = estimate_seconds(V, model_config, steps, batch_size)
 too_long = estimate > limits.MAX_TRAIN_SECONDS
@@ -158,11 +108,12 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
         "until the steps overshoot and it shoots up. A good rate sits in the valley, a little before "
         "its lowest point."
     )
+    optimizer = train_config.optimizer
     sweep_key = (dataset.fingerprint, model_config, optimizer, batch_size, int(seed))
     if st.button("Run the sweep", icon=":material/play_arrow:", key="mlp_sweep_run"):
         with st.spinner("Sweeping the learning rate…"):
             st.session_state["mlp_sweep"] = (sweep_key, lr_sweep(
-                dataset, "mlp", model_config, optimizer=OPTIMIZERS[optimizer], batch_size=batch_size,
+                dataset, "mlp", model_config, optimizer=optimizer, batch_size=batch_size,
                 seed=int(seed)))
     stored = st.session_state.get("mlp_sweep")
     if stored and stored[0] == sweep_key:
@@ -171,7 +122,7 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
         st.altair_chart(charts.lr_sweep(df, sweep.suggested_exponent), width="stretch")
         suggested = sweep.suggested_lr
         c1, c2 = st.columns([2, 3], vertical_alignment="center")
-        c1.button(f"Use {suggested:.2g} for training", on_click=use_rate, args=(suggested,),
+        c1.button(f"Use {suggested:.2g} for training", on_click=use_rate, args=("mlp_lr", suggested),
                   icon=":material/check:", key="mlp_sweep_use")
         c2.caption("The suggestion is the lowest point of the smoothed curve, moved half a decade lower "
                    "(it snaps to the nearest rate of the slider).")
@@ -181,38 +132,14 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
 # --- training ------------------------------------------------------------------------------------
 st.header("2 · Train")
 bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
-job = board.find(dataset, "mlp", model_config, train_config)
-if job is None or job.status in (STOPPED, FAILED):
-    label = "Train again" if job is not None else "Train"
-    if st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
-                 disabled=too_long, key="mlp_train"):
-        board.start(dataset, "mlp", model_config, train_config)
-        st.rerun()  # draw the page again without this button, with the live view in its place
-
-if job is None:
-    st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "
-            "same settings later gets the result at once.", icon=":material/model_training:")
-    st.stop()
-if job.active:
-    live_training(job)
-    st.stop()
-if job.status == FAILED:
-    st.error(f"Training failed: {job.error}. Lower the learning rate and train again.", icon=":material/error:")
-    st.stop()
-if job.result is None:  # stopped while it waited for a free core
-    st.info(f"This training was stopped before it began ({job.stop_reason}). Press **Train again**.")
-    st.stop()
+job = trained_live(board, dataset, "mlp", model_config, train_config, estimate, allowed=not too_long, key="mlp_train")
 
 # --- results -------------------------------------------------------------------------------------
 model, r = job.model, job.result
-if job.status == STOPPED:
-    st.warning(f"Stopped at step {r.steps:,} of {train_config.max_steps:,} ({job.stop_reason}): below is "
-               "the model as it was then. It is not kept for others; train again for the full run.",
-               icon=":material/stop_circle:")
 runs = st.session_state.setdefault("mlp_runs", {})
 runs[job.key] = dict(
     settings=f"block {block_size} · emb {n_embd} · hidden {n_hidden} · {init}",
-    training=f"{optimizer} lr {lr:g} · decay {decay} · batch {batch_size}",
+    training=training_summary(train_config),
     steps=r.steps, seconds=round(r.seconds, 1), val=round(r.val_loss, 4))
 
 c1, c2, c3, c4 = st.columns(4)

@@ -1,0 +1,127 @@
+"""A deeper MLP with optional BatchNorm (lecture 3): the network of lecture 2, stacked, with the
+initialisations and the normalisation that decide whether it trains at all.
+
+    emb = C[idx].view(B, -1)                             (B, block_size * n_embd)
+    n_layers times:  x = tanh(BatchNorm(x @ W + b))      (B, n_hidden)   BatchNorm optional
+    logits = x @ W_out + b_out                           (B, vocab_size)
+
+`init` picks how the hidden weights start, the lecture's path from worst to best:
+- "randn": every weight and bias from randn (std 1). Pre-activations are huge, tanh saturates.
+- "small": randn x 0.2 and biases x 0.01, the lecture's hand-tuned fix for one hidden layer.
+- "fan-in": randn / sqrt(fan_in), no gain: each layer keeps unit variance before tanh, but tanh
+  squashes, so in a deep net the activations shrink layer after layer.
+- "kaiming": (5/3) / sqrt(fan_in): tanh's gain makes up for the squashing (Kaiming He et al. 2015).
+`out_scale` shrinks the output layer so that the first predictions are nearly uniform (a loss of
+about log(vocab_size)) instead of confidently wrong. With BatchNorm the hidden Linear layers have
+no bias: BatchNorm subtracts the mean, which would cancel it.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from makemore import limits
+from makemore.layers import BatchNorm1d, Linear, Tanh
+
+INITS = ("randn", "small", "fan-in", "kaiming")
+TANH_GAIN = 5 / 3
+HAND_TUNED_SCALE = 0.2  # lecture 3 found it by looking at the histograms of a 30-input layer
+
+
+@dataclass(frozen=True)
+class MLPBNConfig:
+    block_size: int = field(default=3, metadata=dict(min=1, max=limits.MAX_BLOCK_SIZE))
+    n_embd: int = field(default=10, metadata=dict(min=1, max=limits.MAX_N_EMBD))
+    n_hidden: int = field(default=200, metadata=dict(min=1, max=limits.MAX_N_HIDDEN))
+    n_layers: int = field(default=1, metadata=dict(min=1, max=limits.MAX_N_LAYERS))  # hidden layers
+    batchnorm: bool = True
+    init: str = field(default="kaiming", metadata=dict(choices=INITS))
+    out_scale: float = field(default=0.01, metadata=dict(min=0.001, max=1.0))  # 1: no fix
+
+
+# Lecture 3's path, from a net that starts badly to one that trains well, and a deep net
+# (5 hidden layers of 100) with and without the fixes. Each step changes one thing.
+PRESETS = {
+    "naive": MLPBNConfig(batchnorm=False, init="randn", out_scale=1.0),
+    "softmax": MLPBNConfig(batchnorm=False, init="randn", out_scale=0.01),
+    "tanh": MLPBNConfig(batchnorm=False, init="small", out_scale=0.01),
+    "kaiming": MLPBNConfig(batchnorm=False, init="kaiming", out_scale=0.01),
+    "batchnorm": MLPBNConfig(batchnorm=True, init="kaiming", out_scale=0.01),
+    "deep": MLPBNConfig(n_hidden=100, n_layers=5, batchnorm=False, init="kaiming", out_scale=0.1),
+    "deep-no-gain": MLPBNConfig(n_hidden=100, n_layers=5, batchnorm=False, init="fan-in", out_scale=0.1),
+    "deep-batchnorm": MLPBNConfig(n_hidden=100, n_layers=5, batchnorm=True, init="fan-in", out_scale=0.1),
+}
+
+
+class MLPBN(nn.Module):
+    def __init__(self, vocab_size: int, config: MLPBNConfig, generator=None):
+        super().__init__()
+        if config.init not in INITS:
+            raise ValueError(f"unknown init {config.init!r}; choose one of {', '.join(INITS)}")
+        self.block_size = config.block_size
+        self.C = nn.Parameter(torch.randn(vocab_size, config.n_embd, generator=generator))
+        layers = []
+        fan_in = config.block_size * config.n_embd
+        for _ in range(config.n_layers):
+            layers.append(Linear(fan_in, config.n_hidden, bias=not config.batchnorm, generator=generator))
+            if config.batchnorm:
+                layers.append(BatchNorm1d(config.n_hidden))
+            layers.append(Tanh())
+            fan_in = config.n_hidden
+        layers.append(Linear(fan_in, vocab_size, generator=generator))
+        self.layers = nn.ModuleList(layers)
+
+        with torch.no_grad():
+            linears = [layer for layer in layers if isinstance(layer, Linear)]
+            for layer in linears:
+                fan_in = layer.weight.shape[0]
+                if config.init == "randn":  # undo Linear's 1/sqrt(fan_in): plain randn
+                    layer.weight *= fan_in**0.5
+                    if layer.bias is not None:
+                        layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+                elif layer is not linears[-1]:
+                    if config.init == "small":
+                        layer.weight *= fan_in**0.5 * HAND_TUNED_SCALE
+                        if layer.bias is not None:
+                            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * 0.01)
+                    elif config.init == "kaiming":
+                        layer.weight *= TANH_GAIN
+            out = linears[-1]
+            out.weight *= config.out_scale
+            out.bias *= config.out_scale
+
+    def forward(self, idx, targets=None):
+        x = self.C[idx].view(len(idx), -1)  # (B, block_size * n_embd): the context's embeddings, joined
+        for layer in self.layers:
+            x = layer(x)
+        logits = x  # (B, vocab_size)
+        loss = None if targets is None else F.cross_entropy(logits, targets)
+        return logits, loss
+
+
+def mlp_bn_param_count(vocab_size: int, config: MLPBNConfig) -> int:
+    """Parameters of MLPBN(vocab_size, config), from the shapes."""
+    H, L = config.n_hidden, config.n_layers
+    per_layer_extra = 2 * H if config.batchnorm else H  # BatchNorm's gamma and beta, or the bias
+    hidden = config.block_size * config.n_embd * H + (L - 1) * H * H + L * per_layer_extra
+    return vocab_size * config.n_embd + hidden + (H + 1) * vocab_size
+
+
+def estimate_seconds(vocab_size: int, config: MLPBNConfig, max_steps: int, batch_size: int) -> float:
+    """Rough wall time on one core, for the page to show (and cap) before a run starts."""
+    H, L = config.n_hidden, config.n_layers
+    macs = config.block_size * config.n_embd * H + (L - 1) * H * H + H * vocab_size
+    per_example = EXAMPLE_SECONDS + LAYER_EXAMPLE_SECONDS * L * H / 100 + MAC_SECONDS * macs
+    return max_steps * (STEP_SECONDS + LAYER_STEP_SECONDS * L + batch_size * per_example)
+
+
+# Measured with one torch thread, as the app trains (bench/batchnorm.py prints real figures beside
+# these): fixed costs per step and per layer (Python, optimizer, small kernels), per example, per
+# example and layer of 100 units (elementwise tanh and BatchNorm), and per multiply-add.
+STEP_SECONDS = 0.45e-3
+LAYER_STEP_SECONDS = 0.25e-3
+EXAMPLE_SECONDS = 1.2e-6
+LAYER_EXAMPLE_SECONDS = 0.4e-6
+MAC_SECONDS = 0.09e-9
