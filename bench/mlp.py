@@ -31,7 +31,7 @@ from makemore import jobs  # noqa: E402
 from makemore.jobs import JobBoard  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
 from makemore.models.mlp import MLPConfig, estimate_seconds  # noqa: E402
-from makemore.train import TrainConfig, make_optimizer, train  # noqa: E402
+from makemore.train import TrainConfig, evaluated_examples, make_optimizer, train  # noqa: E402
 
 NAMES = ROOT.parent / "shared" / "data" / "names.txt"
 TARGET = 2.17
@@ -57,6 +57,18 @@ def plain_loop(model, X, Y, config: TrainConfig) -> float:
     return config.max_steps / (time.perf_counter() - t0)
 
 
+def in_child(target, *args):
+    """target(results, *args) in a child process started the way the app starts its trainings
+    (jobs.py: forked from a warmed-up server with torch loaded); returns what it put in results."""
+    ctx = jobs._context()
+    results = ctx.Queue()
+    child = ctx.Process(target=target, args=(results, *args))
+    child.start()
+    value = results.get()
+    child.join()
+    return value
+
+
 def _plain_child(results, name, words, config):
     torch.set_num_threads(limits.TRAINING_THREADS)
     dataset = WordDataset(name, words)
@@ -66,13 +78,7 @@ def _plain_child(results, name, words, config):
 
 
 def plain_in_child(dataset, config: TrainConfig) -> float:
-    ctx = jobs._context()  # the same way the app starts its trainings
-    results = ctx.Queue()
-    child = ctx.Process(target=_plain_child, args=(results, dataset.name, dataset.words, config))
-    child.start()
-    rate = results.get()
-    child.join()
-    return rate
+    return in_child(_plain_child, dataset.name, dataset.words, config)
 
 
 def live_loop(dataset, config: TrainConfig) -> float:
@@ -115,32 +121,30 @@ def overhead(dataset, repeats: int) -> None:
           f"{', '.join(f'{r:.2f}' for r in ratios)})")
 
 
-def _quality_child(results, name, words, config: TrainConfig, model_config: MLPConfig):
+def _quality_child(results, name, words, model_name, model_config, config: TrainConfig, target: float):
     torch.set_num_threads(limits.TRAINING_THREADS)
     dataset = WordDataset(name, words)
     reached = None
 
     def watch(p):
         nonlocal reached
-        if reached is None and p.val_loss is not None and p.val_loss <= TARGET:
+        if reached is None and p.val_loss is not None and p.val_loss <= target:
             reached = (p.step, p.seconds)
 
-    model = create_model("mlp", len(dataset.vocab), model_config, seed=config.seed)
+    model = create_model(model_name, len(dataset.vocab), model_config, seed=config.seed)
     result = train(model, dataset, config, callback=watch)
     results.put((result.to_dict(), reached))
 
 
-def time_to_quality(dataset, label: str, config: TrainConfig, model_config: MLPConfig) -> None:
-    """Trains in a child process started as the app starts its trainings."""
-    ctx = jobs._context()
-    results = ctx.Queue()
-    child = ctx.Process(target=_quality_child, args=(results, dataset.name, dataset.words, config, model_config))
-    child.start()
-    r, reached = results.get()
-    child.join()
-    guess = estimate_seconds(len(dataset.vocab), model_config, config.max_steps, config.batch_size)
+def time_to_quality(dataset, label: str, model_name: str, model_config, config: TrainConfig, target: float,
+                    estimate) -> None:
+    """Trains in a child process started as the app starts its trainings; `estimate` is the
+    page's guess of the time, estimate(vocab_size, model_config, max_steps, batch_size, evaluated)."""
+    r, reached = in_child(_quality_child, dataset.name, dataset.words, model_name, model_config, config, target)
+    guess = estimate(len(dataset.vocab), model_config, config.max_steps, config.batch_size,
+                     evaluated_examples(config, dataset))
     when = f"step {reached[0]:,} after {reached[1]:.1f} s" if reached else "never"
-    print(f"   {label}: val <= {TARGET} at {when}; end: {r['steps']:,} steps in {r['seconds']:.1f} s "
+    print(f"   {label}: val <= {target} at {when}; end: {r['steps']:,} steps in {r['seconds']:.1f} s "
           f"(page's estimate {guess:.0f} s), train {r['train_loss']:.4f} val {r['val_loss']:.4f} "
           f"test {r['test_loss']:.4f}")
 
@@ -158,11 +162,13 @@ def main():
     overhead(dataset, args.repeats)
     print("2. time to quality on names.txt (val evaluated every 100 steps, included in the time):")
     defaults = MODELS["mlp"].train_defaults
-    time_to_quality(dataset, "page defaults", TrainConfig(**{**defaults, "eval_interval": 100}), MLPConfig())
+    time_to_quality(dataset, "page defaults", "mlp", MLPConfig(), TrainConfig(**{**defaults, "eval_interval": 100}),
+                    TARGET, estimate_seconds)
     if args.lecture:
         lecture = TrainConfig(max_steps=200_000, batch_size=32, optimizer="sgd", lr=0.1, schedule="step",
                               eval_interval=5000)
-        time_to_quality(dataset, "lecture 2's recipe", lecture, MLPConfig(init="naive"))
+        time_to_quality(dataset, "lecture 2's recipe", "mlp", MLPConfig(init="naive"), lecture, TARGET,
+                        estimate_seconds)
 
 
 if __name__ == "__main__":

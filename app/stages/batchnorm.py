@@ -17,7 +17,7 @@ from makemore.layers import BatchNorm1d, Linear, Tanh
 from makemore.models import MODELS
 from makemore.models.mlp_bn import MLPBN, PRESETS, MLPBNConfig, estimate_seconds, mlp_bn_param_count
 from makemore.sample import generate
-from makemore.train import TrainConfig
+from makemore.train import TrainConfig, evaluated_examples
 
 INITS = {  # shown -> the model's name for it
     "randn (naive)": "randn",
@@ -144,8 +144,9 @@ out_scale = c3.select_slider("Output layer scale (fix the overconfident softmax)
 model_config = MLPBNConfig(n_embd=n_embd, n_hidden=n_hidden, n_layers=n_layers, batchnorm=batchnorm,
                            init=INITS[init], out_scale=out_scale)
 preset = preset_of(model_config)
-if preset:
-    st.info(f"**{PRESET_TEXT[preset][0]}.** {PRESET_TEXT[preset][1]}", icon=":material/school:")
+with st.container():  # always there, so what follows keeps its place whether a preset matches or not
+    if preset:
+        st.info(f"**{PRESET_TEXT[preset][0]}.** {PRESET_TEXT[preset][1]}", icon=":material/school:")
 
 st.subheader("Training", divider="gray")
 c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
@@ -160,7 +161,8 @@ c3.caption(f"With BatchNorm, the lecture's run reaches a validation loss of {LEC
 train_config = training_controls("bn", FAST_TRAINING)
 
 params = mlp_bn_param_count(V, model_config)
-estimate = estimate_seconds(V, model_config, train_config.max_steps, train_config.batch_size)
+estimate = estimate_seconds(V, model_config, train_config.max_steps, train_config.batch_size,
+                            evaluated_examples(train_config, dataset))
 too_long = estimate > limits.MAX_TRAIN_SECONDS
 st.caption(f"**{params:,} parameters** · about **{estimate:.0f} s** on 2 CPU cores · activations and gradients "
            "are recorded at 50 steps of the run · address bar: these settings, ready to share.")

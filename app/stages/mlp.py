@@ -18,7 +18,7 @@ from makemore.models import MODELS
 from makemore.models.bigram import BigramCountsConfig
 from makemore.models.mlp import MLP, MLPConfig, estimate_seconds, mlp_param_count, nearest, project_2d
 from makemore.sample import generate
-from makemore.train import TrainConfig
+from makemore.train import TrainConfig, evaluated_examples
 
 INITS = ("scaled", "naive")
 
@@ -89,7 +89,7 @@ steps, batch_size, seed = train_config.max_steps, train_config.batch_size, train
 
 model_config = MLPConfig(block_size=block_size, n_embd=n_embd, n_hidden=n_hidden, init=init)
 params = mlp_param_count(V, model_config)
-estimate = estimate_seconds(V, model_config, steps, batch_size)
+estimate = estimate_seconds(V, model_config, steps, batch_size, evaluated_examples(train_config, dataset))
 too_long = estimate > limits.MAX_TRAIN_SECONDS
 st.caption(f"**{params:,} parameters** · {steps * batch_size:,} training examples seen "
            f"({steps * batch_size / len(dataset.examples('train', block_size)[0]):.1f} passes over the "
