@@ -94,12 +94,12 @@ def loss_scale(losses: pd.Series, log_y: bool, reference: float | None = None) -
 
 
 def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",
-               log_y: bool = False, title: str = "Loss") -> alt.LayerChart:
+               log_y: bool = False, title: str = "Loss", y_title: str = "loss (NLL)") -> alt.LayerChart:
     """df: step, loss, split ("train" per step, "val" at evaluations). A dashed rule marks a
     reference loss (for example what the counting model scores)."""
     splits = list(dict.fromkeys(df["split"]))
     color = alt.Color("split:N", title=None, scale=split_color(splits))
-    y = alt.Y("loss:Q", title="loss (NLL)", scale=loss_scale(df["loss"], log_y, reference))
+    y = alt.Y("loss:Q", title=y_title, scale=loss_scale(df["loss"], log_y, reference))
     tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
     lines = alt.Chart(df, title=title).mark_line().encode(
         x=alt.X("step:Q", title="step"), y=y, color=color, tooltip=tooltip)
@@ -267,3 +267,44 @@ def initial_losses(df: pd.DataFrame, ideal: float) -> alt.LayerChart:
                                              tooltip=tooltip)
     ticks = base.mark_tick(color=SPLIT_COLORS["val"], thickness=3).encode(x="ideal:Q", y=y, tooltip=tooltip)
     return alt.layer(bars, ticks).properties(height=alt.Step(28))
+
+
+# --- backprop (lectures 1 and 4) -----------------------------------------------------------------
+
+def gradient_heatmap(df: pd.DataFrame, title: str) -> alt.Chart:
+    """df: example, char, grad, prob, target. One cell per (example, character) of a gradient such as
+    dlogits: blue below zero (the target, pulled up), red above (every other character, pushed down)."""
+    limit = float(df["grad"].abs().max()) or 1.0
+    order = list(dict.fromkeys(df["char"]))
+    return (
+        alt.Chart(df, title=title)
+        .mark_rect()
+        .encode(
+            x=alt.X("char:N", sort=order, title="next character", axis=alt.Axis(labelAngle=0, labelOverlap=False)),
+            y=alt.Y("example:O", title="example in the batch"),
+            color=alt.Color("grad:Q", title="gradient",
+                            scale=alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit])),
+            tooltip=[alt.Tooltip("example:O"), alt.Tooltip("char:N", title="character"),
+                     alt.Tooltip("grad:Q", title="gradient", format=".4f"),
+                     alt.Tooltip("prob:Q", title="predicted probability", format=".3f"),
+                     alt.Tooltip("target:N", title="the right next character")],
+        )
+        .properties(height=alt.Step(12))
+    )
+
+
+def two_runs(df: pd.DataFrame, title: str) -> alt.LayerChart:
+    """df: step, loss, run (two runs, e.g. "autograd" and "manual"). The first run as a wide pale line,
+    the second as a thin dark one on top: where they agree, the dark line runs inside the pale one."""
+    runs = list(dict.fromkeys(df["run"]))
+    color = alt.Color("run:N", title=None, sort=runs, scale=alt.Scale(domain=runs, range=["#9ecae9", "#1f3b73"]),
+                      legend=alt.Legend(orient="top"))
+    base = alt.Chart(df, title=title).encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y("loss:Q", title="minibatch loss (averaged)", scale=alt.Scale(zero=False)),
+        color=color,
+        tooltip=[alt.Tooltip("run:N"), alt.Tooltip("step:Q", format=","), alt.Tooltip("loss:Q", format=".6f")],
+    )
+    wide = base.mark_line(strokeWidth=7).transform_filter(alt.datum.run == runs[0])
+    thin = base.mark_line(strokeWidth=1.5).transform_filter(alt.datum.run == runs[-1])
+    return alt.layer(wide, thin).properties(height=300)

@@ -58,7 +58,7 @@ st.altair_chart(charts.first_last_chars(ends), width="stretch")
 st.caption("A few words from the list: " + ", ".join(dataset.words[:12]))
 
 st.header("The stages")
-rows = [f"| {s.title} | {s.lecture} | {s.teaches} | {', '.join(f'`{m}`' for m in s.models)} |"
+rows = [f"| {s.title} | {s.lecture} | {s.teaches} | {', '.join(f'`{m}`' for m in s.models) or '—'} |"
         for s in STAGES]
 st.markdown("| stage | lecture | what it teaches | models |\n|---|---|---|---|\n" + "\n".join(rows))
 for stage in STAGES:

@@ -42,4 +42,13 @@ STAGES = [
         "gradients; Kaiming init and Batch Normalization as fixes, with the lecture's diagnostics live.",
         models=("mlp-bn",),
     ),
+    Stage(
+        page="stages/backprop.py",
+        title="Backprop",
+        icon=":material/account_tree:",
+        lecture="1 & 4 · micrograd, backprop by hand",
+        teaches="The chain rule on a graph of scalars, step by step; then every gradient of the MLP with "
+        "BatchNorm written by hand, checked against autograd, and trained without it.",
+        models=(),
+    ),
 ]

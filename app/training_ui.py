@@ -70,12 +70,13 @@ def check_link(settings: list[Setting]) -> None:
     """Say which of the address's parameters cannot be used (Streamlit drops them silently when
     widgets bind to the URL), and drop the ones no setting of this page knows."""
     _, problems, unknown = parse_query(st.query_params.to_dict(), settings, also_known=("dataset_choice",))
-    if problems or unknown:
-        lines = problems + [f"`{name}` is not a setting of this page; ignored." for name in unknown]
-        st.warning("Some settings in this link could not be used:\n\n" + "\n".join(f"- {line}" for line in lines),
-                   icon=":material/link_off:")
-        for name in unknown:
-            del st.query_params[name]
+    with st.container():  # always there: when the notice goes, the elements below keep their places
+        if problems or unknown:
+            lines = problems + [f"`{name}` is not a setting of this page; ignored." for name in unknown]
+            st.warning("Some settings in this link could not be used:\n\n" + "\n".join(f"- {line}" for line in lines),
+                       icon=":material/link_off:")
+    for name in unknown:
+        del st.query_params[name]
 
 
 def training_controls(prefix: str, defaults: TrainConfig, eval_every: int = 20, lr_help: str = "") -> TrainConfig:

@@ -4,6 +4,7 @@
     python -m makemore train --model bigram-nn --max-steps 200 --save bigram.pt
     python -m makemore sample --load bigram.pt --num 10 --temperature 0.8
     python -m makemore models
+    python -m makemore backprop-check --batch-size 8 --json
 
 Every model's own settings (its config dataclass) become options too, e.g. --alpha for bigram.
 Bad input exits with status 2 and one line on stderr saying what is wrong.
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from makemore import limits
+from makemore.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
 from makemore.cache import DiskCache, train_or_load
 from makemore.data import DataError, Vocab, WordDataset
 from makemore.models import MODELS, config_fields, create_model
@@ -109,6 +111,13 @@ def build_parser(model_name=None):
     s.add_argument("--top-k", type=bounded(int, 0, 1000), default=0, help="0 = no top-k")
     s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1), default=0)
     sub.add_parser("models", help="list the model names")
+    b = sub.add_parser("backprop-check", help="check the hand-written gradients of lecture 4 against autograd")
+    b.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
+    b.add_argument("--batch-size", type=bounded(int, MIN_BATCH_SIZE, 4096),
+                   help=f"default 32; at least {MIN_BATCH_SIZE}, or float32 rounding in BatchNorm exceeds the tolerance")
+    b.add_argument("--n-hidden", type=bounded(int, 1, limits.MAX_N_HIDDEN), help="default 64")
+    b.add_argument("--seed", type=bounded(int, 0, 2**31 - 1), help="default 42")
+    b.add_argument("--json", action="store_true", help="print only one JSON line of results")
     if model_name in MODELS:
         add_model_options(t, model_name)
         add_model_options(s, model_name)
@@ -166,10 +175,39 @@ def load_checkpoint(path):
         raise UsageError(f"{path} is not a model saved by `python -m makemore train --save` ({type(e).__name__})")
 
 
+def backprop_check(args):
+    """Exit 0 when every gradient matches autograd, 1 when one does not."""
+    dataset = WordDataset.from_file(args.data)
+    options = {"batch_size": args.batch_size, "n_hidden": args.n_hidden, "seed": args.seed}
+    config = BackpropConfig(**{k: v for k, v in options.items() if v is not None})
+    rows = compare_all(dataset, config)
+    wrong = [r.name for r in rows if not r.approx]
+    exact = sum(r.exact for r in rows)
+    if args.json:
+        print(json.dumps({"rows": [{"name": r.name, "shape": list(r.shape), "exact": r.exact, "approx": r.approx,
+                                    "max_diff": finite(r.max_diff)} for r in rows],
+                          "ok": not wrong, "exact": exact, "config": asdict(config)}))
+    else:
+        print(f"{'gradient':30} {'shape':14} {'exact':6} {'approx':7} max diff")
+        for r in rows:
+            print(f"{r.name:30} {str(r.shape):14} {'yes' if r.exact else 'no':6} {'yes' if r.approx else 'no':7} "
+                  f"{r.max_diff:.1e}")
+        if wrong:
+            differ = "gradients differ" if len(wrong) > 1 else "gradient differs"
+            print(f"{len(wrong)} {differ} from autograd: {', '.join(wrong)}")
+        else:
+            print(f"all {len(rows)} gradients match autograd ({exact} exact)")
+    return 1 if wrong else 0
+
+
 def run(argv):
-    # Parse twice: first to learn the model, then with that model's own options added.
-    first, _ = build_parser().parse_known_args(argv)
-    model_name = getattr(first, "model", None)
+    # Parse twice: first to learn the model, then with that model's own options added. The first
+    # pass ignores --help, so that `train --model mlp-bn --help` lists the model's options too.
+    try:
+        first, _ = build_parser().parse_known_args([a for a in argv if a not in ("-h", "--help")])
+        model_name = getattr(first, "model", None)
+    except UsageError:
+        model_name = None  # the second pass says what is wrong (or prints the help asked for)
     if model_name is not None and model_name not in MODELS:
         raise UsageError(f"unknown model {model_name!r}; choose one of: {', '.join(MODELS)}")
     args = build_parser(model_name).parse_args(argv)
@@ -197,6 +235,9 @@ def run(argv):
             print(f"{args.model}: {r.params:,} params, {r.steps} steps in {r.seconds:.1f}s  "
                   f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}")
         return 0
+
+    if args.command == "backprop-check":
+        return backprop_check(args)
 
     # sample
     if not args.load and not args.model:

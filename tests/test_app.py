@@ -30,8 +30,12 @@ def fresh_app(monkeypatch, disk_cache):
     st.cache_resource.clear()
 
 
-def open_app(page=None) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=120).run()
+def open_app(page=None, query: dict | None = None) -> AppTest:
+    """The app, on `page` if given, opened with the address's `query` parameters."""
+    at = AppTest.from_file(HOME, default_timeout=120)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
     if page:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

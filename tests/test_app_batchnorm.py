@@ -6,7 +6,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from test_app import HOME, charts, metric, titles
+from test_app import charts, metric, open_app, titles
 from test_app_mlp import chart_data, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache and job board)
 import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
@@ -19,13 +19,7 @@ DIAGNOSTIC_CHARTS = ["Activations of each tanh layer", "Saturated units: |tanh| 
 
 
 def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=120)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(PAGE, query)
 
 
 def quick(at: AppTest) -> AppTest:

@@ -289,23 +289,27 @@ def exercise_bigram(page: Page) -> None:
     expect(chart_titled(page, "Network loss against the counts")).to_have_count(1)
 
 
+def train_the_shortest_run(page: Page, chart: str) -> None:
+    """On a page that trains live: Steps to its lowest by keyboard, Train, its progress, then its results."""
+    press(slider(page, "Steps"), "Home")
+    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
+    wait_for_run(page)
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
+    expect(chart_titled(page, chart)).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+
+
 def exercise_mlp(page: Page) -> None:
     summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
     before = summary.inner_text()
     press(slider(page, "Block size"), "ArrowRight")  # 3 -> 4 characters of context: more parameters
     expect(summary).not_to_have_text(before)
     wait_for_run(page)
-    press(slider(page, "Steps"), "Home")  # the shortest run
-    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
-    wait_for_run(page)
-
-    page.get_by_role("button", name="Train").click()
-    progress = page.locator("[data-testid=stProgress]")
-    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
-    expect(chart_titled(page, "Loss during training")).to_have_count(1, timeout=RUN_MS)
-    expect(progress).to_have_count(0)
-    wait_for_run(page)
-    expect(metric(page, "val loss")).to_have_text(LOSS)
+    train_the_shortest_run(page, "Loss during training")
 
 
 def exercise_batchnorm(page: Page) -> None:
@@ -314,17 +318,7 @@ def exercise_batchnorm(page: Page) -> None:
     press(slider(page, "Hidden layers"), "ArrowRight")  # 1 -> 2 hidden layers: more parameters
     expect(summary).not_to_have_text(before)
     wait_for_run(page)
-    press(slider(page, "Steps"), "Home")  # the shortest run
-    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
-    wait_for_run(page)
-
-    page.get_by_role("button", name="Train").click()
-    progress = page.locator("[data-testid=stProgress]")
-    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
-    expect(chart_titled(page, "Activations of each tanh layer")).to_have_count(1, timeout=RUN_MS)
-    expect(progress).to_have_count(0)
-    wait_for_run(page)
-    expect(metric(page, "val loss")).to_have_text(LOSS)
+    train_the_shortest_run(page, "Activations of each tanh layer")
     assert charts_drawn(page) == 7
     # the diagnostics' step slider, by keyboard: the last recorded step
     press(slider(page, "Show the network at step"), "End")
@@ -332,11 +326,33 @@ def exercise_batchnorm(page: Page) -> None:
     wait_for_run(page)
 
 
+def exercise_backprop(page: Page) -> None:
+    graph = page.locator("[data-testid=stGraphVizChart] svg")
+    expect(graph.locator("g.node")).to_have_count(15)  # the lecture's neuron: 10 values, 5 operations
+    expect(graph).to_contain_text("grad -1.5000")  # x1's gradient, the lecture's number
+    step = slider(page, "Backward pass: step")
+    press(step, "Home")  # back to before the backward pass
+    expect(page.locator("[data-testid=stCaptionContainer]", has_text="Before the backward pass")).to_be_visible()
+    expect(graph).to_contain_text("grad ?")
+    wait_for_run(page)
+    press(step, "ArrowRight")
+    expect(page.locator("[data-testid=stCaptionContainer]", has_text="starts with gradient 1")).to_be_visible()
+    wait_for_run(page)
+
+    # a longer comparison: both trainings run again (a spinner), then the chart shows every step
+    press(slider(page, "Steps with both gradients"), "End")
+    expect(page.locator("[data-testid=stSpinner]")).to_contain_text("Training twice", timeout=RUN_MS)
+    expect(chart_titled(page, "2,000")).to_have_count(1, timeout=RUN_MS)
+    wait_for_run(page)
+    expect(metric(page, "gradients that match autograd")).to_have_text("28 of 28")
+
+
 DRIVERS: dict[str, Driver] = {
     HOME_PAGE: Driver("makemore playground", 3, exercise_home),
     "stages/bigram.py": Driver("Bigram: one character predicts the next", 3, exercise_bigram),
     "stages/mlp.py": Driver("MLP: embeddings and a hidden layer", 0, exercise_mlp),
     "stages/batchnorm.py": Driver("Activations, gradients and BatchNorm", 0, exercise_batchnorm),
+    "stages/backprop.py": Driver("Backprop: the chain rule, by hand", 3, exercise_backprop),
 }
 
 

@@ -301,3 +301,11 @@ def test_a_toggle_in_a_link_reads_true_or_false():
     assert setting.parse("false") is False and setting.parse("TRUE") is True
     with pytest.raises(ValueError, match="not true or false"):
         setting.parse("1")
+
+
+def test_cli_help_for_a_model_lists_its_own_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--model", "mlp-bn", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "--n-layers" in out and "--batchnorm, --no-batchnorm" in out and "--init {randn,small,fan-in,kaiming}" in out
