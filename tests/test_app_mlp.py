@@ -1,7 +1,6 @@
 """The MLP page under AppTest: settings, live training in the background, results, the
 learning-rate finder, and settings carried by the URL."""
 
-import json
 import sys
 import time
 from pathlib import Path

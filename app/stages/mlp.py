@@ -1,7 +1,5 @@
 """Stage 2: the character MLP of Bengio et al. 2003 (lecture 2), trained live."""
 
-import math
-
 import pandas as pd
 import streamlit as st
 
