@@ -1,13 +1,11 @@
 """The BatchNorm page under AppTest: the lecture's presets, each trained with its charts; the
 diagnostics at a chosen step; the comparison of runs; settings in the URL."""
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
-from test_app_mlp import chart_data, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache and job board)
+from test_app_mlp import chart_data, finish_trainings, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache and job board)
 import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore.models.mlp_bn import PRESETS
@@ -26,18 +24,6 @@ def quick(at: AppTest) -> AppTest:
     """The shortest run the sliders allow, on small batches: a few seconds even for a deep net."""
     at.select_slider(key="bn_steps").set_value(500).run()
     at.select_slider(key="bn_batch").set_value(64).run()
-    return at
-
-
-def finish_trainings(at: AppTest) -> AppTest:
-    deadline = time.monotonic() + 120
-    for job in list(trainer.job_board()._jobs.values()):
-        while not job.wait(0.5):  # watched, as the page's live view would
-            job.seen()
-            assert time.monotonic() < deadline, "training did not finish"
-        assert job.status == "done", job.stop_reason or job.error
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
     return at
 
 

@@ -58,19 +58,26 @@ def only_job():
     return jobs[0]
 
 
+def finish_trainings(at: AppTest) -> AppTest:
+    """Wait for every training on the board, watching each as the page's live view would (or it
+    counts as abandoned), then draw the page again with the results."""
+    deadline = time.monotonic() + 120
+    for job in list(trainer.job_board()._jobs.values()):
+        while not job.wait(0.5):
+            job.seen()
+            assert time.monotonic() < deadline, "training did not finish"
+        assert job.status == "done", job.stop_reason or job.error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def train_quickly(at: AppTest, steps: int = 500) -> AppTest:
     at.select_slider(key="mlp_steps").set_value(steps).run()
     at.button(key="mlp_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    job = only_job()
-    deadline = time.monotonic() + 120
-    while not job.wait(0.5):  # watch it as the page's live view would, or it counts as abandoned
-        job.seen()
-        assert time.monotonic() < deadline, "training did not finish"
-    assert job.status == "done", job.stop_reason or job.error
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    only_job()
+    return finish_trainings(at)
 
 
 def test_page_renders_settings_with_estimate_before_training():
