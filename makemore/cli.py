@@ -114,7 +114,8 @@ def build_parser(model_name=None):
     b = sub.add_parser("backprop-check", help="check the hand-written gradients of lecture 4 against autograd")
     b.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
     b.add_argument("--batch-size", type=bounded(int, MIN_BATCH_SIZE, 4096),
-                   help=f"default 32; at least {MIN_BATCH_SIZE}, or float32 rounding in BatchNorm exceeds the tolerance")
+                   help=f"default 32; at least {MIN_BATCH_SIZE}, or BatchNorm magnifies float32 rounding "
+                   "past the tolerance")
     b.add_argument("--n-hidden", type=bounded(int, 1, limits.MAX_N_HIDDEN), help="default 64")
     b.add_argument("--seed", type=bounded(int, 0, 2**31 - 1), help="default 42")
     b.add_argument("--json", action="store_true", help="print only one JSON line of results")

@@ -12,8 +12,8 @@ At a few dozen evenly spaced steps (and at the first, the initialisation) it rec
 - per weight matrix: log10(std(update) / std(weight)), how much one optimizer step changes it. For
   SGD the update is lr * grad; for AdamW it is what the optimizer really did (the change itself).
 
-Recording one step costs about as much as a training step, so recording every `every` steps costs
-about 1/every of the run (bench/batchnorm.py measures it).
+Recording a step costs about half a training step, so recording every `every` steps costs about
+1/(2 every) of the run (bench/batchnorm.py measures it).
 """
 
 from __future__ import annotations

@@ -198,8 +198,10 @@ check_steps = c1.select_slider("Steps with both gradients", CHECK_STEPS, 1000, k
                                persist_state="session")
 check_lr = c2.select_slider("Learning rate", (0.01, 0.05, 0.1, 0.2), 0.1, key="bp_check_lr", persist_state="session")
 both = training(dataset.fingerprint, config, check_steps, check_lr, dataset)
-curves = pd.concat([smoothed_history(both.steps, both.autograd, [], max_points=200).assign(run="autograd (loss.backward())"),
-                    smoothed_history(both.steps, both.manual, [], max_points=200).assign(run="our gradients")])
+curves = pd.concat([  # averaged over consecutive steps: the minibatch losses are noisy
+    smoothed_history(both.steps, both.autograd, [], max_points=200).assign(run="autograd (loss.backward())"),
+    smoothed_history(both.steps, both.manual, [], max_points=200).assign(run="our gradients"),
+])
 left, right = st.columns([3, 2])
 left.altair_chart(charts.two_runs(curves, "The same network trained twice: the curves lie on top of each other"),
                   width="stretch")

@@ -13,6 +13,7 @@ from training_ui import (BOUND, apply, check_link, option, trained_live, trainin
 from urlstate import Setting
 from widgets import sample_controls, show_samples, show_source, show_table, smoothed_history
 from makemore import limits
+from makemore.diagnostics import SNAPSHOTS
 from makemore.layers import BatchNorm1d, Linear, Tanh
 from makemore.models import MODELS
 from makemore.models.mlp_bn import MLPBN, PRESETS, MLPBNConfig, estimate_seconds, mlp_bn_param_count
@@ -165,7 +166,7 @@ estimate = estimate_seconds(V, model_config, train_config.max_steps, train_confi
                             evaluated_examples(train_config, dataset))
 too_long = estimate > limits.MAX_TRAIN_SECONDS
 st.caption(f"**{params:,} parameters** · about **{estimate:.0f} s** on 2 CPU cores · activations and gradients "
-           "are recorded at 50 steps of the run · address bar: these settings, ready to share.")
+           f"are recorded at {SNAPSHOTS} steps of the run · address bar: these settings, ready to share.")
 if too_long:
     st.warning(f"This run would take about {estimate / 60:.0f} minutes; the playground allows "
                f"{limits.MAX_TRAIN_SECONDS / 60:.0f} so that the server stays quick for everyone. "
@@ -218,8 +219,8 @@ if not d or not d["steps"]:
     st.stop()
 recorded = d["steps"]
 step = st.select_slider("Show the network at step", recorded, recorded[0], key=f"bn_step_{job.key}",
-                        help="Recorded at the first step (the network as initialised) and at 50 steps across "
-                        "the run. Move it to see the statistics evolve.")
+                        help=f"Recorded at the first step (the network as initialised) and at {SNAPSHOTS} steps "
+                        "across the run. Move it to see the statistics evolve.")
 i = recorded.index(step)
 st.caption(f"At step {step:,}: the forward pass of that step's batch, and the gradients of its backward pass.")
 

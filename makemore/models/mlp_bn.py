@@ -74,21 +74,17 @@ class MLPBN(nn.Module):
         self.layers = nn.ModuleList(layers)
 
         with torch.no_grad():
-            linears = [layer for layer in layers if isinstance(layer, Linear)]
-            for layer in linears:
-                fan_in = layer.weight.shape[0]
-                if config.init == "randn":  # undo Linear's 1/sqrt(fan_in): plain randn
-                    layer.weight *= fan_in**0.5
-                    if layer.bias is not None:
-                        layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
-                elif layer is not linears[-1]:
-                    if config.init == "small":
-                        layer.weight *= fan_in**0.5 * HAND_TUNED_SCALE
-                        if layer.bias is not None:
-                            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * 0.01)
-                    elif config.init == "kaiming":
-                        layer.weight *= TANH_GAIN
-            out = linears[-1]
+            *hidden, out = [layer for layer in layers if isinstance(layer, Linear)]
+            for layer in hidden:  # Linear starts them at randn / sqrt(fan_in); scale that to the init
+                root_fan_in = layer.weight.shape[0] ** 0.5
+                layer.weight *= {"randn": root_fan_in, "small": root_fan_in * HAND_TUNED_SCALE,
+                                 "fan-in": 1.0, "kaiming": TANH_GAIN}[config.init]
+                if layer.bias is not None and config.init in ("randn", "small"):
+                    scale = 1.0 if config.init == "randn" else 0.01
+                    layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator) * scale)
+            if config.init == "randn":  # the output layer too: every weight and bias from randn
+                out.weight *= out.weight.shape[0] ** 0.5
+                out.bias.copy_(torch.randn(out.bias.shape, generator=generator))
             out.weight *= config.out_scale
             out.bias *= config.out_scale
 
@@ -109,20 +105,6 @@ def mlp_bn_param_count(vocab_size: int, config: MLPBNConfig) -> int:
     return vocab_size * config.n_embd + hidden + (H + 1) * vocab_size
 
 
-def estimate_seconds(vocab_size: int, config: MLPBNConfig, max_steps: int, batch_size: int,
-                     evaluated: int = 0) -> float:
-    """Rough wall time on one core to train (and evaluate `evaluated` examples), for the page to
-    show (and cap) before a run starts."""
-    H, L = config.n_hidden, config.n_layers
-    bn = L if config.batchnorm else 0  # BatchNorm layers
-    macs = config.block_size * config.n_embd * H + (L - 1) * H * H + H * vocab_size
-    per_step = STEP_SECONDS + LAYER_STEP_SECONDS * L + BN_STEP_SECONDS * bn
-    per_example = (EXAMPLE_SECONDS + (LAYER_EXAMPLE_SECONDS * L + BN_EXAMPLE_SECONDS * bn) * H / 100
-                   + MAC_SECONDS * macs)
-    return (START_SECONDS + max_steps * (per_step + batch_size * per_example)
-            + EVALUATION_SHARE * evaluated * per_example)
-
-
 # Fitted to 14 runs of 1-8 layers of 16-512 units, batches of 16-2048, with one torch thread as the
 # app trains (within 4 % on each; bench/batchnorm.py prints real times beside the estimate): fixed
 # costs per step, per layer and per BatchNorm layer (Python, the optimizer, small kernels); per
@@ -138,3 +120,17 @@ LAYER_EXAMPLE_SECONDS = 0.6e-6
 BN_EXAMPLE_SECONDS = 0.45e-6
 MAC_SECONDS = 0.08e-9
 EVALUATION_SHARE = 0.4
+
+
+def estimate_seconds(vocab_size: int, config: MLPBNConfig, max_steps: int, batch_size: int,
+                     evaluated: int = 0) -> float:
+    """Rough wall time on one core to train (and evaluate `evaluated` examples), for the page to
+    show (and cap) before a run starts."""
+    H, L = config.n_hidden, config.n_layers
+    bn = L if config.batchnorm else 0  # BatchNorm layers
+    macs = config.block_size * config.n_embd * H + (L - 1) * H * H + H * vocab_size
+    per_step = STEP_SECONDS + LAYER_STEP_SECONDS * L + BN_STEP_SECONDS * bn
+    per_example = (EXAMPLE_SECONDS + (LAYER_EXAMPLE_SECONDS * L + BN_EXAMPLE_SECONDS * bn) * H / 100
+                   + MAC_SECONDS * macs)
+    return (START_SECONDS + max_steps * (per_step + batch_size * per_example)
+            + EVALUATION_SHARE * evaluated * per_example)
