@@ -1,25 +1,25 @@
 """A training that runs in the background while the page stays usable: progress, a live loss
 chart and a Stop button, redrawn by a fragment every second (the rest of the page is not
-rerun). When the job ends, the whole page reruns once to show the results."""
+rerun); while it waits for a free core, its place in the queue. When the job ends, the whole page
+reruns once to show the results."""
 
 import streamlit as st
 
 import charts
-from makemore.jobs import QUEUED, TrainingJob
+from makemore.jobs import QUEUED, JobBoard, TrainingJob
 from widgets import smoothed_history
 
 REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_training(job: TrainingJob) -> None:
+def live_training(board: JobBoard, job: TrainingJob) -> None:
     job.seen()  # someone is watching: keep it running
     if not job.active:
         st.rerun()  # finished, stopped or failed: the page draws the outcome
     snap = job.snapshot()
     if snap.status == QUEUED:
-        st.info("Waiting for a free CPU core: other trainings are running on this server. "
-                "It starts by itself; keep this tab open.", icon=":material/hourglass_top:")
+        st.info(queue_line(board.queue_position(job), board.wait_seconds(job)), icon=":material/hourglass_top:")
     left, right = st.columns([5, 1], vertical_alignment="center")
     rate = snap.step / snap.seconds if snap.seconds > 0 else 0
     eta = (snap.max_steps - snap.step) / rate if rate > 0 else None
@@ -36,3 +36,16 @@ def live_training(job: TrainingJob) -> None:
     if snap.steps:
         frame = smoothed_history(snap.steps, snap.losses, snap.val)
         st.altair_chart(charts.live_loss(frame), width="stretch")
+
+
+def queue_line(position: int, wait: float) -> str:
+    """Where a waiting training stands: its place in the queue and a guess of the wait."""
+    if position == 0:  # it has left the queue between two looks
+        where = "It is about to start."
+    else:
+        ahead = "no other training" if position == 1 else f"{position - 1} other training{'s' * (position > 2)}"
+        where = (f"It is **number {position} in the queue** ({ahead} ahead of it) and should start in about "
+                 f"{max(1, round(wait)):,} s, by itself.")
+    return ("Waiting for a free CPU core: other trainings are running on this server. " + where + " Leaving "
+            "this page is harmless: a training nobody watches is dropped from the queue, and nothing is lost; "
+            "press **Train** again when you come back.")

@@ -2,23 +2,13 @@
 disk (makemore.cache): `trained` trains in the script run with a progress bar (quick models);
 `job_board` runs longer trainings in background threads that a page watches live (live.py)."""
 
-from dataclasses import dataclass
-
 import streamlit as st
-import torch.nn as nn
 
 from makemore import limits
-from makemore.cache import DiskCache, train_or_load
+from makemore.cache import DiskCache, Trained, load_or_train
 from makemore.data import WordDataset
 from makemore.jobs import JobBoard
-from makemore.train import TrainConfig, TrainResult
-
-
-@dataclass
-class Trained:
-    model: nn.Module
-    result: TrainResult
-    from_disk: bool
+from makemore.train import TrainConfig
 
 
 # Streamlit holds a lock per key: two visitors asking for the same model at once train it once,
@@ -37,11 +27,9 @@ def _trained(fingerprint: str, model_name: str, model_config, train_config: Trai
                          f"{p.max_steps:,}, loss {p.loss:.3f}")
 
     try:
-        model, result, from_disk = train_or_load(_dataset, model_name, model_config, train_config,
-                                                 callback=show, cache=DiskCache())
+        return load_or_train(_dataset, model_name, model_config, train_config, callback=show, cache=DiskCache())
     finally:
         bar.empty()
-    return Trained(model, result, from_disk)
 
 
 def trained(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig) -> Trained:

@@ -1,17 +1,24 @@
-"""What every page that trains live shares: the training controls (optimizer, learning rate, decay,
-steps, batch size, seed) bound to the URL, the check of a link's settings, and the Train button
-with the live view of a background training (live.py) until it ends."""
+"""What every page that trains live shares, from its settings to its Train button: the training
+controls (optimizer, learning rate, decay, steps, batch size, seed) bound to the URL, the check of a
+link's settings, the recipe buttons (fast and the lecture's), the line with the parameters and the
+time a run will take, and the Train button with the live view of a background training (live.py)
+until it ends, or an honest message when it failed."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import streamlit as st
 
 from live import live_training
+from makemore import limits
 from makemore.data import WordDataset
-from makemore.jobs import FAILED, STOPPED, JobBoard, TrainingJob
+from makemore.estimate import training_seconds
+from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard, TrainingJob
+from makemore.models import MODELS, WORDS, param_count
 from makemore.train import TrainConfig
+from model_controls import BOUND, ModelSetting, widget_values
 from urlstate import Setting, parse_query
 
 LEARNING_RATES = (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05,
@@ -22,7 +29,6 @@ BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
 # option -> what it means in makemore; the options are what the widgets show and the URL holds
 DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
 OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
-BOUND = dict(bind="query-params", persist_state="session")  # in the URL, and kept across pages
 
 
 def option(options, value):
@@ -79,8 +85,10 @@ def check_link(settings: list[Setting]) -> None:
         del st.query_params[name]
 
 
-def training_controls(prefix: str, defaults: TrainConfig, eval_every: int = 20, lr_help: str = "") -> TrainConfig:
-    """Optimizer, learning rate, decay, steps, batch size and seed, in two rows of three."""
+def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "") -> TrainConfig:
+    """Optimizer, learning rate, decay, steps, batch size and seed, in two rows of three. The other
+    fields keep `defaults`' values, so that the page's config for given settings is exactly the
+    one `python -m makemore train` builds for them (the same cache key)."""
     settings = {s.key: s for s in training_settings(prefix, defaults)}
 
     def index(name: str, options) -> int:
@@ -103,8 +111,112 @@ def training_controls(prefix: str, defaults: TrainConfig, eval_every: int = 20, 
                                   help="Examples per step. Bigger: a less noisy gradient, slower steps.")
     seed = c3.number_input("Seed", 0, 1_000_000, defaults.seed, key=f"{prefix}_seed", **BOUND,
                            help="Sets the initial weights and the order of the minibatches.")
-    return TrainConfig(max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer], lr=lr,
-                       schedule=DECAYS[decay], seed=int(seed), eval_interval=max(100, steps // eval_every))
+    return dataclasses.replace(defaults, max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer],
+                               lr=lr, schedule=DECAYS[decay], seed=int(seed))
+
+
+# --- recipes -------------------------------------------------------------------------------------
+
+def fast_training(model_name: str) -> TrainConfig:
+    """The model's fast recipe: the page's default training, and the CLI's."""
+    return TrainConfig(**MODELS[model_name].train_defaults)
+
+
+def lecture_training(model_name: str) -> TrainConfig:
+    """How the model's lecture trains it (MODELS[...].lecture); the model changes it asks for are
+    in lecture.model."""
+    return TrainConfig(**MODELS[model_name].lecture.train)
+
+
+def recipe_text(config: TrainConfig) -> str:
+    """"SGD at 0.1, then 0.01 for the second half, batches of 32, 200,000 steps"."""
+    optimizer = option(OPTIMIZERS, config.optimizer)
+    decay = {"constant": "", "step": f", then {config.lr / 10:g} for the second half",
+             "cosine": f" with a cosine decay to {config.lr / 10:g}"}[config.schedule]
+    batch = f"batches of {config.batch_size:,}" if config.batch_size else "the whole training set at each step"
+    return f"{optimizer} at {config.lr:g}{decay}, {batch}, {config.max_steps:,} steps"
+
+
+def recipe_buttons(model_name: str, prefix: str, fields: list[ModelSetting] = (), note: str = "") -> None:
+    """The Fast recipe button and, when the model has one, the lecture's, with a caption: the
+    lecture's loss and time, then `note`. A button sets the training widgets; with `fields` (the
+    page's model widgets) it sets the network too: its defaults, with the lecture's changes."""
+    spec = MODELS[model_name]
+    network = spec.config()
+    fast = fast_training(model_name)
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
+    c1.button("Fast recipe", on_click=apply, args=(widget_values(fields, network) | training_values(prefix, fast),),
+              icon=":material/bolt:", width="stretch", help=f"{recipe_text(fast)}: the page's default.")
+    lecture = spec.lecture
+    if lecture is None:
+        c3.caption(note)
+        return
+    training = lecture_training(model_name)
+    source = source_title(lecture.source)
+    values = widget_values(fields, dataclasses.replace(network, **lecture.model)) | training_values(prefix, training)
+    c2.button(f"{source}'s recipe", on_click=apply, args=(values,), icon=":material/school:", width="stretch",
+              help=f"{source}'s own run: {recipe_text(training)}.")
+    c3.caption(" ".join([lecture_sentence(model_name), note]))
+
+
+def source_title(source: str) -> str:
+    """A recipe's source at the start of a sentence: "Lecture 2", "makemore.py"."""
+    return source[0].upper() + source[1:] if source.startswith("lecture") else source
+
+
+def lecture_sentence(model_name: str) -> str:
+    """"Lecture 2's recipe (200,000 steps) reaches a validation loss of about 2.164 in roughly 130 s
+    on 2 CPU cores"."""
+    lecture = MODELS[model_name].lecture
+    text = f"{source_title(lecture.source)}'s recipe ({lecture_training(model_name).max_steps:,} steps)"
+    if lecture.val_loss is not None:
+        text += f" reaches a validation loss of about {lecture.val_loss}"
+    if lecture.seconds is not None:
+        text += f" in roughly {lecture.seconds:.0f} s on 2 CPU cores"
+    return text + "."
+
+
+# --- before training: its size and its time ------------------------------------------------------
+
+def cost_line(model_name: str, dataset: WordDataset, model_config, train_config: TrainConfig,
+              notes: tuple[str, ...] = (), lower: str = "the steps, the batch size or the size of the model"
+              ) -> tuple[float, bool]:
+    """The caption under the settings: parameters, examples seen, the estimated time (and `notes`);
+    a warning when the run is over the time cap. Returns (estimate in seconds, whether it may run)."""
+    params = param_count(model_name, len(dataset.vocab), model_config)
+    estimate = training_seconds(model_name, dataset, model_config, train_config)
+    train_words = dataset.splits["train"]
+    words = getattr(MODELS[model_name].cls, "layout", None) == WORDS
+    rows = len(train_words) if words else sum(len(w) + 1 for w in train_words)  # one row per example
+    seen = train_config.max_steps * (train_config.batch_size or rows)
+    unit = "words" if words else "training examples"
+    parts = [f"**{params:,} parameters**", f"{seen:,} {unit} seen ({seen / rows:.1f} passes over the training set)",
+             f"about **{estimate:.0f} s** on 2 CPU cores", *notes, "address bar: these settings, ready to share."]
+    st.caption(" · ".join(parts))
+    allowed = estimate <= limits.MAX_TRAIN_SECONDS
+    if not allowed:
+        st.warning(f"This run would take about {estimate / 60:.0f} minutes; the playground allows "
+                   f"{limits.MAX_TRAIN_SECONDS / 60:.0f} so that the server stays quick for everyone. "
+                   f"Lower {lower}.", icon=":material/timer_off:")
+    return estimate, allowed
+
+
+# --- training ------------------------------------------------------------------------------------
+
+def failure_message(job: TrainingJob) -> str:
+    """What went wrong, and what to do about it: only a diverged loss is the learning rate's fault."""
+    what = job.error or "no reason was given"
+    what = what[0].upper() + what[1:]
+    if job.failure == DIVERGED:
+        return f"Training failed: {what}. Lower the learning rate and train again."
+    again = "Press **Train again** to start afresh: nothing of this run is left behind."
+    if job.failure == KILLED:
+        return f"Training stopped: {what}. A smaller model or a smaller batch needs less memory. {again}"
+    if job.failure == TIMED_OUT:
+        return (f"Training stopped: {what}. The server may be busier than usual. {again} Fewer steps or a "
+                "smaller model finish sooner.")
+    # CRASHED, or a kind of failure this page does not know: the training code failed, not the settings
+    return f"Training failed: {what}. This is a fault in the playground, not in your settings. {again}"
 
 
 def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
@@ -112,24 +224,26 @@ def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_c
     """The finished training for these settings. Until there is one, this draws the Train button
     or the live view and ends the script run (st.stop), so a page goes on only with a result.
 
-    start=True trains at once (a preset button asked for it), when allowed and not yet trained."""
+    start=True, or `{key}_now` set in the session (a preset button asked for it: presets.py), trains
+    at once when allowed and not yet trained."""
+    start = st.session_state.pop(f"{key}_now", False) or start
     job = board.find(dataset, model_name, model_config, train_config)
     if job is None or job.status in (STOPPED, FAILED):
         label = "Train again" if job is not None else "Train"
         pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
                             disabled=not allowed, key=key)
         if allowed and (pressed or (start and job is None)):
-            board.start(dataset, model_name, model_config, train_config)
+            board.start(dataset, model_name, model_config, train_config, estimate=estimate)
             st.rerun()  # draw the page again without this button, with the live view in its place
     if job is None:
         st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "
                 "same settings later gets the result at once.", icon=":material/model_training:")
         st.stop()
     if job.active:
-        live_training(job)
+        live_training(board, job)
         st.stop()
     if job.status == FAILED:
-        st.error(f"Training failed: {job.error}. Lower the learning rate and train again.", icon=":material/error:")
+        st.error(failure_message(job), icon=":material/error:")
         st.stop()
     if job.result is None:  # stopped while it waited for a free core
         st.info(f"This training was stopped before it began ({job.stop_reason}). Press **Train again**.")

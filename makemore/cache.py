@@ -1,27 +1,31 @@
-"""Trained models on disk, so that a restart (or another server process) trains nothing twice.
+"""Trained models on disk, so that a restart (or another server process, or the CLI) trains nothing
+twice; and the one way to get a trained model: load it, or train it and keep it.
 
-Each entry is one file named by a hash of everything that determines the result: the dataset's
-fingerprint, the model name, its config and the training config. Files are written to a temporary
-name and renamed (atomic on POSIX), so a crash never leaves half a file under a real name; a file
-that fails to load is deleted and reported as a miss, so the caller retrains.
+    model, result, from_cache = load_or_train(dataset, "mlp", MLPConfig(), TrainConfig(), cache=DiskCache())
+
+Each entry is one checkpoint file (makemore.checkpoint) named by its run's key: a hash of everything
+that determines the result (the dataset's fingerprint, the model name, its config, the training
+config). Two folders are searched: the models shipped with the repository (data/models, read-only,
+made by `python -m makemore pretrain`) and then the user's own cache folder, where new ones are
+written. Files are written atomically; a file in the user's folder that fails to load is deleted and
+reported as a miss, so the caller retrains.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import torch.nn as nn
 
 from makemore import limits
+from makemore.checkpoint import (Checkpoint, CheckpointError, cache_key, load_checkpoint, save_checkpoint)
+from makemore.data import WordDataset
 from makemore.models import create_model
-from makemore.train import TrainResult, train
+from makemore.train import TrainConfig, TrainResult, train
 
-FORMAT = 1  # bump when the saved layout changes; older files then count as misses
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
 
 
 def default_cache_dir() -> Path:
@@ -31,49 +35,49 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "makemore-playground"
 
 
-def cache_key(fingerprint: str, model_name: str, model_config, train_config) -> str:
-    desc = json.dumps([FORMAT, fingerprint, model_name, asdict(model_config), asdict(train_config)],
-                      sort_keys=True)
-    return hashlib.sha256(desc.encode()).hexdigest()[:24]
+def default_shipped_dir() -> Path | None:
+    """data/models, or $MAKEMORE_SHIPPED_DIR; "" (set but empty) turns the shipped models off."""
+    folder = os.environ.get("MAKEMORE_SHIPPED_DIR")
+    if folder is None:
+        return SHIPPED_DIR
+    return Path(folder) if folder else None
 
 
 class DiskCache:
-    def __init__(self, folder=None, max_files: int = limits.DISK_CACHE_FILES):
+    def __init__(self, folder=None, max_files: int = limits.DISK_CACHE_FILES, shipped="default"):
         self.folder = Path(folder) if folder else default_cache_dir()
         self.max_files = max_files
+        self.shipped = default_shipped_dir() if shipped == "default" else (Path(shipped) if shipped else None)
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.pt"
 
-    def load(self, key: str):
-        """(state_dict, TrainResult) for key, or None if absent or unreadable."""
+    def load(self, key: str) -> Checkpoint | None:
+        """The checkpoint saved for key, or None if absent or unreadable."""
+        if self.shipped is not None and (self.shipped / f"{key}.pt").is_file():
+            try:
+                checkpoint = load_checkpoint(self.shipped / f"{key}.pt")
+                if checkpoint.key == key:
+                    return checkpoint
+            except CheckpointError:
+                pass  # read-only: never deleted; the user's folder may still hold a good copy
         path = self.path(key)
         if not path.is_file():
             return None
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            if blob.get("format") != FORMAT or blob.get("key") != key:
-                raise ValueError("not one of our cache files")
-            result = TrainResult.from_dict(blob["result"])
+            checkpoint = load_checkpoint(path)
+            if checkpoint.key != key:
+                raise CheckpointError("saved for another run")
             path.touch()  # recently used: pruned last
-            return blob["state_dict"], result
-        except Exception:  # corrupt, truncated or foreign: drop it and let the caller retrain
+            return checkpoint
+        except (CheckpointError, OSError):  # corrupt, truncated or foreign: drop it, the caller retrains
             path.unlink(missing_ok=True)
             return None
 
-    def save(self, key: str, model, result: TrainResult) -> None:
+    def save(self, checkpoint: Checkpoint) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            blob = {"format": FORMAT, "key": key, "state_dict": model.state_dict(),
-                    "result": result.to_dict()}
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".pt")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    torch.save(blob, f)
-                os.replace(tmp, self.path(key))
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            save_checkpoint(self.path(checkpoint.key), checkpoint)
             self.prune()
         except OSError:
             pass  # a read-only or full disk costs a retrain later, never the result in hand
@@ -86,29 +90,32 @@ class DiskCache:
             old.unlink(missing_ok=True)
 
 
-def load_trained(dataset, model_name: str, model_config, train_config, cache: DiskCache):
-    """(model, result) from the disk cache for these settings, or None; never trains."""
-    hit = cache.load(cache_key(dataset.fingerprint, model_name, model_config, train_config))
-    if hit is None:
-        return None
-    state_dict, result = hit
-    model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
-    try:
-        model.load_state_dict(state_dict)
-    except (RuntimeError, KeyError):  # shapes changed since it was saved: a miss
-        return None
-    return model.eval(), result
+@dataclass
+class Trained:
+    model: nn.Module
+    result: TrainResult
+    from_cache: bool
+
+    def __iter__(self):  # model, result, from_cache = load_or_train(...)
+        return iter((self.model, self.result, self.from_cache))
 
 
-def train_or_load(dataset, model_name: str, model_config, train_config, callback=None,
-                  cache: DiskCache | None = None):
-    """Return (model, result, from_cache): the trained model for these settings, from the disk
-    cache when it is there, else trained now (and saved, unless the run was stopped early)."""
-    hit = load_trained(dataset, model_name, model_config, train_config, cache) if cache is not None else None
-    if hit is not None:
-        return *hit, True
+def train_here(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig, callback=None):
+    """Train in this process: (model, result)."""
     model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
-    result = train(model, dataset, train_config, callback=callback)
+    return model, train(model, dataset, train_config, callback=callback)
+
+
+def load_or_train(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
+                  callback=None, cache: DiskCache | None = None, trainer=train_here) -> Trained:
+    """The trained model for these settings: from the cache when it is there, else trained now by
+    `trainer` (this process, or a child process for the app's background jobs) and saved, unless
+    the run was stopped early."""
+    if cache is not None:
+        hit = cache.load(cache_key(dataset.fingerprint, model_name, model_config, train_config))
+        if hit is not None:
+            return Trained(hit.build(), hit.result, True)
+    model, result = trainer(dataset, model_name, model_config, train_config, callback)
     if cache is not None and not result.stopped_early:
-        cache.save(cache_key(dataset.fingerprint, model_name, model_config, train_config), model, result)
-    return model, result, False
+        cache.save(Checkpoint.of(model_name, model, model_config, train_config, result, dataset))
+    return Trained(model, result, False)

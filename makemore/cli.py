@@ -5,6 +5,7 @@
     python -m makemore sample --load bigram.pt --num 10 --temperature 0.8
     python -m makemore models
     python -m makemore backprop-check --batch-size 8 --json
+    python -m makemore pretrain              # the models shipped in data/models
 
 Every model's own settings (its config dataclass) become options too, e.g. --alpha for bigram.
 Bad input exits with status 2 and one line on stderr saying what is wrong.
@@ -23,9 +24,10 @@ import torch
 
 from makemore import limits
 from makemore.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
-from makemore.cache import DiskCache, train_or_load
-from makemore.data import DataError, Vocab, WordDataset
-from makemore.models import MODELS, config_fields, create_model
+from makemore.cache import DiskCache, load_or_train
+from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from makemore.data import DataError, WordDataset
+from makemore.models import MODELS, config_fields
 from makemore.sample import generate
 from makemore.train import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -71,7 +73,11 @@ def add_training_options(p, model_required=True):
     p.add_argument("--lr", type=positive_lr)
     p.add_argument("--schedule", choices=SCHEDULES)
     p.add_argument("--weight-decay", type=bounded(float, 0.0, 10.0))
-    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS))
+    p.add_argument("--lr-floor", type=bounded(float, 0.0, 1.0), help="where cosine decay ends, x lr (default 0.1)")
+    p.add_argument("--warmup", type=bounded(int, 0, limits.MAX_STEPS), help="steps of linear warmup (default 0)")
+    p.add_argument("--beta2", type=bounded(float, 0.0, 0.9999), help="AdamW's beta2 (default 0.999)")
+    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS),
+                   help="validation every N steps (default 0: automatic, 20 per run, as the app does)")
     p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1))
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--cache", action="store_true", help="reuse/save trained models in the disk cache")
@@ -102,15 +108,19 @@ def build_parser(model_name=None):
     t = sub.add_parser("train", help="train a model and report its losses")
     add_training_options(t)
     t.add_argument("--json", action="store_true", help="end with one JSON line of results")
-    t.add_argument("--save", help="write the trained model to this file (for `sample --load`)")
+    t.add_argument("--save", help="write the trained model to this file (for `sample --load` and the app's import)")
     s = sub.add_parser("sample", help="sample words from a trained model")
-    s.add_argument("--load", help="a file written by `train --save` (else train first, with the options below)")
+    s.add_argument("--load", help="a model file: from `train --save`, the app's export or the model cache "
+                   "(else train first, with the options below)")
     add_training_options(s, model_required=False)
     s.add_argument("--num", type=bounded(int, 1, limits.MAX_SAMPLES), default=20)
     s.add_argument("--temperature", type=bounded(float, 0.01, 10.0), default=1.0)
     s.add_argument("--top-k", type=bounded(int, 0, 1000), default=0, help="0 = no top-k")
     s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1), default=0)
     sub.add_parser("models", help="list the model names")
+    pre = sub.add_parser("pretrain", help="train the models that ship in data/models (what is missing)")
+    pre.add_argument("--jobs", type=bounded(int, 1, 16), default=2, help="trainings at once (default 2)")
+    pre.add_argument("--dry-run", action="store_true", help="only say what would be trained or removed")
     b = sub.add_parser("backprop-check", help="check the hand-written gradients of lecture 4 against autograd")
     b.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
     b.add_argument("--batch-size", type=bounded(int, MIN_BATCH_SIZE, 4096),
@@ -130,8 +140,8 @@ def configs_from_args(args):
     model_kwargs = {f.name: getattr(args, f.name) for f in config_fields(args.model)
                     if getattr(args, f.name, None) is not None}
     train_kwargs = dict(spec.train_defaults)
-    for name in ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay",
-                 "eval_interval", "seed", "device"):
+    for name in ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "lr_floor", "warmup",
+                 "beta2", "eval_interval", "seed", "device"):
         if getattr(args, name) is not None:
             train_kwargs[name] = getattr(args, name)
     return spec.config(**model_kwargs), TrainConfig(**train_kwargs)
@@ -152,28 +162,8 @@ def train_command(args, quiet=False):
             print(f"step {p.step:>7}/{p.max_steps}  lr {p.lr:.3g}  loss {p.loss:.4f}{val}", flush=True)
 
     cache = DiskCache() if args.cache else None
-    model, result, _ = train_or_load(dataset, args.model, model_config, train_config, report, cache)
+    model, result, _ = load_or_train(dataset, args.model, model_config, train_config, report, cache)
     return dataset, model, model_config, train_config, result
-
-
-def save_checkpoint(path, name, model, model_config, dataset):
-    torch.save({"model": name, "config": asdict(model_config), "state_dict": model.state_dict(),
-                "chars": list(dataset.vocab.chars), "boundary": dataset.vocab.boundary,
-                "train_words": dataset.splits["train"]}, path)
-
-
-def load_checkpoint(path):
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        spec = MODELS[blob["model"]]
-        vocab = Vocab(tuple(blob["chars"]), blob["boundary"])
-        model = create_model(blob["model"], len(vocab), spec.config(**blob["config"]))
-        model.load_state_dict(blob["state_dict"])
-        return model, vocab, blob["train_words"]
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist")
-    except Exception as e:
-        raise UsageError(f"{path} is not a model saved by `python -m makemore train --save` ({type(e).__name__})")
 
 
 def backprop_check(args):
@@ -221,8 +211,9 @@ def run(argv):
     if args.command == "train":
         dataset, model, model_config, train_config, r = train_command(args, quiet=args.json)
         if args.save:
+            checkpoint = Checkpoint.of(args.model, model, model_config, train_config, r, dataset, with_words=True)
             try:
-                save_checkpoint(args.save, args.model, model, model_config, dataset)
+                save_checkpoint(args.save, checkpoint)
             except (OSError, RuntimeError) as e:
                 raise UsageError(f"cannot write {args.save}: {e}")
         summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
@@ -240,17 +231,26 @@ def run(argv):
     if args.command == "backprop-check":
         return backprop_check(args)
 
+    if args.command == "pretrain":
+        from makemore.pretrain import pretrain  # imported here: it reads every built-in list
+        pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
+        return 0
+
     # sample
     if not args.load and not args.model:
         raise UsageError("sample needs --load FILE (from `train --save`) or --model NAME to train first")
     if args.load:
-        model, vocab, train_words = load_checkpoint(args.load)
+        checkpoint = load_checkpoint(args.load)
+        model, vocab, train_words = checkpoint.build(), checkpoint.vocab, checkpoint.train_words or ()
+        if checkpoint.train_words is None:  # a cache entry: the words are not in it
+            print("(this file does not hold its training words: samples are not marked new)", file=sys.stderr)
     else:
         dataset, model, _, _, _ = train_command(args, quiet=True)
         vocab, train_words = dataset.vocab, dataset.splits["train"]
+    mark = bool(train_words)
     for s in generate(model, vocab, num=args.num, seed=args.sample_seed, temperature=args.temperature,
                       top_k=args.top_k or None, train_words=train_words):
-        print((s.word or "(empty word)") + ("" if s.in_train else "  (new)"))
+        print((s.word or "(empty word)") + ("  (new)" if mark and not s.in_train else ""))
     return 0
 
 
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run(argv)
-    except (UsageError, DataError, ValueError, FloatingPointError) as e:
+    except (UsageError, DataError, CheckpointError, ValueError, FloatingPointError) as e:
         print(f"makemore: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

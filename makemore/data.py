@@ -1,9 +1,16 @@
 """Word lists: loading and checking them, the character vocabulary, splits and context windows.
 
-A dataset is a list of words, one per line. Each word becomes a sequence of
-(context, next character) pairs, with a boundary token marking both ends:
+A dataset is a list of words, one per line, with a boundary token marking both ends of a word.
+A model reads it in one of two layouts (its `layout`, see makemore.models):
+
+- windows: each word becomes (context, next character) pairs, one row per character:
 
     block_size=3, word "emma":   ... -> e,  ..e -> m,  .em -> m,  emm -> a,  mma -> .
+
+- words: each word becomes one row, the start token then its characters, with the next character
+  as the target at every position, padded to the dataset's longest word (-1: no target):
+
+    word "emma", longest word 6:   x = . e m m a . .    y = e m m a . -1 -1
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 import torch
 
 from makemore import limits
+from makemore.models.loss import NO_TARGET
 
 # Tried in order: the first that does not occur in the data marks the start and end of a word.
 BOUNDARY_CANDIDATES = ".#|~_^$*@%&+=!?;:/<>0123456789·␃"
@@ -257,6 +265,18 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
     return torch.tensor(xs, dtype=torch.long).view(-1, block_size), torch.tensor(ys, dtype=torch.long)
 
 
+def build_sequences(words: list[str], vocab: Vocab, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole words padded to `length` positions: X and Y are (N, length) int64, X starting with the
+    boundary token, Y the next id at each position and NO_TARGET (-1) past the word's end."""
+    X = torch.zeros(len(words), length, dtype=torch.long)  # padding reads as boundary tokens
+    Y = torch.full((len(words), length), NO_TARGET, dtype=torch.long)
+    for i, word in enumerate(words):
+        ids = vocab.encode(word)
+        X[i, 1 : len(ids) + 1] = torch.tensor(ids, dtype=torch.long)
+        Y[i, : len(ids) + 1] = torch.tensor(ids + [0], dtype=torch.long)
+    return X, Y
+
+
 @dataclass
 class WordDataset:
     """A checked word list with its vocabulary and splits; the unit every model trains on."""
@@ -290,11 +310,22 @@ class WordDataset:
             raise too_big(path.name, size)
         return cls.from_bytes(path.read_bytes(), path.name)
 
-    def examples(self, split: str, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(X, Y) of one split for one context length, built once and kept."""
-        key = (split, block_size)
+    @property
+    def sequence_length(self) -> int:
+        """Positions of a row in the words layout: the start token and the longest word."""
+        return 1 + max(len(w) for w in self.words)
+
+    def examples(self, split: str, block_size: int, layout: str = "windows") -> tuple[torch.Tensor, torch.Tensor]:
+        """(X, Y) of one split in one layout (see the module's docstring), built once and kept.
+        block_size is the windows' context length; whole words need no more than the longest one."""
+        key = (split, block_size if layout == "windows" else layout)
         if key not in self._examples:
-            self._examples[key] = build_examples(self.splits[split], self.vocab, block_size)
+            if layout == "windows":
+                self._examples[key] = build_examples(self.splits[split], self.vocab, block_size)
+            elif layout == "words":
+                self._examples[key] = build_sequences(self.splits[split], self.vocab, self.sequence_length)
+            else:
+                raise ValueError(f"unknown layout {layout!r}")
         return self._examples[key]
 
     def stats(self) -> dict:

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from makemore.layers import Linear, Tanh
+from makemore.layers import Embedding, Layer, Linear, Tanh
 
 SATURATED = 0.97  # |tanh| above this: the local gradient 1 - tanh² is below 0.06
 SNAPSHOTS = 50  # recorded steps per run, besides the first
@@ -33,16 +33,28 @@ GRADIENT_BINS = 40  # gradients, on a range fitted to each snapshot (shared by i
 HISTOGRAM_VALUES = 16_384
 
 
+def layers_of(model) -> list[Layer]:
+    """The model's makemore.layers in the order they were built (the order they run in): a
+    `layers` list (MLPBN) or a Sequential (WaveNet) alike."""
+    return [module for module in model.modules() if isinstance(module, Layer)]
+
+
 def tanh_layers(model) -> list[tuple[str, Tanh]]:
-    """("layer 1", its Tanh), ... for a model with a `layers` list of makemore.layers."""
-    tanhs = [layer for layer in getattr(model, "layers", []) if isinstance(layer, Tanh)]
+    """("layer 1", its Tanh), ... for a model built of makemore.layers. A (B, T, C) activation (a
+    WaveNet's lower levels) is taken whole: its statistics and histograms pool batch and time."""
+    tanhs = [layer for layer in layers_of(model) if isinstance(layer, Tanh)]
     return [(f"layer {i + 1}", layer) for i, layer in enumerate(tanhs)]
 
 
 def weight_matrices(model) -> list[tuple[str, torch.Tensor]]:
-    """The 2-D parameters by their lecture names: C, then W1, W2, ... and W_out for the last layer."""
-    named = [("C", model.C)] if isinstance(getattr(model, "C", None), torch.Tensor) else []
-    linears = [layer for layer in getattr(model, "layers", []) if isinstance(layer, Linear)]
+    """The 2-D parameters by their lecture names: C (the model's `C`, or its Embedding's table), then
+    W1, W2, ... and W_out for the last layer."""
+    layers = layers_of(model)
+    if isinstance(getattr(model, "C", None), torch.Tensor):
+        named = [("C", model.C)]
+    else:
+        named = [("C", layer.weight) for layer in layers if isinstance(layer, Embedding)][:1]
+    linears = [layer for layer in layers if isinstance(layer, Linear)]
     for i, layer in enumerate(linears):
         named.append(("W_out" if i == len(linears) - 1 else f"W{i + 1}", layer.weight))
     return named

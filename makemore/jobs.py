@@ -12,6 +12,11 @@ both watch it; a finished job stays in memory (up to a bound) and on disk. At mo
 `max_running` jobs train at once; the others wait in "queued". A job nobody has looked at for
 `abandoned_after` seconds (its tab was closed) stops itself.
 
+A job fails honestly: `job.failure` says how ("diverged": the loss became infinite or NaN;
+"crashed": an error in the training code; "killed": the process was ended from outside, by the
+out-of-memory killer for example; "timed out": it ran past `time_limit`) and `job.error` says
+what happened, in a sentence. Its slot is freed and its process gone, so the next start is clean.
+
 Each training runs in a child process, forked from a server process that has torch loaded (so a
 start costs milliseconds, not an import). In the web server's own process it would share the
 Python lock with every page being drawn, and torch runs markedly slower in a thread once other
@@ -23,6 +28,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -31,13 +37,20 @@ from dataclasses import dataclass
 import torch
 
 from makemore import limits
-from makemore.cache import DiskCache, cache_key, load_trained
+from makemore.cache import DiskCache, load_or_train
+from makemore.checkpoint import build_model, cache_key
 from makemore.data import WordDataset
-from makemore.models import create_model
 from makemore.train import Progress, TrainConfig, TrainResult, train
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
+DIVERGED, CRASHED, KILLED, TIMED_OUT = "diverged", "crashed", "killed", "timed out"  # job.failure
 SEND_EVERY_SECONDS = 0.1  # the child batches its progress messages: a page redraws once a second
+
+
+class TrainingFailed(Exception):
+    def __init__(self, failure: str, message: str):
+        super().__init__(message)
+        self.failure = failure
 
 
 def _context():
@@ -48,14 +61,16 @@ def _context():
     return ctx
 
 
-def _train_in_child(messages, stop, name, words, model_name, model_config, train_config) -> None:
-    """Runs in the child process: train, streaming progress, and send back the weights."""
+def _train_in_child(messages, stop, name, words, model_name, model_config, train_config, train_fn) -> None:
+    """Runs in the child process: train, streaming progress, and send back the weights.
+
+    train_fn is makemore.train.train (tests pass one that fails on purpose)."""
     # One core per training: two OpenMP threads on a 2-core server stall whenever anything else
     # runs (a page being drawn, another training), and these small matrices gain little from two.
     torch.set_num_threads(limits.TRAINING_THREADS)
     try:
         dataset = WordDataset(name, words)
-        model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
+        model = build_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
         pending = ([], [], [])
         last_sent = time.monotonic()
 
@@ -73,7 +88,7 @@ def _train_in_child(messages, stop, name, words, model_name, model_config, train
                 send_progress(p.seconds)
             return stop.is_set()
 
-        result = train(model, dataset, train_config, callback=callback)
+        result = train_fn(model, dataset, train_config, callback=callback)
         if pending[0]:
             send_progress(result.seconds)
         # as bytes: a tensor sent through a Queue is shared by file descriptor, which breaks once
@@ -82,9 +97,23 @@ def _train_in_child(messages, stop, name, words, model_name, model_config, train
         torch.save(model.state_dict(), weights)
         messages.put(("done", result.to_dict(), weights.getvalue()))
     except FloatingPointError as e:
-        messages.put(("failed", str(e)))
+        messages.put(("failed", DIVERGED, str(e)))
     except Exception as e:  # the parent shows the reason; a child must never die silently
-        messages.put(("failed", f"{type(e).__name__}: {e}"))
+        messages.put(("failed", CRASHED, f"the training process failed with {type(e).__name__}: {e}"))
+
+
+def _ended(exitcode: int | None) -> str:
+    """Why a child process ended without a word, in a sentence."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            return (f"the training process was killed ({name}), most likely because the server ran out of "
+                    "memory")
+        return f"the training process was ended from outside ({name})"
+    return f"the training process ended unexpectedly (exit code {exitcode})"
 
 
 @dataclass
@@ -100,19 +129,23 @@ class Snapshot:
 
 class TrainingJob:
     def __init__(self, key: str, dataset: WordDataset, model_name: str, model_config,
-                 train_config: TrainConfig, abandoned_after: float = limits.ABANDONED_AFTER_SECONDS):
+                 train_config: TrainConfig, abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
+                 estimate: float | None = None):
         self.key = key
         self.abandoned_after = abandoned_after
         self.dataset = dataset
         self.model_name = model_name
         self.model_config = model_config
         self.train_config = train_config
+        self.estimate = estimate  # seconds the page expected it to take (for the queue's wait)
         self.status = QUEUED
         self.model = None
         self.result: TrainResult | None = None
-        self.error: str | None = None
+        self.failure: str | None = None  # DIVERGED, CRASHED, KILLED or TIMED_OUT when FAILED
+        self.error: str | None = None  # what happened, in a sentence
         self.from_disk = False
         self.stop_reason: str | None = None
+        self.started: float | None = None  # time.monotonic() when it began training
         self._steps: list[int] = []
         self._losses: list[float] = []
         self._val: list[tuple[int, float]] = []
@@ -147,18 +180,49 @@ class TrainingJob:
             return Snapshot(self.status, step, self.train_config.max_steps, self._seconds,
                             list(self._steps), list(self._losses), list(self._val))
 
-    def _watch(self, process, messages, stop) -> None:
+    def remaining_seconds(self) -> float:
+        """A guess of the seconds left: from its progress once it runs, else from its estimate."""
+        snap = self.snapshot()
+        if snap.step and snap.seconds > 0:
+            return snap.seconds / snap.step * (snap.max_steps - snap.step)
+        return self.estimate if self.estimate is not None else 30.0
+
+    def _train_in_child_process(self, dataset, model_name, model_config, train_config, callback,
+                                ctx=None, train_fn=train, time_limit: float = limits.TRAINING_TIME_LIMIT):
+        """A trainer for load_or_train: trains in a child process, relays its progress into this
+        job, and returns (model, result); raises TrainingFailed."""
+        messages, stop = ctx.Queue(), ctx.Event()
+        process = ctx.Process(target=_train_in_child, daemon=True, name=f"train-{self.key[:8]}",
+                              args=(messages, stop, dataset.name, dataset.words, model_name, model_config,
+                                    train_config, train_fn))
+        process.start()
+        try:
+            return self._watch(process, messages, stop, time_limit)
+        finally:
+            stop.set()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+
+    def _watch(self, process, messages, stop, time_limit: float):
         """Relay the child's messages until it finishes; stop it when nobody watches any more."""
         while True:
             if self.abandoned:
                 self.stop("nobody was watching")
             if self._stop.is_set():
                 stop.set()  # the child checks it after every step
+            if time.monotonic() - self.started > time_limit:
+                process.kill()
+                raise TrainingFailed(TIMED_OUT, f"the training ran for longer than the {time_limit:.0f} s "
+                                     "this server allows one training, and was ended")
             try:
                 message = messages.get(timeout=0.2)
             except queue.Empty:
                 if not process.is_alive() and messages.empty():
-                    raise RuntimeError(f"the training process ended unexpectedly (exit code {process.exitcode})")
+                    process.join(timeout=1)
+                    raise TrainingFailed(KILLED if (process.exitcode or 0) < 0 else CRASHED,
+                                         _ended(process.exitcode))
                 continue
             kind, *payload = message
             if kind == "progress":
@@ -170,17 +234,14 @@ class TrainingJob:
                     self._seconds = seconds
             elif kind == "done":
                 result, weights = payload
-                self.result = TrainResult.from_dict(result)
                 state_dict = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
-                model = create_model(self.model_name, len(self.dataset.vocab), self.model_config,
-                                     seed=self.train_config.seed)
-                model.load_state_dict(state_dict)
-                self.model = model.eval()
-                return
+                model = build_model(self.model_name, len(self.dataset.vocab), self.model_config, state_dict)
+                return model, TrainResult.from_dict(result)
             else:
-                raise FloatingPointError(payload[0])
+                failure, text = payload
+                raise TrainingFailed(failure, text)
 
-    def _run(self, cache: DiskCache | None, slots: threading.Semaphore, ctx) -> None:
+    def _run(self, cache: DiskCache | None, slots: threading.Semaphore, ctx, train_fn, time_limit) -> None:
         with slots:  # queued until a slot is free
             try:
                 if self.abandoned:  # its tab was closed while it waited for a slot
@@ -188,53 +249,48 @@ class TrainingJob:
                 if self._stop.is_set():
                     self.status = STOPPED
                     return
-                self.status = RUNNING
-                hit = load_trained(self.dataset, self.model_name, self.model_config, self.train_config,
-                                   cache) if cache is not None else None
-                if hit is not None:  # another server process trained it meanwhile
-                    self._use(*hit)
-                    return
-                messages, stop = ctx.Queue(), ctx.Event()
-                process = ctx.Process(target=_train_in_child, daemon=True, name=f"train-{self.key[:8]}",
-                                      args=(messages, stop, self.dataset.name, self.dataset.words,
-                                            self.model_name, self.model_config, self.train_config))
-                process.start()
-                try:
-                    self._watch(process, messages, stop)
-                finally:
-                    stop.set()
-                    process.join(timeout=5)
-                    if process.is_alive():
-                        process.kill()
-                if not self.result.stopped_early and cache is not None:
-                    cache.save(self.key, self.model, self.result)
-                self.status = STOPPED if self.result.stopped_early else DONE
-            except FloatingPointError as e:
-                self.error, self.status = str(e), FAILED
+                self.status, self.started = RUNNING, time.monotonic()
+
+                def trainer(*args):
+                    return self._train_in_child_process(*args, ctx=ctx, train_fn=train_fn, time_limit=time_limit)
+
+                # another server process (or the CLI) may have trained it meanwhile
+                model, result, from_disk = load_or_train(self.dataset, self.model_name, self.model_config,
+                                                         self.train_config, cache=cache, trainer=trainer)
+                self._use(model, result, from_disk)
+            except TrainingFailed as e:
+                self.failure, self.error, self.status = e.failure, str(e), FAILED
             except Exception as e:  # never let a thread die silently: the page shows the reason
-                self.error, self.status = f"{type(e).__name__}: {e}", FAILED
+                self.failure, self.error, self.status = CRASHED, f"{type(e).__name__}: {e}", FAILED
             finally:
                 self.finished.set()
 
-    def _use(self, model, result: TrainResult) -> None:
-        """A model trained before (from the disk cache), with its history for the charts."""
-        self.model, self.result, self.from_disk, self.status = model, result, True, DONE
-        with self._lock:
-            self._steps, self._losses, self._val = result.step_history, result.loss_history, result.val_history
-            self._seconds = result.seconds
+    def _use(self, model, result: TrainResult, from_disk: bool) -> None:
+        """The trained model and its result; one from the disk brings its history for the charts."""
+        self.model, self.result, self.from_disk = model, result, from_disk
+        if from_disk:
+            with self._lock:
+                self._steps, self._losses = result.step_history, result.loss_history
+                self._val, self._seconds = result.val_history, result.seconds
+        self.status = STOPPED if result.stopped_early else DONE
 
 
 class JobBoard:
     def __init__(self, cache: DiskCache | None = None, max_running: int = limits.MAX_CONCURRENT_TRAININGS,
                  max_kept: int = limits.MEMORY_CACHE_ENTRIES,
-                 abandoned_after: float = limits.ABANDONED_AFTER_SECONDS):
+                 abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
+                 time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train):
         self.cache = cache
+        self.max_running = max_running
         self.max_kept = max_kept
         self.abandoned_after = abandoned_after
+        self.time_limit = time_limit
+        self.train_fn = train_fn  # what the child runs: makemore.train.train (tests make it fail)
         self._slots = threading.Semaphore(max_running)
         self._ctx = _context()
         self.trainings_started = 0  # trainings begun (not found in memory): a test counts them
         self._jobs: OrderedDict[str, TrainingJob] = OrderedDict()  # least recently used first
+        self._waiting: list[TrainingJob] = []  # queued jobs, first come first
         self._lock = threading.Lock()
 
     def key(self, dataset: WordDataset, model_name: str, model_config, train_config) -> str:
@@ -248,17 +304,18 @@ class JobBoard:
             if job is not None:
                 self._jobs.move_to_end(key)
                 return job
-        hit = load_trained(dataset, model_name, model_config, train_config, self.cache) if self.cache is not None else None
+        hit = self.cache.load(key) if self.cache is not None else None
         if hit is None:
             return None
         job = self._new_job(key, dataset, model_name, model_config, train_config)
-        job._use(*hit)
+        job._use(hit.build(), hit.result, from_disk=True)
         job.finished.set()
         return self._keep(job)
 
-    def start(self, dataset: WordDataset, model_name: str, model_config, train_config) -> TrainingJob:
+    def start(self, dataset: WordDataset, model_name: str, model_config, train_config,
+              estimate: float | None = None) -> TrainingJob:
         """The job for these settings: the existing one unless it was stopped or failed, else a
-        new one training in a background thread."""
+        new one training in a background thread (estimate: its expected seconds, for the queue)."""
         key = self.key(dataset, model_name, model_config, train_config)
         with self._lock:
             job = self._jobs.get(key)
@@ -266,16 +323,46 @@ class JobBoard:
                 self._jobs.move_to_end(key)
                 job.seen()
                 return job
-            job = self._new_job(key, dataset, model_name, model_config, train_config)
+            job = self._new_job(key, dataset, model_name, model_config, train_config, estimate)
             self._jobs[key] = job
+            self._waiting.append(job)
             self._evict()
             self.trainings_started += 1
-        threading.Thread(target=job._run, args=(self.cache, self._slots, self._ctx), daemon=True,
-                         name=f"watch-{model_name}-{key[:8]}").start()
+        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"watch-{model_name}-{key[:8]}").start()
         return job
 
-    def _new_job(self, key, dataset, model_name, model_config, train_config) -> TrainingJob:
-        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after)
+    def _run(self, job: TrainingJob) -> None:
+        try:
+            job._run(self.cache, _Slot(self._slots, lambda: self._left_queue(job)), self._ctx, self.train_fn,
+                     self.time_limit)
+        finally:
+            self._left_queue(job)
+
+    def _left_queue(self, job: TrainingJob) -> None:
+        with self._lock:
+            if job in self._waiting:
+                self._waiting.remove(job)
+
+    def queue_position(self, job: TrainingJob) -> int:
+        """1 for the next job to start, 2 for the one after it...; 0 when it is not waiting."""
+        with self._lock:
+            waiting = [j for j in self._waiting if j.status == QUEUED]
+        return waiting.index(job) + 1 if job in waiting else 0
+
+    def wait_seconds(self, job: TrainingJob) -> float:
+        """A guess of how long a queued job waits for a slot: the work ahead of it, shared by the
+        slots (each running job's time left, and each job ahead of it in the queue)."""
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.status == RUNNING]
+            ahead = self._waiting[: self._waiting.index(job)] if job in self._waiting else []
+        free_at = sorted([j.remaining_seconds() for j in running] + [0.0] * max(0, self.max_running - len(running)))
+        for j in ahead:
+            free_at[0] += j.remaining_seconds()  # it takes the slot that frees first
+            free_at.sort()
+        return free_at[0]
+
+    def _new_job(self, key, dataset, model_name, model_config, train_config, estimate=None) -> TrainingJob:
+        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after, estimate)
 
     def _keep(self, job: TrainingJob) -> TrainingJob:
         with self._lock:
@@ -291,3 +378,17 @@ class JobBoard:
         finished = [k for k, j in self._jobs.items() if not j.active]
         for k in finished[: max(0, len(self._jobs) - self.max_kept)]:
             del self._jobs[k]
+
+
+class _Slot:
+    """The board's semaphore, telling the board when a job leaves the queue for a slot."""
+
+    def __init__(self, semaphore: threading.Semaphore, on_enter):
+        self.semaphore, self.on_enter = semaphore, on_enter
+
+    def __enter__(self):
+        self.semaphore.acquire()
+        self.on_enter()
+
+    def __exit__(self, *exc):
+        self.semaphore.release()

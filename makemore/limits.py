@@ -26,12 +26,24 @@ MAX_BLOCK_SIZE = 10  # context characters; names average 6 letters, so more adds
 MAX_N_EMBD = 32  # embedding size: 27 characters need far fewer dimensions than this
 MAX_N_HIDDEN = 512  # hidden width: more overfits names.txt and slows every step
 MAX_N_LAYERS = 8  # hidden layers (lecture 3's deep net has 5): enough to see activations vanish
+# Whole-word models (RNN, GRU, Transformer) embed one character per position, not a window of them
+# joined: makemore.py's references use 64, so their embeddings may be twice the MLP's.
+MAX_SEQUENCE_N_EMBD = 64
+MAX_RECURRENT_LAYERS = 2  # two stacked layers already model names as well as one wider layer
 # The app refuses a run whose estimated time on 2 CPU cores is above this, so no combination of
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300
 MAX_CONCURRENT_TRAININGS = 2  # background trainings at once in one server: one per CPU core
 TRAINING_THREADS = 1  # torch threads per background training (each gets a core; see makemore/jobs.py)
 ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long is stopped
+# A background training running this long is ended, whatever its estimate said: twice the longest
+# run the app starts, so only a stuck or far-too-slow one (a server much busier than expected) ends.
+TRAINING_TIME_LIMIT = 2 * MAX_TRAIN_SECONDS
+
+# --- trained-model files -----------------------------------------------------------------------
+# The largest model the sliders allow (8 x 512 BatchNorm MLP) is ~8 MB of weights; with its history
+# and training words a file stays below this. A bigger upload or file is refused before it is read.
+MAX_CHECKPOINT_BYTES = 16_000_000
 
 # --- caching ----------------------------------------------------------------------------------
 MEMORY_CACHE_ENTRIES = 32  # trained models kept in the server's memory (each is small)

@@ -17,11 +17,13 @@ import torch
 
 from makemore.data import WordDataset
 from makemore.diagnostics import Recorder, tanh_layers
-from makemore.models import count_params
+from makemore.models import count_params, layout
+from makemore.models.loss import NO_TARGET
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+EVALUATIONS = 20  # validation losses per run when eval_interval is automatic
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,15 @@ class TrainConfig:
     batch_size: int = 32  # 0 = the whole training split every step (full-batch gradient descent)
     optimizer: str = "sgd"  # "sgd" (plain, as in the lectures) or "adamw"
     lr: float = 0.1
-    schedule: str = "constant"  # "step": lr/10 for the last half, as the lectures do; "cosine": to lr/10
+    schedule: str = "constant"  # "step": lr/10 for the last half, as the lectures do; "cosine": to lr_floor
     weight_decay: float = 0.0  # L2 regularisation (added to the gradient for SGD, decoupled in AdamW)
+    lr_floor: float = 0.1  # where the cosine decay ends, as a fraction of lr
+    warmup: int = 0  # steps of a linear ramp up to lr at the start (big rates shake a fresh net apart)
+    beta2: float = 0.999  # AdamW's average of squared gradients (makemore.py uses 0.99)
     seed: int = 1337  # seeds the model's initial weights and the order of minibatches
-    eval_interval: int = 0  # validation loss every this many steps (0: only at the end)
+    # validation loss every this many steps, and at the last; 0: automatic, EVALUATIONS per run. The
+    # CLI and the pages leave it automatic, so the same settings give the same cache key everywhere.
+    eval_interval: int = 0
     device: str = "auto"
 
     def __post_init__(self):
@@ -45,14 +52,23 @@ class TrainConfig:
             raise ValueError("max_steps, batch_size and eval_interval cannot be negative")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"the learning rate must be a positive number, not {self.lr}")
+        if not (0 <= self.lr_floor <= 1) or not (0 <= self.beta2 < 1) or self.warmup < 0:
+            raise ValueError("lr_floor must be in [0, 1], beta2 in [0, 1) and warmup not negative")
+
+    @property
+    def eval_every(self) -> int:
+        return self.eval_interval or max(1, self.max_steps // EVALUATIONS)
 
     def lr_at(self, step: int) -> float:
+        """The learning rate of step `step` (0-based)."""
+        ramp = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
         if self.schedule == "step":
-            return self.lr if step < self.max_steps // 2 else self.lr / 10
+            return ramp * (self.lr if step < self.max_steps // 2 else self.lr / 10)
         if self.schedule == "cosine":
             t = step / max(1, self.max_steps - 1)
-            return self.lr / 10 + (self.lr - self.lr / 10) * 0.5 * (1 + math.cos(math.pi * t))
-        return self.lr
+            floor = self.lr * self.lr_floor
+            return ramp * (floor + (self.lr - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+        return ramp * self.lr
 
 
 @dataclass
@@ -113,30 +129,51 @@ def resolve_device(name: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model, X: torch.Tensor, Y: torch.Tensor, chunk: int = 4096) -> float:
-    """Mean loss over a whole split, in chunks: memory stays bounded, and chunks whose activations
-    fit in the CPU's cache run two to three times faster than one big batch."""
+    """Mean loss per predicted character over a whole split (windows or padded words), in chunks
+    of about `chunk` targets: memory stays bounded, and chunks whose activations fit in the CPU's
+    cache run two to three times faster than one big batch."""
     was_training = model.training
     model.eval()
-    total = 0.0
-    for i in range(0, len(X), chunk):
-        _, loss = model(X[i : i + chunk], Y[i : i + chunk])
-        total += loss.item() * len(X[i : i + chunk])
+    rows = max(1, chunk // Y[0].numel())
+    total, count = 0.0, 0
+    for i in range(0, len(X), rows):
+        Xc, Yc = trim(X[i : i + rows], Y[i : i + rows])
+        n = int((Yc != NO_TARGET).sum())
+        if n:
+            _, loss = model(Xc, Yc)
+            total += loss.item() * n
+            count += n
     model.train(was_training)
-    return total / len(X)
+    return total / count
 
 
 def evaluated_examples(config: TrainConfig, dataset: WordDataset) -> int:
-    """How many examples a run evaluates: the val split every eval_interval steps, then every split
+    """How many characters a run evaluates: the val split at every evaluation, then every split
     once at the end (for time estimates: a big network spends seconds on them)."""
     size = {split: sum(len(word) + 1 for word in words) for split, words in dataset.splits.items()}
-    evaluations = config.max_steps // config.eval_interval if config.eval_interval else 0
+    evaluations = config.max_steps // config.eval_every if config.max_steps else 0
     return evaluations * size["val"] + sum(size.values())
+
+
+def trim(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded words cut to the batch's longest: the positions past it hold no target, and a causal
+    model's loss does not change (windows are returned as they are)."""
+    if Y.dim() < 2:
+        return X, Y
+    longest = int((Y != NO_TARGET).sum(1).max())
+    return X[:, :longest], Y[:, :longest]
+
+
+def split_tensors(model, dataset: WordDataset, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X, Y) of a split in the layout the model reads (the dataset builds and keeps them)."""
+    return dataset.examples(split, model.block_size, layout(model))
 
 
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD if config.optimizer == "sgd" else torch.optim.AdamW  # checked by TrainConfig
-    return optimizer(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":  # checked by TrainConfig
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, config.beta2))
 
 
 def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagnostics: bool = True) -> TrainResult:
@@ -146,9 +183,8 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
     device = resolve_device(config.device)
     model.to(device)
     model.train()
-    bs = model.block_size
-    Xtr, Ytr = (t.to(device) for t in dataset.examples("train", bs))
-    Xva, Yva = (t.to(device) for t in dataset.examples("val", bs))
+    Xtr, Ytr = (t.to(device) for t in split_tensors(model, dataset, "train"))
+    Xva, Yva = (t.to(device) for t in split_tensors(model, dataset, "val"))
     result = TrainResult(params=count_params(model), steps=0, seconds=0.0,
                          train_loss=math.nan, val_loss=math.nan, test_loss=math.nan, device=str(device))
     t0 = time.perf_counter()
@@ -157,6 +193,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
         model.fit(Xtr, Ytr)  # a counting model: no gradient steps
     else:
         optimizer = make_optimizer(model, config)
+        torch.manual_seed(config.seed)  # dropout draws from the global generator
         generator = torch.Generator().manual_seed(config.seed)  # private: reproducible under threads
         full_batch = config.batch_size <= 0 or config.batch_size >= len(Xtr)
         recorder = Recorder(model, config.max_steps) if diagnostics and tanh_layers(model) else None
@@ -168,7 +205,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
                 Xb, Yb = Xtr, Ytr
             else:
                 ix = torch.randint(0, len(Xtr), (config.batch_size,), generator=generator).to(device)
-                Xb, Yb = Xtr[ix], Ytr[ix]
+                Xb, Yb = trim(Xtr[ix], Ytr[ix])
             _, loss = model(Xb, Yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -187,7 +224,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
             result.loss_history.append(loss)
             val_loss = None
             last = step + 1 == config.max_steps
-            if config.eval_interval and ((step + 1) % config.eval_interval == 0 or last):
+            if (step + 1) % config.eval_every == 0 or last:
                 val_loss = evaluate(model, Xva, Yva)
                 result.val_history.append((step + 1, val_loss))
             if callback is not None:
@@ -202,7 +239,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
     result.seconds = time.perf_counter() - t0
     result.train_loss = evaluate(model, Xtr, Ytr)
     result.val_loss = evaluate(model, Xva, Yva)
-    result.test_loss = evaluate(model, *(t.to(device) for t in dataset.examples("test", bs)))
+    result.test_loss = evaluate(model, *(t.to(device) for t in split_tensors(model, dataset, "test")))
     # Returned on the CPU (sampling, charts and the cache use it there) and in eval mode: the app
     # shares one trained model between visitors, who only ever evaluate it.
     model.to("cpu").eval()

@@ -7,14 +7,20 @@ loaded once per session, and the two bigram models on it are trained once per se
 from pathlib import Path
 
 import pytest
+import torch
 
-from makemore.cache import DiskCache, train_or_load
+from makemore.cache import DiskCache, load_or_train
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 
 # the lecture's list sits beside the repository (never copied into it)
 LECTURE_NAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "names.txt"
+
+# One torch thread, as the app trains each model (makemore.limits.TRAINING_THREADS): the same
+# numbers as the app and the benchmarks, and no two threads fighting for a core while a browser test's
+# server runs beside.
+torch.set_num_threads(1)
 
 # 40 distinct short names: enough for 32/4/4 splits and a few hundred (context, next) pairs
 TINY_WORDS = [
@@ -27,9 +33,11 @@ TINY_WORDS = [
 
 @pytest.fixture(autouse=True)
 def isolated_cache_dir(tmp_path, monkeypatch):
-    """Every test gets its own disk cache folder, so nothing is ever written to ~/.cache."""
+    """Every test gets its own disk cache folder, so nothing is ever written to ~/.cache, and no
+    shipped models (data/models): a test that wants them asks for them (tests/test_shipped.py)."""
     folder = tmp_path / "makemore-cache"
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(folder))
+    monkeypatch.setenv("MAKEMORE_SHIPPED_DIR", "")
     return folder
 
 
@@ -87,12 +95,19 @@ def trained_bigrams(names_dataset, names_cache_dir):
     out = {}
     for name in ("bigram", "bigram-nn"):
         spec = MODELS[name]
-        model, result, from_cache = train_or_load(
+        model, result, from_cache = load_or_train(
             names_dataset, name, spec.config(), TrainConfig(**spec.train_defaults), cache=cache
         )
         assert not from_cache  # a fresh session cache: trained now
         out[name] = (model, result)
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the lecture's names.txt trains on 32,033 words: slow (`-m "not slow"` skips it)."""
+    for item in items:
+        if {"names_path", "names_dataset", "names_cache_dir"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 # -----------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ from registry import STAGES  # noqa: E402  (the app's list of stage pages)
 from makemore import limits  # noqa: E402
 from makemore.cache import DiskCache  # noqa: E402
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # As root in a sandbox with no network: no setuid sandbox, no GPU, and none of the background
 # connections Chromium makes at start (each would be refused and retried).
@@ -86,7 +88,7 @@ def app_server(tmp_path_factory):
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with open(log, "wb") as out:
         server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir)})
+                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": ""})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -483,7 +485,7 @@ def test_trainings_cut_short_by_a_slider_or_a_closed_tab_leave_only_whole_cache_
     cache = DiskCache(app_server.cache_dir)
     saved = [cache.load(f.stem) for f in files]
     assert None not in saved, "a cache file could not be loaded"
-    assert 130 in [result.steps for _, result in saved]
+    assert 130 in [checkpoint.result.steps for checkpoint in saved]
 
 
 def test_a_bad_link_to_the_mlp_page_says_what_it_ignored_and_the_page_works(page, app_server):

@@ -1,4 +1,5 @@
-"""makemore.cache: trained models on disk, keyed by everything that determines them."""
+"""makemore.cache: trained models on disk, keyed by everything that determines them, and the one
+way to get a trained model (load it, or train it and keep it)."""
 
 import os
 import time
@@ -7,7 +8,8 @@ import pytest
 import torch
 
 import makemore.cache
-from makemore.cache import DiskCache, cache_key, default_cache_dir, train_or_load
+from makemore.cache import DiskCache, default_cache_dir, load_or_train
+from makemore.checkpoint import FORMAT, Checkpoint, cache_key
 from makemore.models import create_model
 from makemore.models.bigram import BigramCountsConfig, BigramNNConfig
 from makemore.train import TrainConfig, TrainResult, train
@@ -20,9 +22,10 @@ def files(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def trained(dataset, seed=1337, config=TRAIN_CONFIG):
+def trained(dataset, seed=1337, config=TRAIN_CONFIG) -> Checkpoint:
+    config = TrainConfig(**{**config.__dict__, "seed": seed})
     model = create_model("bigram-nn", len(dataset.vocab), NN_CONFIG, seed=seed)
-    return model, train(model, dataset, config)
+    return Checkpoint.of("bigram-nn", model, NN_CONFIG, config, train(model, dataset, config), dataset)
 
 
 def forbid_training(monkeypatch):
@@ -64,13 +67,14 @@ def test_cache_folder_comes_from_the_environment(isolated_cache_dir, monkeypatch
 
 def test_save_then_load_gives_the_same_weights_and_result(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
-    model, result = trained(tiny_dataset)
-    cache.save("k1", model, result)
-    assert files(cache.folder) == ["k1.pt"]
-    state_dict, loaded = cache.load("k1")
-    assert torch.equal(state_dict["W"], model.W.detach())
-    assert loaded == result
-    assert isinstance(loaded, TrainResult) and loaded.val_history == result.val_history
+    checkpoint = trained(tiny_dataset)
+    cache.save(checkpoint)
+    assert files(cache.folder) == [f"{checkpoint.key}.pt"]
+    loaded = cache.load(checkpoint.key)
+    assert torch.equal(loaded.state_dict["W"], checkpoint.state_dict["W"])
+    assert loaded.result == checkpoint.result and loaded.vocab == tiny_dataset.vocab
+    assert isinstance(loaded.result, TrainResult) and loaded.result.val_history == checkpoint.result.val_history
+    assert torch.equal(loaded.build().W, checkpoint.build().W)
 
 
 def test_load_of_an_absent_key_is_a_miss(tmp_path):
@@ -79,30 +83,29 @@ def test_load_of_an_absent_key_is_a_miss(tmp_path):
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
-    model, result = trained(tiny_dataset)
-    for key in ("a", "b", "a"):
-        cache.save(key, model, result)
-    assert files(cache.folder) == ["a.pt", "b.pt"]
+    a, b = trained(tiny_dataset, seed=1), trained(tiny_dataset, seed=2)
+    for checkpoint in (a, b, a):
+        cache.save(checkpoint)
+    assert files(cache.folder) == sorted([f"{a.key}.pt", f"{b.key}.pt"])
 
 
 def test_a_failed_write_leaves_nothing_behind_and_raises_nothing(tmp_path, tiny_dataset, monkeypatch):
     cache = DiskCache(tmp_path / "c")
-    model, result = trained(tiny_dataset)
+    checkpoint = trained(tiny_dataset)
 
     def half_written(obj, f):
         f.write(b"PK\x03\x04 half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(makemore.cache.torch, "save", half_written)
-    cache.save("k", model, result)  # no exception: the result in hand is never lost
+    monkeypatch.setattr(makemore.checkpoint.torch, "save", half_written)
+    cache.save(checkpoint)  # no exception: the result in hand is never lost
     assert files(cache.folder) == []
 
 
 def test_an_unwritable_folder_is_ignored(tmp_path, tiny_dataset):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    model, result = trained(tiny_dataset)
-    DiskCache(blocker).save("k", model, result)  # mkdir fails: OSError, swallowed
+    DiskCache(blocker).save(trained(tiny_dataset))  # mkdir fails: OSError, swallowed
     assert blocker.read_text() == "not a folder"
 
 
@@ -132,7 +135,7 @@ def save_other_key(path, key, good):
 
 def save_old_format(path, key, good):
     blob = torch.load(good, weights_only=True)
-    torch.save({**blob, "key": key, "format": makemore.cache.FORMAT - 1}, path)
+    torch.save({**blob, "key": key, "format": FORMAT - 1}, path)
 
 
 BAD_FILES = [save_foreign_dict, save_tensor, save_garbage, save_truncated, save_empty, save_other_key,
@@ -142,67 +145,87 @@ BAD_FILES = [save_foreign_dict, save_tensor, save_garbage, save_truncated, save_
 @pytest.mark.parametrize("make_bad", BAD_FILES, ids=lambda f: f.__name__)
 def test_unreadable_file_is_a_miss_and_is_deleted(tmp_path, tiny_dataset, make_bad):
     cache = DiskCache(tmp_path / "c")
-    model, result = trained(tiny_dataset)
-    cache.save("good", model, result)
-    make_bad(cache.path("bad"), "bad", cache.path("good"))
+    good = trained(tiny_dataset)
+    cache.save(good)
+    make_bad(cache.path("bad"), "bad", cache.path(good.key))
     assert cache.path("bad").exists()
     assert cache.load("bad") is None
     assert not cache.path("bad").exists()
-    assert cache.load("good") is not None  # the others stay
+    assert cache.load(good.key) is not None  # the others stay
 
 
 # -----------------------------------------------------------------------------------------------
-# train_or_load
+# shipped models: looked up first, read-only
 
 
-def test_train_or_load_trains_once_then_loads(tmp_path, tiny_dataset, monkeypatch):
+def test_a_shipped_model_is_found_before_the_users_folder_and_never_deleted(tmp_path, tiny_dataset):
+    shipped = tmp_path / "shipped"
+    DiskCache(shipped, shipped=None).save(trained(tiny_dataset))
+    (entry,) = shipped.iterdir()
+    cache = DiskCache(tmp_path / "mine", shipped=shipped)
+    assert cache.load(entry.stem) is not None and files(cache.folder) == []
+    entry.write_bytes(entry.read_bytes()[:100])  # damaged: a miss, but left where it is
+    assert cache.load(entry.stem) is None and entry.exists()
+
+
+def test_shipped_models_can_be_turned_off_by_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MAKEMORE_SHIPPED_DIR", "")
+    assert DiskCache(tmp_path).shipped is None
+    monkeypatch.delenv("MAKEMORE_SHIPPED_DIR")
+    assert DiskCache(tmp_path).shipped == makemore.cache.SHIPPED_DIR
+
+
+# -----------------------------------------------------------------------------------------------
+# load_or_train
+
+
+def test_load_or_train_trains_once_then_loads(tmp_path, tiny_dataset, monkeypatch):
     cache = DiskCache(tmp_path / "c")
-    m1, r1, hit1 = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m1, r1, hit1 = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     assert hit1 is False and len(files(cache.folder)) == 1
     forbid_training(monkeypatch)
-    m2, r2, hit2 = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m2, r2, hit2 = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     assert hit2 is True
     assert torch.equal(m1.W, m2.W) and r1 == r2
 
 
-def test_train_or_load_with_another_config_is_a_miss(tmp_path, tiny_dataset):
+def test_load_or_train_with_another_config_is_a_miss(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
-    train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     other = TrainConfig(max_steps=6, batch_size=8, lr=0.5)
-    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, other, cache=cache)
+    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, other, cache=cache)
     assert hit is False and r.steps == 6
     assert len(files(cache.folder)) == 2
 
 
-def test_train_or_load_without_a_cache_writes_nothing(isolated_cache_dir, tiny_dataset):
-    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+def test_load_or_train_without_a_cache_writes_nothing(isolated_cache_dir, tiny_dataset):
+    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
     assert hit is False and r.steps == 5
     assert files(isolated_cache_dir) == []
 
 
 @pytest.mark.parametrize("make_bad", [save_garbage, save_foreign_dict, save_truncated], ids=lambda f: f.__name__)
-def test_train_or_load_retrains_over_a_bad_file(tmp_path, tiny_dataset, monkeypatch, make_bad):
+def test_load_or_train_retrains_over_a_bad_file(tmp_path, tiny_dataset, monkeypatch, make_bad):
     cache = DiskCache(tmp_path / "c")
-    m1, r1, _ = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m1, r1, _ = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     key = cache_key(tiny_dataset.fingerprint, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
     good = tmp_path / "good.pt"
     good.write_bytes(cache.path(key).read_bytes())
     make_bad(cache.path(key), key, good)
-    m2, r2, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m2, r2, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     assert hit is False
     assert torch.equal(m1.W, m2.W) and r2.loss_history == r1.loss_history  # retrained, same seed
     forbid_training(monkeypatch)
-    _, _, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    _, _, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     assert hit is True  # and saved again
 
 
-def test_train_or_load_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_dataset):
+def test_load_or_train_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
-    key = cache_key(tiny_dataset.fingerprint, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
-    wrong = create_model("bigram-nn", 5, NN_CONFIG)  # another vocabulary size
-    cache.save(key, wrong, TrainResult(params=25, steps=1, seconds=0.1, train_loss=1.0, val_loss=1.0,
-                                       test_loss=1.0))
-    model, result, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    checkpoint = trained(tiny_dataset, seed=TRAIN_CONFIG.seed)
+    checkpoint.state_dict = {"W": torch.zeros(5, 5)}  # as if saved for another vocabulary size
+    cache.save(checkpoint)
+    model, result, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
     assert hit is False
     assert model.W.shape == (len(tiny_dataset.vocab),) * 2 and result.steps == 5
 
@@ -210,7 +233,7 @@ def test_train_or_load_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_
 def test_stopped_early_runs_are_not_saved(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
     config = TrainConfig(max_steps=50, batch_size=8, lr=0.5)
-    _, r, hit = train_or_load(tiny_dataset, "bigram-nn", NN_CONFIG, config, cache=cache,
+    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, config, cache=cache,
                               callback=lambda p: p.step == 3)
     assert hit is False and r.stopped_early and r.steps == 3
     assert files(cache.folder) == []
@@ -219,9 +242,9 @@ def test_stopped_early_runs_are_not_saved(tmp_path, tiny_dataset):
 def test_counts_model_round_trips_through_the_cache(tmp_path, tiny_dataset, monkeypatch):
     cache = DiskCache(tmp_path / "c")
     config = TrainConfig(max_steps=0)
-    m1, r1, _ = train_or_load(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    m1, r1, _ = load_or_train(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
     forbid_training(monkeypatch)
-    m2, r2, hit = train_or_load(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    m2, r2, hit = load_or_train(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
     assert hit and torch.equal(m1.counts, m2.counts) and m2.alpha == 0.5 and r1 == r2
 
 
@@ -230,24 +253,27 @@ def test_counts_model_round_trips_through_the_cache(tmp_path, tiny_dataset, monk
 
 
 def fill(cache, dataset, n):
-    """Save entries k0 ... k{n-1}, k0 the oldest; return what they hold."""
-    model, result = trained(dataset)
+    """Save n entries, the first the oldest; return their keys."""
     past = time.time() - 1000
+    keys = []
     for i in range(n):
-        cache.save(f"k{i}", model, result)
-        os.utime(cache.path(f"k{i}"), (past + i, past + i))
-    return model, result
+        checkpoint = trained(dataset, seed=i)
+        cache.save(checkpoint)
+        os.utime(cache.path(checkpoint.key), (past + i, past + i))
+        keys.append(checkpoint.key)
+    return keys
 
 
 def test_prune_keeps_the_max_files_newest(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c", max_files=3)
-    fill(cache, tiny_dataset, 5)
-    assert files(cache.folder) == ["k2.pt", "k3.pt", "k4.pt"]
+    keys = fill(cache, tiny_dataset, 5)
+    assert files(cache.folder) == sorted(f"{k}.pt" for k in keys[2:])
 
 
 def test_loading_an_entry_keeps_it_from_being_pruned(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c", max_files=3)
-    model, result = fill(cache, tiny_dataset, 3)
-    assert cache.load("k0") is not None  # the oldest, now the most recently used
-    cache.save("k3", model, result)
-    assert files(cache.folder) == ["k0.pt", "k2.pt", "k3.pt"]
+    keys = fill(cache, tiny_dataset, 3)
+    assert cache.load(keys[0]) is not None  # the oldest, now the most recently used
+    newest = trained(tiny_dataset, seed=99)
+    cache.save(newest)
+    assert files(cache.folder) == sorted(f"{k}.pt" for k in (keys[0], keys[2], newest.key))

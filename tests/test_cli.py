@@ -88,11 +88,11 @@ def test_train_options_and_model_options_reach_the_configs(capsys, words_file):
     s = json_summary(capsys, "train", "--model", "bigram-nn", "--data", words_file, "--json",
                      "--init-scale", "0.1", "--max-steps", "7", "--batch-size", "4", "--optimizer", "sgd",
                      "--lr", "2", "--schedule", "cosine", "--weight-decay", "0.01", "--seed", "9",
-                     "--device", "cpu")
+                     "--device", "cpu", "--eval-interval", "3")
     assert s["config"] == {"init_scale": 0.1}
-    assert s["train_config"] == {"max_steps": 7, "batch_size": 4, "optimizer": "sgd", "lr": 2.0,
-                                 "schedule": "cosine", "weight_decay": 0.01, "seed": 9,
-                                 "eval_interval": 10, "device": "cpu"}
+    assert s["train_config"] == {**TrainConfig().__dict__, "max_steps": 7, "batch_size": 4, "optimizer": "sgd",
+                                 "lr": 2.0, "schedule": "cosine", "weight_decay": 0.01, "seed": 9,
+                                 "eval_interval": 3, "device": "cpu"}
     assert s["steps"] == 7 and s["device"] == "cpu"
 
 
@@ -136,8 +136,8 @@ BAD_INPUT = [  # (argv, what the one line must say)
     ("train --model bigram-nn --data {words} --batch-size 1000000000",
      ["--batch-size", "between 0 and 65536", "1000000000"]),
     ("train --model bigram --data {words} --bogus", ["unrecognized arguments", "--bogus"]),
-    ("train --model bigram --data {words} --alpha 101", ["--alpha", "between 0 and 100", "101"]),
-    ("train --model bigram --data {words} --alpha -1", ["--alpha", "between 0 and 100", "-1"]),
+    ("train --model bigram --data {words} --alpha 101", ["--alpha", "between 0 and 10", "101"]),
+    ("train --model bigram --data {words} --alpha -1", ["--alpha", "between 0 and 10", "-1"]),
     ("train --model bigram-nn --data {words} --alpha 1", ["unrecognized arguments", "--alpha"]),
     ("train --model bigram --data {words} --optimizer adam", ["--optimizer", "invalid choice", "adam"]),
     ("train --data {words}", ["required", "--model"]),
@@ -221,22 +221,54 @@ def test_sample_load_of_a_neural_model(capsys, tmp_path, words_file):
     assert len(lines) == 7
 
 
-@pytest.mark.parametrize("content", ["text", "foreign torch file", "cache file"])
-def test_sample_load_of_a_non_checkpoint_exits_2_with_one_line(capsys, tmp_path, words_file, tiny_dataset,
-                                                              content):
+@pytest.mark.parametrize("content", ["text", "foreign torch file", "truncated model"])
+def test_sample_load_of_a_non_checkpoint_exits_2_with_one_line(capsys, tmp_path, words_file, content):
     path = tmp_path / "not-a-model.pt"
     if content == "text":
         path.write_text("anna\nbob\n")
     elif content == "foreign torch file":
         torch.save({"weights": torch.zeros(3)}, path)
-    else:  # a disk-cache entry is a torch file, but not a checkpoint
-        cache = makemore.cache.DiskCache(tmp_path / "c")
-        cache_model, result, _ = makemore.cache.train_or_load(
-            tiny_dataset, "bigram", MODELS["bigram"].config(), TrainConfig(max_steps=0), cache=cache)
-        path.write_bytes(next(cache.folder.glob("*.pt")).read_bytes())
+    else:
+        assert cli(capsys, "train", "--model", "bigram", "--data", words_file, "--save", path)[0] == 0
+        path.write_bytes(path.read_bytes()[:-200])
     code, out, err = cli(capsys, "sample", "--load", path)
     assert code == 2 and out == []
-    assert len(err) == 1 and "not-a-model.pt is not a model saved by" in err[0]
+    assert len(err) == 1 and "not-a-model.pt" in err[0]
+    assert ("not a model saved by makemore" in err[0]) or ("truncated" in err[0])
+
+
+def test_a_file_from_the_model_cache_loads_with_sample_load(capsys, tmp_path, words_file, tiny_dataset):
+    cache = makemore.cache.DiskCache(tmp_path / "c")
+    makemore.cache.load_or_train(tiny_dataset, "bigram-nn", MODELS["bigram-nn"].config(),
+                                 TrainConfig(max_steps=5, batch_size=8, lr=0.5), cache=cache)
+    (entry,) = cache.folder.glob("*.pt")
+    code, out, err = cli(capsys, "sample", "--load", entry, "--num", 4, "--sample-seed", 2)
+    assert code == 0 and len(out) == 4
+    assert err == ["(this file does not hold its training words: samples are not marked new)"]
+
+
+def test_a_file_from_train_save_is_a_valid_cache_entry(capsys, tmp_path, words_file, tiny_dataset, monkeypatch):
+    path = tmp_path / "run.pt"
+    assert cli(capsys, "train", "--model", "bigram-nn", "--data", words_file, "--max-steps", 5, "--save", path)[0] == 0
+    cache = makemore.cache.DiskCache(tmp_path / "c")
+    cache.folder.mkdir()
+    key = makemore.cache.cache_key(tiny_dataset.fingerprint, "bigram-nn", MODELS["bigram-nn"].config(),
+                                   TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5}))
+    (cache.folder / f"{key}.pt").write_bytes(path.read_bytes())
+    monkeypatch.setattr(makemore.cache, "train", lambda *a, **k: pytest.fail("trained although cached"))
+    _, result, from_cache = makemore.cache.load_or_train(
+        tiny_dataset, "bigram-nn", MODELS["bigram-nn"].config(),
+        TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5}), cache=cache)
+    assert from_cache and result.steps == 5
+
+
+def test_train_with_cache_writes_the_entry_the_same_settings_find(capsys, tmp_path, words_file, tiny_dataset,
+                                                                  isolated_cache_dir):
+    assert cli(capsys, "train", "--model", "mlp", "--data", words_file, "--max-steps", 50, "--cache")[0] == 0
+    (entry,) = isolated_cache_dir.glob("*.pt")
+    # the app builds its TrainConfig from the same defaults, with no evaluation cadence of its own
+    config = TrainConfig(**{**MODELS["mlp"].train_defaults, "max_steps": 50})
+    assert entry.stem == makemore.cache.cache_key(tiny_dataset.fingerprint, "mlp", MODELS["mlp"].config(), config)
 
 
 def test_sample_with_a_model_trains_first(capsys, words_file, tiny_words):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from makemore import limits
-from makemore.data import DataError, Vocab, WordDataset, build_examples, parse_words, split_words
+from makemore.data import DataError, Vocab, WordDataset, build_examples, build_sequences, parse_words, split_words
 
 
 def ten_words(prefix="w"):
@@ -330,3 +330,24 @@ def test_dataset_counts(tiny_dataset):
     stats = tiny_dataset.stats()
     assert stats["shortest"] == 3 and stats["longest"] == 9
     assert stats["train words"] + stats["val words"] + stats["test words"] == len(words)
+
+
+def test_whole_words_are_padded_after_a_start_token_with_no_target_past_the_end():
+    vocab = Vocab(tuple("aem"))
+    X, Y = build_sequences(["emma", "a"], vocab, length=6)
+    e, m, a = vocab.stoi["e"], vocab.stoi["m"], vocab.stoi["a"]
+    assert X.tolist() == [[0, e, m, m, a, 0], [0, a, 0, 0, 0, 0]]
+    assert Y.tolist() == [[e, m, m, a, 0, -1], [a, 0, -1, -1, -1, -1]]
+
+
+def test_dataset_words_layout_pads_to_the_longest_word_and_counts_every_character(tiny_dataset):
+    X, Y = tiny_dataset.examples("train", 0, "words")
+    longest = max(len(w) for w in tiny_dataset.words)
+    assert X.shape == Y.shape == (len(tiny_dataset.splits["train"]), longest + 1)
+    assert int((Y != -1).sum()) == len(tiny_dataset.examples("train", 3)[1])  # as many targets as windows
+    assert tiny_dataset.examples("train", 5, "words")[0] is X  # built once, whatever the block size
+
+
+def test_an_unknown_layout_is_refused(tiny_dataset):
+    with pytest.raises(ValueError, match="layout"):
+        tiny_dataset.examples("train", 3, "sideways")

@@ -19,7 +19,8 @@ from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.testing.v1 import AppTest
 
 import makemore.cache
-from makemore.cache import DiskCache, train_or_load
+from makemore.cache import DiskCache, load_or_train
+from makemore.checkpoint import Checkpoint
 from makemore.models.bigram import BigramNNConfig
 from makemore.train import TrainConfig
 
@@ -73,10 +74,10 @@ INTERRUPTIONS = {
 def test_a_training_cut_short_saves_nothing(tmp_path, tiny_dataset, exception):
     cache = DiskCache(tmp_path / "cache")
     with pytest.raises(type(exception)):
-        train_or_load(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT,
+        load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT,
                       callback=cut_short_at_step(20, exception), cache=cache)
     assert cache_files(cache.folder) == []
-    _, result, from_cache = train_or_load(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT, cache=cache)
+    _, result, from_cache = load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT, cache=cache)
     assert not from_cache and result.steps == 40  # asked again: trained in full, and saved
     assert len(cache_files(cache.folder)) == 1
 
@@ -94,20 +95,22 @@ def half_a_save(exception: BaseException):
 def test_a_save_that_fails_midway_leaves_the_old_file_whole_and_no_partial_one(
         tmp_path, tiny_dataset, monkeypatch, exception):
     cache = DiskCache(tmp_path / "cache")
-    model, result, _ = train_or_load(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT)
-    cache.save("k", model, result)
-    before = cache.path("k").read_bytes()
+    model, result, _ = load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT)
+    checkpoint = Checkpoint.of("bigram-nn", model, BigramNNConfig(), SHORT, result, tiny_dataset)
+    cache.save(checkpoint)
+    path = cache.path(checkpoint.key)
+    before = path.read_bytes()
 
-    monkeypatch.setattr(makemore.cache.torch, "save", half_a_save(exception))
+    monkeypatch.setattr(makemore.checkpoint.torch, "save", half_a_save(exception))
     try:
-        cache.save("k", model, result)  # the same key again: a half-written file would replace it
+        cache.save(checkpoint)  # the same key again: a half-written file would replace it
     except BaseException as e:  # noqa: BLE001 - a disk error is swallowed; an interruption goes on up
         assert e is exception and not isinstance(e, OSError)
     monkeypatch.undo()
 
-    assert cache_files(cache.folder) == ["k.pt"]  # no temporary file left behind
-    assert cache.path("k").read_bytes() == before
-    assert cache.load("k") is not None
+    assert cache_files(cache.folder) == [path.name]  # no temporary file left behind
+    assert path.read_bytes() == before
+    assert cache.load(checkpoint.key) is not None
 
 
 # -----------------------------------------------------------------------------------------------

@@ -1,26 +1,22 @@
 """The MLP of lecture 2: shapes, parameter count, initialisation, reproducible training, the
-learning-rate finder, the embedding projection, and background training jobs."""
+learning-rate finder and the embedding projection (its background jobs: tests/test_jobs.py)."""
 
 import json
 import math
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from makemore.cache import DiskCache
 from makemore.cli import main
 from makemore.data import WordDataset
-from makemore.jobs import DONE, FAILED, QUEUED, STOPPED, JobBoard
 from makemore.lr_finder import lr_sweep, suggest
-from makemore.models import count_params, create_model
-from makemore.models.mlp import MLPConfig, estimate_seconds, mlp_param_count, nearest, project_2d
+from makemore.models import count_params, create_model, param_count
+from makemore.models.mlp import MLPConfig, estimate_seconds, nearest, project_2d
 from makemore.train import TrainConfig, train
 
-from conftest import LECTURE_NAMES, TINY_WORDS
+from conftest import TINY_WORDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from urlstate import Setting, parse_query  # noqa: E402
@@ -32,8 +28,8 @@ def tiny():
 
 
 @pytest.fixture(scope="module")
-def names():
-    return WordDataset.from_file(LECTURE_NAMES)
+def names(names_dataset):
+    return names_dataset
 
 
 @pytest.mark.parametrize("config", [MLPConfig(), MLPConfig(block_size=1, n_embd=2, n_hidden=16),
@@ -44,9 +40,9 @@ def test_logits_shape_and_parameter_formula(config):
     logits, loss = model(idx)
     assert logits.shape == (5, 27) and loss is None
     assert model.block_size == config.block_size
-    assert count_params(model) == mlp_param_count(27, config)
+    assert count_params(model) == param_count("mlp", 27, config)
     # the lecture's network: 27*10 + (30+1)*200 + (200+1)*27 = 11,897
-    assert mlp_param_count(27, MLPConfig()) == 11_897
+    assert param_count("mlp", 27, MLPConfig()) == 11_897  # the lecture's count
 
 
 def test_scaled_init_starts_near_uniform_and_naive_far_above():
@@ -73,9 +69,9 @@ def test_same_seed_trains_to_the_same_numbers(tiny):
     assert a.loss_history != c.loss_history
 
 
-def test_cli_default_recipe_reaches_the_promised_loss(capsys):
+def test_cli_default_recipe_reaches_the_promised_loss(capsys, names_path):
     # the issue's promise: the page's defaults (also the CLI's) reach val <= 2.20 on the lecture's list
-    code = main(["train", "--model", "mlp", "--data", str(LECTURE_NAMES), "--json"])
+    code = main(["train", "--model", "mlp", "--data", str(names_path), "--json"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0 and report["steps"] == 4000 and report["params"] == 11_897
     assert report["val_loss"] <= 2.20, report["val_loss"]
@@ -83,7 +79,7 @@ def test_cli_default_recipe_reaches_the_promised_loss(capsys):
 
 
 @pytest.mark.parametrize("argv, wrong", [
-    (["--n-hidden", "100000"], "--n-hidden: must be between 1 and 512"),
+    (["--n-hidden", "100000"], "--n-hidden: must be between 16 and 512"),
     (["--block-size", "0"], "--block-size: must be between 1 and 10"),
     (["--init", "zeros"], "--init: invalid choice"),
     (["--n-embd", "ten"], "--n-embd: must be an integer"),
@@ -185,122 +181,3 @@ def test_unknown_query_parameters_are_reported():
     values, problems, unknown = parse_query({"foo": "1", "dataset_choice": "x", "block": "2"}, SETTINGS,
                                             also_known=("dataset_choice",))
     assert values == {"block": 2} and problems == [] and unknown == ["foo"]
-
-
-# --- background jobs ------------------------------------------------------------------------------
-
-def wait_until(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
-QUICK = TrainConfig(max_steps=200, batch_size=16, optimizer="adamw", lr=0.01, eval_interval=50)
-
-
-def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
-    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is None
-    job = board.start(tiny, "mlp", MLPConfig(), QUICK)
-    assert job.wait(60) and job.status == DONE
-    snap = job.snapshot()
-    assert snap.steps == list(range(1, 201)) and len(snap.val) == 4
-    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is job
-    assert board.start(tiny, "mlp", MLPConfig(), QUICK) is job  # nothing is trained twice
-    # a new server (empty board) finds it on disk, trained by nobody
-    again = JobBoard(DiskCache(tmp_path)).find(tiny, "mlp", MLPConfig(), QUICK)
-    assert again.status == DONE and again.from_disk and again.result.val_loss == job.result.val_loss
-    assert again.snapshot().steps == snap.steps
-
-
-def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
-    jobs = []
-    threads = [threading.Thread(target=lambda: jobs.append(board.start(tiny, "mlp", MLPConfig(), QUICK)))
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len({id(j) for j in jobs}) == 1
-    assert jobs[0].wait(60) and jobs[0].status == DONE and board.trainings_started == 1
-
-
-def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
-    long = TrainConfig(max_steps=200_000, batch_size=16, optimizer="adamw", lr=0.01)
-    job = board.start(tiny, "mlp", MLPConfig(), long)
-    wait_until(lambda: job.snapshot().step >= 20)
-    job.stop()
-    assert job.wait(60) and job.status == STOPPED
-    assert job.result.stopped_early and 20 <= job.result.steps < 200_000
-    assert job.model is not None and math.isfinite(job.result.val_loss)
-    assert list(tmp_path.glob("*.pt")) == []  # a partial model is never cached
-    # asking again starts a fresh run rather than showing the stopped one
-    fresh = board.start(tiny, "mlp", MLPConfig(), long)
-    assert fresh is not job
-    fresh.stop()
-    fresh.wait(60)
-
-
-def test_an_unwatched_job_stops_itself(tiny):
-    board = JobBoard(None, abandoned_after=0.2)
-    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
-    assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
-
-
-def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
-    board = JobBoard(None, max_running=1)
-    long = TrainConfig(max_steps=200_000, batch_size=16)
-    first = board.start(tiny, "mlp", MLPConfig(), long)
-    second = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16))
-    wait_until(lambda: first.snapshot().step >= 5)
-    assert second.status == QUEUED
-    first.stop()
-    assert second.wait(60) and second.status == DONE
-
-
-def test_a_failing_training_reports_its_reason(tiny):
-    board = JobBoard(None)
-    # the child process builds the model; a config it refuses is the simplest failure to cause
-    job = board.start(tiny, "mlp", MLPConfig(init="zeros"), QUICK)
-    assert job.wait(60) and job.status == FAILED and "unknown init" in job.error and job.model is None
-    retry = board.start(tiny, "mlp", MLPConfig(init="zeros"), QUICK)  # a failed run may be retried
-    assert retry is not job and retry.wait(60)
-
-
-def test_a_job_trains_exactly_as_train_does(tiny):
-    job = JobBoard(None).start(tiny, "mlp", MLPConfig(), QUICK)
-    assert job.wait(60) and job.status == DONE
-    model = create_model("mlp", len(tiny.vocab), MLPConfig(), seed=QUICK.seed)
-    direct = train(model, tiny, QUICK)
-    assert job.result.loss_history == direct.loss_history and job.result.val_loss == direct.val_loss
-    assert job.snapshot().losses == direct.loss_history
-    trained = job.model.state_dict()
-    assert all(torch.equal(trained[name], value) for name, value in model.state_dict().items())
-
-
-def test_a_killed_training_process_fails_the_job_cleanly(tiny, tmp_path):
-    import multiprocessing
-    import os
-    import signal
-    board = JobBoard(DiskCache(tmp_path))
-    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
-    wait_until(lambda: job.snapshot().step >= 5)
-    (child,) = [p for p in multiprocessing.active_children() if p.name.startswith("train-")]
-    os.kill(child.pid, signal.SIGKILL)  # as the out-of-memory killer would
-    assert job.wait(60) and job.status == FAILED and "ended unexpectedly" in job.error
-    assert list(tmp_path.iterdir()) == []  # nothing half-written in the cache
-
-
-def test_a_queued_job_whose_tab_closed_never_starts(tiny):
-    board = JobBoard(None, max_running=1, abandoned_after=0.5)
-    first = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
-    queued = board.start(tiny, "mlp", MLPConfig(), QUICK)
-    wait_until(lambda: first.snapshot().step >= 5)
-    time.sleep(0.6)  # nobody looks at the queued one
-    first.seen()
-    first.stop()
-    assert queued.wait(60) and queued.status == STOPPED and queued.result is None
-    assert queued.snapshot().steps == []

@@ -138,3 +138,42 @@ def test_temperature_must_be_positive(names_counts, names_dataset):
     for t in (0, -1.0):
         with pytest.raises(ValueError, match="temperature"):
             generate(names_counts, names_dataset.vocab, num=1, temperature=t)
+
+
+class CountsAsWords(torch.nn.Module):
+    """A counts bigram read as a whole-word model: logits (B, T, V) at every position. It samples
+    exactly what the windows bigram samples, so the two layouts can be checked against each other."""
+
+    layout = "words"
+    block_size = 33
+
+    def __init__(self, counts_model):
+        super().__init__()
+        self.counts_model = counts_model
+        self.seen_lengths = []
+
+    def forward(self, idx, targets=None):
+        self.seen_lengths.append(idx.shape[1])
+        B, T = idx.shape
+        logits, _ = self.counts_model(idx.reshape(-1, 1))
+        return logits.view(B, T, -1), None
+
+
+def test_a_words_model_sees_the_whole_word_so_far_and_samples_like_its_windows_twin(names_counts, names_dataset):
+    as_words = CountsAsWords(names_counts)
+    words = generate(as_words, names_dataset.vocab, num=50, seed=3)
+    assert words == generate(names_counts, names_dataset.vocab, num=50, seed=3)
+    assert as_words.seen_lengths == list(range(1, len(as_words.seen_lengths) + 1))  # start token, then +1
+
+
+def test_a_words_model_ends_every_word_at_the_end_token_or_the_length_limit(abc_dataset):
+    model = counts_model(abc_dataset, alpha=0.0)
+    counts = torch.zeros_like(model.counts)
+    counts[0, 1] = counts[1, 1] = counts[1, 0] = 1  # . -> a; a -> a or the end
+    model.counts = counts
+    as_words = CountsAsWords(model)
+    words = [s.word for s in generate(as_words, abc_dataset.vocab, num=100, seed=0, max_len=32)]
+    assert all(set(w) <= {"a"} and 1 <= len(w) <= 32 for w in words)
+    assert max(as_words.seen_lengths) <= as_words.block_size
+    cut = [s.word for s in generate(CountsAsWords(model), abc_dataset.vocab, num=100, seed=0, max_len=4)]
+    assert max(map(len, cut)) == 4 and min(map(len, cut)) < 4

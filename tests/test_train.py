@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from makemore.models import create_model
+from makemore.models import create_model, next_char_loss
 from makemore.train import Progress, TrainConfig, TrainResult, evaluate, resolve_device, train
 
 
@@ -135,9 +135,15 @@ def test_eval_interval_gives_validation_at_those_steps_and_the_last(tiny_dataset
     assert all(math.isfinite(v) for _, v in r.val_history)
 
 
-def test_no_validation_history_without_eval_interval(tiny_dataset):
-    _, r = run(tiny_dataset, max_steps=25, batch_size=8, lr=0.5, eval_interval=0)
-    assert r.val_history == []
+def test_automatic_eval_interval_evaluates_twenty_times_a_run(tiny_dataset):
+    _, r = run(tiny_dataset, max_steps=40, batch_size=8, lr=0.5)  # eval_interval=0: automatic
+    assert [s for s, _ in r.val_history] == list(range(2, 41, 2))
+    assert TrainConfig(max_steps=4000).eval_every == 200 and TrainConfig(max_steps=5).eval_every == 1
+
+
+def test_an_eval_interval_past_the_run_evaluates_only_at_the_end(tiny_dataset):
+    _, r = run(tiny_dataset, max_steps=25, batch_size=8, lr=0.5, eval_interval=1000)
+    assert [s for s, _ in r.val_history] == [25]
     assert math.isfinite(r.val_loss)
 
 
@@ -234,3 +240,41 @@ def test_train_result_round_trips_through_a_dict(tiny_dataset):
     assert TrainResult.from_dict(d) == r
     assert TrainResult.from_dict({**d, "val_history": [list(p) for p in d["val_history"]]}) == r
     assert TrainResult(params=1, steps=0, seconds=0.0, train_loss=1, val_loss=1, test_loss=1).steps_per_sec == 0.0
+
+
+# -----------------------------------------------------------------------------------------------
+# whole words: a model with layout "words" trains through the same loop
+
+
+class WordsBigram(torch.nn.Module):
+    """The smallest whole-word model: each position's logits are a row of W picked by its own
+    character (so it is causal), for batches of padded words."""
+
+    layout = "words"
+    block_size = 33
+
+    def __init__(self, vocab_size, generator=None):
+        super().__init__()
+        self.W = torch.nn.Parameter(torch.randn(vocab_size, vocab_size, generator=generator) * 0.1)
+
+    def forward(self, idx, targets=None):
+        logits = self.W[idx]  # (B, T, V)
+        return logits, None if targets is None else next_char_loss(logits, targets)
+
+
+def test_evaluate_counts_only_predicted_characters_of_padded_words(tiny_dataset):
+    model = WordsBigram(len(tiny_dataset.vocab), torch.Generator().manual_seed(0))
+    X, Y = tiny_dataset.examples("val", 0, "words")
+    by_hand = []
+    for word in tiny_dataset.splits["val"]:
+        ids = [0] + tiny_dataset.vocab.encode(word) + [0]
+        logp = torch.log_softmax(model.W[ids[:-1]], dim=-1)
+        by_hand += [-logp[t, ids[t + 1]].item() for t in range(len(ids) - 1)]
+    assert evaluate(model, X, Y, chunk=16) == pytest.approx(sum(by_hand) / len(by_hand), rel=1e-5)
+
+
+def test_a_words_model_trains_and_evaluates_through_the_one_loop(tiny_dataset):
+    model = WordsBigram(len(tiny_dataset.vocab), torch.Generator().manual_seed(0))
+    r = train(model, tiny_dataset, TrainConfig(max_steps=60, batch_size=8, optimizer="adamw", lr=0.1))
+    assert r.loss_history[-1] < r.loss_history[0] and math.isfinite(r.val_loss)
+    assert r.val_history[-1][1] == pytest.approx(r.val_loss, abs=1e-6)

@@ -8,8 +8,9 @@ import torch
 import charts
 from datasets_ui import current_dataset
 from widgets import show_source, show_table, smoothed_history
-from makemore import backprop, engine
+from makemore import backprop, engine, engine_graph, expressions, scalar_nn
 from makemore.backprop import BackpropConfig
+from makemore.backward_steps import backward_steps
 
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)  # from backprop.MIN_BATCH_SIZE: below it rounding alone fails the check
 HIDDEN = (16, 32, 64, 128, 256)
@@ -18,8 +19,8 @@ TOY_STEPS = 200  # the tiny network's slider stops here: pure Python, a few ms a
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def toy_run(steps: int, lr: float, seed: int) -> engine.ToyRun:
-    return engine.train_toy(steps=steps, lr=lr, seed=seed)
+def toy_run(steps: int, lr: float, seed: int) -> scalar_nn.ToyRun:
+    return scalar_nn.train_toy(steps=steps, lr=lr, seed=seed)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -53,9 +54,9 @@ st.markdown(
 
 # --- part 1: a scalar engine ---------------------------------------------------------------------
 st.header("1 · A scalar autograd engine")
-names = list(engine.EXPRESSIONS)
-choice = st.selectbox("Expression", names, format_func=lambda n: engine.EXPRESSIONS[n].title, key="bp_expression")
-expression = engine.EXPRESSIONS[choice]
+names = list(expressions.EXPRESSIONS)
+choice = st.selectbox("Expression", names, format_func=lambda n: expressions.EXPRESSIONS[n].title, key="bp_expression")
+expression = expressions.EXPRESSIONS[choice]
 st.latex(expression.latex)
 inputs = {}
 columns = st.columns(len(expression.inputs))
@@ -65,7 +66,7 @@ for column, (name, default) in zip(columns, expression.inputs.items()):
     inputs[name] = column.slider(name, -10.0, 10.0, float(default), 0.01, format="%.4f", key=f"bp_{choice}_{name}",
                                  persist_state="session")
 root = expression.build(inputs)
-steps = engine.backward_steps(root)
+steps = backward_steps(root)
 
 st.markdown(
     "**Forward**, the values flow left to right. **Backward**, each node passes its gradient to its "
@@ -76,12 +77,12 @@ shown = st.slider("Backward pass: step", 0, len(steps), len(steps), key=f"bp_ste
                   help="0: the forward pass only, no gradient known yet. Each step passes one node's gradient "
                   "back to its inputs.")
 if shown == 0:
-    st.graphviz_chart(engine.to_dot(root, grads={}))
+    st.graphviz_chart(engine_graph.to_dot(root, grads={}))
     st.caption("Before the backward pass: every gradient is still unknown (?).")
 else:
     step = steps[shown - 1]
     filled = [contribution[0] for contribution in step.contributions]
-    st.graphviz_chart(engine.to_dot(root, grads=step.grads, highlight=filled, active=step.node))
+    st.graphviz_chart(engine_graph.to_dot(root, grads=step.grads, highlight=filled, active=step.node))
     if not step.contributions:
         st.caption(f"Step 1: the output `{step.node.label}` starts with gradient 1, since "
                    f"d{step.node.label}/d{step.node.label} = 1.")
@@ -93,9 +94,9 @@ else:
 
 st.markdown("**Checked three ways**: our engine, PyTorch's autograd on the same expression, and a finite "
             "difference (nudge one input by ±10⁻⁶ and watch the output).")
-ours = {name: leaf.grad for name, leaf in engine.leaves(root).items()}
-torch_grads = engine.torch_grads(expression, inputs)
-numerical = engine.numerical_grads(expression, inputs)
+ours = {name: leaf.grad for name, leaf in expressions.leaves(root).items()}
+torch_grads = expressions.torch_grads(expression, inputs)
+numerical = expressions.numerical_grads(expression, inputs)
 show_table(pd.DataFrame({
     "input": list(inputs),
     "value": list(inputs.values()),
@@ -124,7 +125,7 @@ left.altair_chart(charts.loss_curve(pd.DataFrame({"step": range(len(run.losses))
                   width="stretch")
 with right:
     st.markdown("**Targets and predictions** after the last step")
-    show_table(pd.DataFrame({"x": [str(x) for x in engine.TOY_XS], "target": engine.TOY_YS,
+    show_table(pd.DataFrame({"x": [str(x) for x in scalar_nn.TOY_XS], "target": scalar_nn.TOY_YS,
                              "prediction": run.predictions[-1]}).round(4))
     st.caption(f"{run.n_params} parameters · loss {run.losses[0]:.3f} at the start, {run.losses[-1]:.4f} at the end.")
 show_source(engine.Value, title="The engine's source code")

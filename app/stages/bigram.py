@@ -1,5 +1,6 @@
 """Stage 1: the bigram model, counted and then learned (lecture 1)."""
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -7,7 +8,10 @@ import streamlit as st
 
 import charts
 from datasets_ui import current_dataset
+from model_controls import BOUND, model_setting
 from trainer import trained
+from training_ui import check_link
+from urlstate import Setting
 from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from makemore.models import MODELS
 from makemore.models.bigram import (BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig,
@@ -19,8 +23,21 @@ RECIPES = {  # optimizer -> the learning rate that suits it on this model
     "adamw": 0.5,
     "sgd": 50.0,  # the lecture's plain gradient descent on the full batch
 }
-LEARNING_RATES = [0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0]
+OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD (the lecture's)"}  # as shown, and written in the URL
+LEARNING_RATES = (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0)
+WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1)
+STEPS = dict(lo=10, hi=500, step=10)  # each on the full training set
 SECONDS_PER_STEP = 0.06  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
+NETWORK = TrainConfig(**MODELS["bigram-nn"].train_defaults)  # the fast recipe: the widgets' defaults
+ALPHA = model_setting("bigram", "alpha", key="bigram_alpha")
+SETTINGS = [
+    ALPHA.url_setting(),
+    Setting("bigram_optimizer", "Optimizer", OPTIMIZERS[NETWORK.optimizer], options=tuple(OPTIMIZERS.values())),
+    Setting("bigram_lr", "Learning rate", NETWORK.lr, options=LEARNING_RATES),
+    Setting("bigram_steps", "Steps", NETWORK.max_steps, lo=STEPS["lo"], hi=STEPS["hi"]),
+    Setting("bigram_wd", "Weight decay", NETWORK.weight_decay, options=WEIGHT_DECAYS),
+    Setting("bigram_seed", "Seed", NETWORK.seed, lo=0, hi=1_000_000),
+]
 
 dataset = current_dataset()
 vocab = dataset.vocab
@@ -39,14 +56,12 @@ st.markdown(
     "normalise each row, and you have the probability of every next character. Then train a neural "
     "network to predict the same thing, and watch it land on the same answer."
 )
+check_link(SETTINGS)  # links carry the settings: say which of this one's cannot be used
 
 # --- 1. counting -----------------------------------------------------------------------------------
 st.header("1 · Count the pairs")
 counted = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults))
-alpha = st.slider("Smoothing α (add α to every count)", 0.0, 10.0, 1.0, 0.1, key="bigram_alpha",
-                  persist_state="session",
-                  help="α = 0 is the raw counts: a pair never seen gets probability 0. "
-                  "A larger α pulls every row towards uniform.")
+alpha = ALPHA.widget()
 counts_model = counted.model.with_alpha(alpha)
 train_nll = evaluate(counts_model, X_train, Y_train)
 val_nll = evaluate(counts_model, X_val, Y_val)
@@ -99,25 +114,21 @@ def use_recipe():
     st.session_state["bigram_lr"] = RECIPES[st.session_state["bigram_optimizer"]]
 
 
-defaults = MODELS["bigram-nn"].train_defaults
-st.session_state.setdefault("bigram_lr", defaults["lr"])  # set here, not as value=: use_recipe changes it
 c1, c2, c3, c4 = st.columns(4)
-optimizer = c1.radio("Optimizer", list(RECIPES), index=0, key="bigram_optimizer", on_change=use_recipe,
-                     format_func={"adamw": "AdamW", "sgd": "SGD (the lecture's)"}.get,
-                     persist_state="session", help="Switching sets the learning rate that suits it.")
-lr = c2.select_slider("Learning rate", LEARNING_RATES, key="bigram_lr",
-                      persist_state="session")
-steps = c3.slider("Steps (each on the full training set)", 10, 500, defaults["max_steps"], 10,
-                  key="bigram_steps", persist_state="session")
-weight_decay = c4.select_slider("Weight decay (L2)", [0.0, 0.001, 0.01, 0.1], value=0.0,
-                                key="bigram_wd", persist_state="session")
-seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000, 1337, key="bigram_seed",
-                                     persist_state="session")
+optimizer = c1.radio("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(NETWORK.optimizer),
+                     key="bigram_optimizer", on_change=use_recipe, format_func=OPTIMIZERS.get, **BOUND,
+                     help="Switching sets the learning rate that suits it.")
+lr = c2.select_slider("Learning rate", LEARNING_RATES, NETWORK.lr, key="bigram_lr", **BOUND)
+steps = c3.slider("Steps (each on the full training set)", STEPS["lo"], STEPS["hi"], NETWORK.max_steps,
+                  STEPS["step"], key="bigram_steps", **BOUND)
+weight_decay = c4.select_slider("Weight decay (L2)", WEIGHT_DECAYS, NETWORK.weight_decay, key="bigram_wd", **BOUND)
+seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000, NETWORK.seed, key="bigram_seed",
+                                     **BOUND)
 st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
            "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")
 
-train_config = TrainConfig(**{**defaults, "optimizer": optimizer, "lr": lr, "max_steps": steps,
-                              "weight_decay": weight_decay, "seed": int(seed)})
+train_config = dataclasses.replace(NETWORK, optimizer=optimizer, lr=lr, max_steps=steps, weight_decay=weight_decay,
+                                   seed=int(seed))
 try:
     neural = trained(dataset, "bigram-nn", BigramNNConfig(), train_config)
 except FloatingPointError as e:
@@ -133,7 +144,7 @@ c2.metric("network val NLL", f"{r.val_loss:.4f}",
           f"{r.val_loss - val_nll:+.4f} vs counts (α = {alpha:g})" if math.isfinite(val_nll) else None,
           delta_color="off")
 c3.metric("trained in", f"{r.seconds:.1f} s", help=f"{r.steps} steps at {r.steps_per_sec:.0f} steps/s"
-          + (" (loaded from the cache: no training needed now)" if neural.from_disk else ""))
+          + (" (loaded from the cache: no training needed now)" if neural.from_cache else ""))
 st.altair_chart(
     charts.loss_curve(history_frame(r), reference=reference,
                       reference_label="counts' train NLL (α = 0)", title="Network loss against the counts"),

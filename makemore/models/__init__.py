@@ -1,7 +1,16 @@
 """The model registry: every model family shares one interface.
 
     model = create_model("bigram-nn", vocab_size=27, config=BigramNNConfig(), seed=1)
-    logits, loss = model(idx, targets)   # idx: (B, model.block_size) int64, targets: (B,)
+    logits, loss = model(idx, targets)
+
+A model declares how it reads a word with its `layout`:
+- "windows" (the default): idx is (B, model.block_size), the previous characters of one position;
+  logits are (B, V) and targets (B,).
+- "words": idx is (B, T), a whole word after a start token; logits are (B, T, V) and targets
+  (B, T), with -1 where a word has ended (padding). Every position predicts its next character.
+The dataset builds either layout (makemore.data), and the training loop, evaluation and sampling
+treat both alike: `next_char_loss` is the one loss, the mean negative log-likelihood per predicted
+character.
 
 A model with trainable parameters is trained by gradients (makemore.train); one without them
 (the counts bigram) has a `fit(X, Y)` method instead. Adding a model family means one module
@@ -9,13 +18,40 @@ here and one entry in MODELS.
 """
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 import torch
 import torch.nn as nn
 
 from makemore.models.bigram import BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig
+from makemore.models.loss import next_char_loss  # noqa: F401  (the one loss, re-exported)
 from makemore.models.mlp import MLP, MLPConfig
-from makemore.models.mlp_bn import MLPBN, MLPBNConfig
+from makemore.models.mlp_bn import MLPBN, PRESETS as MLP_BN_PRESETS, MLPBNConfig
+from makemore.models.recurrent import GRUConfig, RecurrentLM, RNNConfig
+from makemore.models.wavenet import PRESETS as WAVENET_PRESETS, WaveNet, WaveNetConfig
+
+WINDOWS, WORDS = "windows", "words"
+
+
+@dataclass(frozen=True)
+class LectureRecipe:
+    """How the lecture (or makemore.py, for models no lecture trains) trains this model: the
+    reference that the fast default is measured against (bench/stages.py, the pages)."""
+
+    source: str  # "lecture 2", "makemore.py"
+    train: dict  # TrainConfig fields
+    model: dict = field(default_factory=dict)  # changes to the model's default config
+    val_loss: float | None = None  # what the source reports for it on names.txt
+    seconds: float | None = None  # its wall time on 2 CPU cores, measured here
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A step of a stage's path: a model config, trained with the model's fast recipe changed by
+    `train` (TrainConfig fields). Presets on the lecture's kind of list ship with the repository."""
+
+    config: object
+    train: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -23,8 +59,15 @@ class ModelSpec:
     cls: type  # nn.Module subclass taking (vocab_size, config, generator)
     config: type  # frozen dataclass of the model's settings (hashable, so a cache key)
     summary: str
-    train_defaults: dict = field(default_factory=dict)  # TrainConfig fields that suit this model
+    train_defaults: dict = field(default_factory=dict)  # TrainConfig fields: the fast recipe
+    lecture: LectureRecipe | None = None
+    presets: dict = field(default_factory=dict)  # name -> Preset, in the order a page walks them
 
+
+# lecture 2 and 3's final runs: SGD at 0.1, then 0.01 for the second half, batches of 32
+LECTURE_SGD = dict(optimizer="sgd", lr=0.1, schedule="step", max_steps=200_000, batch_size=32)
+# makemore.py's defaults, the reference for the models no lecture trains
+MAKEMORE_PY = dict(optimizer="adamw", lr=5e-4, weight_decay=0.01, beta2=0.99, batch_size=32)
 
 MODELS: dict[str, ModelSpec] = {
     "bigram": ModelSpec(
@@ -37,15 +80,17 @@ MODELS: dict[str, ModelSpec] = {
         BigramNN,
         BigramNNConfig,
         "neural bigram: one-hot x W, softmax, gradient descent (lecture 1)",
-        dict(max_steps=100, batch_size=0, optimizer="adamw", lr=0.5, eval_interval=10),
+        dict(max_steps=100, batch_size=0, optimizer="adamw", lr=0.5),
+        # the lecture's plain gradient descent on the full batch
+        LectureRecipe("lecture 1", dict(max_steps=200, batch_size=0, optimizer="sgd", lr=50.0), val_loss=2.45),
     ),
     "mlp": ModelSpec(
         MLP,
         MLPConfig,
         "MLP on concatenated character embeddings, one tanh hidden layer (lecture 2)",
         # the page's fast recipe: val ~2.11 in ~6 s on 2 CPU cores (the lecture: ~2.15 in ~130 s)
-        dict(max_steps=4000, batch_size=512, optimizer="adamw", lr=0.01, schedule="cosine",
-             eval_interval=200),
+        dict(max_steps=4000, batch_size=512, optimizer="adamw", lr=0.01, schedule="cosine"),
+        LectureRecipe("lecture 2", LECTURE_SGD, dict(init="naive"), val_loss=2.164, seconds=130),
     ),
     "mlp-bn": ModelSpec(
         MLPBN,
@@ -53,8 +98,35 @@ MODELS: dict[str, ModelSpec] = {
         "deeper MLP with BatchNorm and the initialisations of lecture 3",
         # the page's fast recipe for the lecture's one-layer BatchNorm net: val ~2.106 in ~17 s on
         # one core (the lecture: 2.1057 after 200k SGD steps); BatchNorm likes the bigger batch
-        dict(max_steps=4000, batch_size=1024, optimizer="adamw", lr=0.01, schedule="cosine",
-             eval_interval=200),
+        dict(max_steps=4000, batch_size=1024, optimizer="adamw", lr=0.01, schedule="cosine"),
+        LectureRecipe("lecture 3", LECTURE_SGD, val_loss=2.1057, seconds=220),
+        {name: Preset(config) for name, config in MLP_BN_PRESETS.items()},
+    ),
+    "wavenet": ModelSpec(
+        WaveNet,
+        WaveNetConfig,
+        "hierarchical MLP fusing the context two characters at a time, like WaveNet (lecture 5)",
+        # val ~1.99 in ~30 s on one core (the lecture's recipe: 1.993 after 200k SGD steps)
+        dict(max_steps=9000, batch_size=256, optimizer="adamw", lr=0.003, schedule="cosine"),
+        LectureRecipe("lecture 5", LECTURE_SGD, val_loss=1.993, seconds=610),
+        {name: Preset(config) for name, config in WAVENET_PRESETS.items()},
+    ),
+    "rnn": ModelSpec(
+        RecurrentLM,
+        RNNConfig,
+        "vanilla RNN reading a word one character at a time (Mikolov et al. 2010)",
+        # val ~2.02 in ~10 s on one core
+        dict(max_steps=4000, batch_size=64, optimizer="adamw", lr=0.003, schedule="cosine"),
+        LectureRecipe("makemore.py", MAKEMORE_PY | dict(max_steps=10_000), dict(n_embd=64, n_hidden=64)),
+    ),
+    "gru": ModelSpec(
+        RecurrentLM,
+        GRUConfig,
+        "GRU: a recurrent net with update and reset gates (Cho et al. 2014)",
+        # val ~1.99 in ~16 s on one core; weight decay keeps the gates from overfitting
+        dict(max_steps=4000, batch_size=64, optimizer="adamw", lr=0.005, schedule="cosine", weight_decay=0.1),
+        LectureRecipe("makemore.py", MAKEMORE_PY | dict(max_steps=10_000), dict(n_embd=64, n_hidden=64)),
+        {"larger": Preset(GRUConfig(n_embd=32, n_hidden=128), dict(max_steps=5000, batch_size=128))},
     ),
 }
 
@@ -71,6 +143,11 @@ def create_model(name: str, vocab_size: int, config=None, seed: int = 1337) -> n
     return spec.cls(vocab_size, config, generator=generator)
 
 
+def layout(model: nn.Module) -> str:
+    """How the model reads a word: WINDOWS or WORDS (see the module's docstring)."""
+    return getattr(model, "layout", WINDOWS)
+
+
 def config_fields(name: str) -> list:
     """The dataclass fields of a model's config (for CLI options and UI labels)."""
     return list(fields(MODELS[name].config))
@@ -80,3 +157,10 @@ def count_params(model: nn.Module) -> int:
     """Trainable parameters; for a counting model, the numbers in its table."""
     n = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return n or sum(b.numel() for b in model.buffers())
+
+
+@lru_cache(maxsize=256)
+def param_count(name: str, vocab_size: int, config) -> int:
+    """count_params of the model these settings build (built once per settings: a page asks on
+    every rerun, and building the biggest allowed net takes a few milliseconds)."""
+    return count_params(create_model(name, vocab_size, config))

@@ -17,7 +17,10 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class BigramCountsConfig:
     # add-alpha smoothing: every pair counts as seen alpha more times
-    alpha: float = field(default=1.0, metadata=dict(min=0.0, max=100.0))
+    alpha: float = field(default=1.0, metadata=dict(
+        min=0.0, max=10.0, step=0.1, label="Smoothing α (add α to every count)",
+        help="α = 0 is the raw counts: a pair never seen gets probability 0. A larger α pulls every row "
+        "towards uniform."))
 
 
 class BigramCounts(nn.Module):
@@ -56,7 +59,9 @@ class BigramCounts(nn.Module):
 @dataclass(frozen=True)
 class BigramNNConfig:
     # std of W at initialisation (the lecture uses randn: std 1)
-    init_scale: float = field(default=1.0, metadata=dict(min=0.0, max=10.0))
+    init_scale: float = field(default=1.0, metadata=dict(
+        min=0.0, max=10.0, step=0.1, label="Initial weight scale",
+        help="W starts as randn × this; 0 starts from uniform predictions."))
 
 
 class BigramNN(nn.Module):

@@ -24,12 +24,21 @@ INITS = ("naive", "scaled")
 
 @dataclass(frozen=True)
 class MLPConfig:
-    block_size: int = field(default=3, metadata=dict(min=1, max=limits.MAX_BLOCK_SIZE))
-    n_embd: int = field(default=10, metadata=dict(min=1, max=limits.MAX_N_EMBD))
-    n_hidden: int = field(default=200, metadata=dict(min=1, max=limits.MAX_N_HIDDEN))
+    block_size: int = field(default=3, metadata=dict(
+        min=1, max=limits.MAX_BLOCK_SIZE, step=1, label="Block size (context characters)",
+        help="How many previous characters the model sees."))
+    n_embd: int = field(default=10, metadata=dict(
+        min=2, max=limits.MAX_N_EMBD, step=1, label="Embedding size",
+        help="Numbers per character in the table C. With 2 the page draws the table itself."))
+    n_hidden: int = field(default=200, metadata=dict(
+        min=16, max=limits.MAX_N_HIDDEN, step=8, label="Hidden width", help="tanh units in the hidden layer."))
     # "naive": every weight from randn, as the lecture starts; "scaled": Kaiming-scaled hidden layer
     # and a small output layer, so the first loss is near -log(1/V) instead of far above it
-    init: str = field(default="scaled", metadata=dict(choices=INITS))
+    init: str = field(default="scaled", metadata=dict(
+        choices=INITS, label="Initialisation",
+        help="**naive**: every weight from randn, the lecture's first try; it starts with confident, wrong "
+        "predictions and saturated tanh units. **scaled**: Kaiming-scaled hidden layer and a small output "
+        "layer; it starts near the uniform guess."))
 
 
 class MLP(nn.Module):
@@ -63,12 +72,6 @@ class MLP(nn.Module):
         logits = h @ self.W2 + self.b2  # (B, vocab_size)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
-
-
-def mlp_param_count(vocab_size: int, config: MLPConfig) -> int:
-    """Parameters of MLP(vocab_size, config), from the shapes: C, W1 and b1, W2 and b2."""
-    n_in = config.block_size * config.n_embd
-    return vocab_size * config.n_embd + (n_in + 1) * config.n_hidden + (config.n_hidden + 1) * vocab_size
 
 
 @torch.no_grad()

@@ -32,13 +32,30 @@ HAND_TUNED_SCALE = 0.2  # lecture 3 found it by looking at the histograms of a 3
 
 @dataclass(frozen=True)
 class MLPBNConfig:
-    block_size: int = field(default=3, metadata=dict(min=1, max=limits.MAX_BLOCK_SIZE))
-    n_embd: int = field(default=10, metadata=dict(min=1, max=limits.MAX_N_EMBD))
-    n_hidden: int = field(default=200, metadata=dict(min=1, max=limits.MAX_N_HIDDEN))
-    n_layers: int = field(default=1, metadata=dict(min=1, max=limits.MAX_N_LAYERS))  # hidden layers
-    batchnorm: bool = True
-    init: str = field(default="kaiming", metadata=dict(choices=INITS))
-    out_scale: float = field(default=0.01, metadata=dict(min=0.001, max=1.0))  # 1: no fix
+    block_size: int = field(default=3, metadata=dict(
+        min=1, max=limits.MAX_BLOCK_SIZE, step=1, label="Block size (context characters)",
+        help="How many previous characters the model sees."))
+    n_embd: int = field(default=10, metadata=dict(
+        min=2, max=limits.MAX_N_EMBD, step=1, label="Embedding size",
+        help="Numbers per character in the table C; the network reads 3 characters of context."))
+    n_hidden: int = field(default=200, metadata=dict(
+        min=16, max=limits.MAX_N_HIDDEN, step=8, label="Width", help="Units in every hidden layer."))
+    n_layers: int = field(default=1, metadata=dict(
+        min=1, max=limits.MAX_N_LAYERS, step=1, label="Hidden layers",
+        help="Linear → (BatchNorm) → tanh, this many times, then the output layer."))
+    batchnorm: bool = field(default=True, metadata=dict(
+        label="BatchNorm after each hidden linear layer",
+        help="Normalise each pre-activation over the batch, then scale and shift it by learned γ and β."))
+    init: str = field(default="kaiming", metadata=dict(
+        choices=INITS, label="Initialisation of the hidden weights",
+        choice_labels={"randn": "randn (naive)", "small": "randn × 0.2 (hand-tuned)",
+                       "fan-in": "1/√fan_in (no gain)", "kaiming": "(5/3)/√fan_in (Kaiming)"},
+        help="How the weights of each hidden linear layer start. fan_in: the number of inputs."))
+    out_scale: float = field(default=0.01, metadata=dict(  # 1: no fix
+        min=0.001, max=1.0, options=(1.0, 0.3, 0.1, 0.03, 0.01),
+        label="Output layer scale (fix the overconfident softmax)",
+        help="The output layer's weights are multiplied by this: small values make the first predictions "
+        "nearly uniform. 1: no fix."))
 
 
 # Lecture 3's path, from a net that starts badly to one that trains well, and a deep net
@@ -95,14 +112,6 @@ class MLPBN(nn.Module):
         logits = x  # (B, vocab_size)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
-
-
-def mlp_bn_param_count(vocab_size: int, config: MLPBNConfig) -> int:
-    """Parameters of MLPBN(vocab_size, config), from the shapes."""
-    H, L = config.n_hidden, config.n_layers
-    per_layer_extra = 2 * H if config.batchnorm else H  # BatchNorm's gamma and beta, or the bias
-    hidden = config.block_size * config.n_embd * H + (L - 1) * H * H + L * per_layer_extra
-    return vocab_size * config.n_embd + hidden + (H + 1) * vocab_size
 
 
 # Fitted to 14 runs of 1-8 layers of 16-512 units, batches of 16-2048, with one torch thread as the

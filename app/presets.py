@@ -1,0 +1,59 @@
+"""Presets: named model configs a page walks through (a lecture's path), each a button that sets the
+model widgets and trains at once, and a table of what each one costs and reaches.
+
+    preset_buttons(PRESETS, TITLES, FIELDS, prefix="bn", train_key="bn_train")
+    ...
+    job = trained_live(..., key="bn_train")   # trains at once after a preset button
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from makemore.data import WordDataset
+from makemore.jobs import DONE, JobBoard
+from makemore.models import param_count
+from makemore.train import TrainConfig
+from model_controls import ModelSetting, widget_values
+from training_ui import apply
+
+PER_ROW = 5  # buttons in a row
+
+
+def preset_buttons(presets: dict, titles: dict[str, str], fields: list[ModelSetting], prefix: str,
+                   train_key: str) -> None:
+    """One button per preset, "1 · Naive init", in rows of PER_ROW (widget keys `{prefix}_preset_{name}`).
+    A click sets the model widgets in `fields` to the preset (the training settings stay) and asks
+    trained_live (its `key` is `train_key`) to train it at once."""
+    names = list(presets)
+    for start in range(0, len(names), PER_ROW):
+        for column, name in zip(st.columns(PER_ROW), names[start:start + PER_ROW]):
+            column.button(f"{names.index(name) + 1} · {titles[name]}", key=f"{prefix}_preset_{name}",
+                          on_click=choose_preset, args=(widget_values(fields, presets[name]), train_key),
+                          width="stretch")
+
+
+def choose_preset(values: dict, train_key: str) -> None:
+    apply(values)
+    st.session_state[f"{train_key}_now"] = True  # clicking through the lecture's path trains each step
+
+
+def matching_preset(presets: dict, config) -> str | None:
+    """The name of the preset that is exactly this config, if any."""
+    return next((name for name, preset in presets.items() if preset == config), None)
+
+
+def presets_table(board: JobBoard, dataset: WordDataset, model_name: str, presets: dict, titles: dict[str, str],
+                  train_config: TrainConfig) -> pd.DataFrame:
+    """Each preset's parameters and, once trained with `train_config` (by anyone: the server's memory
+    or the disk cache), its val loss and training time; empty cells where it is not trained yet."""
+    rows = []
+    for number, (name, config) in enumerate(presets.items(), 1):
+        job = board.find(dataset, model_name, config, train_config)
+        done = job is not None and job.status == DONE and job.result is not None
+        rows.append({"preset": f"{number} · {titles[name]}",
+                     "parameters": param_count(model_name, len(dataset.vocab), config),
+                     "val loss": round(job.result.val_loss, 4) if done else None,
+                     "trained in (s)": round(job.result.seconds, 1) if done else None})
+    return pd.DataFrame(rows)
