@@ -21,11 +21,23 @@ from makemore.train import TrainConfig
 from model_controls import BOUND, ModelSetting, widget_values
 from urlstate import Setting, parse_query
 
-LEARNING_RATES = (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05,
-                  0.1, 0.2, 0.3, 0.5, 1.0)
-STEPS = (500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000,
-         200_000)
-BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
+def with_recipes(values: tuple, field: str) -> tuple:
+    """The slider's values, and every value a registered recipe or preset uses (its buttons set them)."""
+    recipes = [spec.train_defaults for spec in MODELS.values()]
+    recipes += [spec.lecture.train for spec in MODELS.values() if spec.lecture]
+    recipes += [{**spec.train_defaults, **p.train} for spec in MODELS.values() for p in spec.presets.values()]
+    return tuple(sorted(set(values) | {r[field] for r in recipes if r.get(field)}))
+
+
+LEARNING_RATES = with_recipes((0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
+                               0.05, 0.1, 0.2, 0.3, 0.5, 1.0), "lr")
+STEPS = with_recipes((500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000,
+                      200_000), "max_steps")
+BATCH_SIZES = with_recipes((16, 32, 64, 128, 256, 512, 1024, 2048), "batch_size")
+# The six widgets set these TrainConfig fields; the others (weight decay, warmup, the cosine floor,
+# AdamW's beta2) come whole from a recipe: the fast one, or the lecture's ("Recipe details").
+WIDGET_FIELDS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "seed")
+DETAILS = {"fast": "the fast recipe", "lecture": "the lecture's recipe"}
 # option -> what it means in makemore; the options are what the widgets show and the URL holds
 DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
 OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
@@ -36,16 +48,17 @@ def option(options, value):
     return next(k for k, v in options.items() if v == value)
 
 
-def training_values(prefix: str, config: TrainConfig) -> dict:
+def training_values(prefix: str, config: TrainConfig, recipe: str = "fast") -> dict:
     """The widget values (by key) that stand for a training config: for recipe buttons."""
     return {f"{prefix}_optimizer": option(OPTIMIZERS, config.optimizer), f"{prefix}_lr": config.lr,
             f"{prefix}_decay": option(DECAYS, config.schedule), f"{prefix}_steps": config.max_steps,
-            f"{prefix}_batch": config.batch_size}
+            f"{prefix}_batch": config.batch_size, f"{prefix}_details": recipe}
 
 
 def training_settings(prefix: str, defaults: TrainConfig) -> list[Setting]:
     values = training_values(prefix, defaults)
     return [
+        Setting(f"{prefix}_details", "Recipe details", "fast", options=tuple(DETAILS)),
         Setting(f"{prefix}_optimizer", "Optimizer", values[f"{prefix}_optimizer"], options=tuple(OPTIMIZERS)),
         Setting(f"{prefix}_lr", "Learning rate", defaults.lr, options=LEARNING_RATES),
         Setting(f"{prefix}_decay", "Learning-rate decay", values[f"{prefix}_decay"], options=tuple(DECAYS)),
@@ -85,11 +98,28 @@ def check_link(settings: list[Setting]) -> None:
         del st.query_params[name]
 
 
-def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "") -> TrainConfig:
+def details(config: TrainConfig) -> dict:
+    """A recipe's fields that no widget sets, each different from TrainConfig's default."""
+    plain = TrainConfig()
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)
+            if f.name not in WIDGET_FIELDS and getattr(config, f.name) != getattr(plain, f.name)}
+
+
+def details_text(config: TrainConfig) -> str:
+    names = {"weight_decay": "weight decay", "lr_floor": "cosine floor (× lr)", "warmup": "warmup steps",
+             "beta2": "AdamW β₂", "eval_interval": "validation every", "device": "device"}
+    return ", ".join(f"{names.get(k, k)} {v:g}" if isinstance(v, float) else f"{names.get(k, k)} {v}"
+                     for k, v in details(config).items()) or "none"
+
+
+def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lecture: TrainConfig | None = None
+                      ) -> TrainConfig:
     """Optimizer, learning rate, decay, steps, batch size and seed, in two rows of three. The other
-    fields keep `defaults`' values, so that the page's config for given settings is exactly the
-    one `python -m makemore train` builds for them (the same cache key)."""
+    fields keep `defaults`' values (or, when the page has a `lecture` recipe whose other fields
+    differ, those of the recipe chosen under "Recipe details"), so that the page's config for given
+    settings is exactly the one `python -m makemore train` builds for them (the same cache key)."""
     settings = {s.key: s for s in training_settings(prefix, defaults)}
+    base = defaults
 
     def index(name: str, options) -> int:
         return list(options).index(settings[f"{prefix}_{name}"].default)
@@ -111,7 +141,13 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "") -> 
                                   help="Examples per step. Bigger: a less noisy gradient, slower steps.")
     seed = c3.number_input("Seed", 0, 1_000_000, defaults.seed, key=f"{prefix}_seed", **BOUND,
                            help="Sets the initial weights and the order of the minibatches.")
-    return dataclasses.replace(defaults, max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer],
+    if lecture is not None and details(lecture) != details(defaults):
+        choice = st.radio("Recipe details", list(DETAILS), key=f"{prefix}_details", horizontal=True, **BOUND,
+                          format_func=DETAILS.get,
+                          help=f"What no slider sets. The fast recipe: {details_text(defaults)}. The lecture's: "
+                          f"{details_text(lecture)}. The recipe buttons choose it too.")
+        base = lecture if choice == "lecture" else defaults
+    return dataclasses.replace(base, max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer],
                                lr=lr, schedule=DECAYS[decay], seed=int(seed))
 
 
@@ -153,7 +189,8 @@ def recipe_buttons(model_name: str, prefix: str, fields: list[ModelSetting] = ()
         return
     training = lecture_training(model_name)
     source = source_title(lecture.source)
-    values = widget_values(fields, dataclasses.replace(network, **lecture.model)) | training_values(prefix, training)
+    values = (widget_values(fields, dataclasses.replace(network, **lecture.model))
+              | training_values(prefix, training, "lecture"))
     c2.button(f"{source}'s recipe", on_click=apply, args=(values,), icon=":material/school:", width="stretch",
               help=f"{source}'s own run: {recipe_text(training)}.")
     c3.caption(" ".join([lecture_sentence(model_name), note]))
