@@ -1,5 +1,7 @@
 """Presets: named model configs a page walks through (a lecture's path), each a button that sets the
-model widgets and trains at once, and a table of what each one costs and reaches.
+model widgets and trains at once, and a table of what each one costs and reaches. A preset is a model
+config, or a makemore.models.Preset: a config and changes to the fast recipe (a longer run, say),
+which its button sets in the training widgets too.
 
     preset_buttons(PRESETS, TITLES, FIELDS, prefix="bn", train_key="bn_train")
     ...
@@ -13,25 +15,40 @@ import streamlit as st
 
 from makemore.data import WordDataset
 from makemore.jobs import DONE, JobBoard
-from makemore.models import param_count
+from makemore.models import MODELS, Preset, param_count
 from makemore.train import TrainConfig
 from model_controls import ModelSetting, widget_values
-from training_ui import apply
+from training_ui import apply, training_values
 
 PER_ROW = 5  # buttons in a row
 
 
+def config_of(preset):
+    return preset.config if isinstance(preset, Preset) else preset
+
+
+def preset_training(model_name: str, preset, train_config: TrainConfig) -> TrainConfig:
+    """How a preset trains: `train_config` (the page's), or its own recipe when it has one."""
+    if isinstance(preset, Preset) and preset.train:
+        return TrainConfig(**{**MODELS[model_name].train_defaults, **preset.train})
+    return train_config
+
+
 def preset_buttons(presets: dict, titles: dict[str, str], fields: list[ModelSetting], prefix: str,
-                   train_key: str) -> None:
+                   train_key: str, model_name: str | None = None) -> None:
     """One button per preset, "1 · Naive init", in rows of PER_ROW (widget keys `{prefix}_preset_{name}`).
-    A click sets the model widgets in `fields` to the preset (the training settings stay) and asks
-    trained_live (its `key` is `train_key`) to train it at once."""
+    A click sets the model widgets in `fields` to the preset (the training settings stay, unless the
+    preset has a recipe of its own: then the training widgets take it) and asks trained_live (its
+    `key` is `train_key`) to train it at once."""
     names = list(presets)
     for start in range(0, len(names), PER_ROW):
         for column, name in zip(st.columns(PER_ROW), names[start:start + PER_ROW]):
+            preset = presets[name]
+            values = widget_values(fields, config_of(preset))
+            if isinstance(preset, Preset) and preset.train:
+                values |= training_values(prefix, preset_training(model_name, preset, TrainConfig()))
             column.button(f"{names.index(name) + 1} · {titles[name]}", key=f"{prefix}_preset_{name}",
-                          on_click=choose_preset, args=(widget_values(fields, presets[name]), train_key),
-                          width="stretch")
+                          on_click=choose_preset, args=(values, train_key), width="stretch")
 
 
 def choose_preset(values: dict, train_key: str) -> None:
@@ -41,16 +58,17 @@ def choose_preset(values: dict, train_key: str) -> None:
 
 def matching_preset(presets: dict, config) -> str | None:
     """The name of the preset that is exactly this config, if any."""
-    return next((name for name, preset in presets.items() if preset == config), None)
+    return next((name for name, preset in presets.items() if config_of(preset) == config), None)
 
 
 def presets_table(board: JobBoard, dataset: WordDataset, model_name: str, presets: dict, titles: dict[str, str],
                   train_config: TrainConfig) -> pd.DataFrame:
-    """Each preset's parameters and, once trained with `train_config` (by anyone: the server's memory
-    or the disk cache), its val loss and training time; empty cells where it is not trained yet."""
+    """Each preset's parameters and, once trained with `train_config` (or its own recipe) by anyone (the
+    server's memory or the disk cache), its val loss and training time; empty where not trained yet."""
     rows = []
-    for number, (name, config) in enumerate(presets.items(), 1):
-        job = board.find(dataset, model_name, config, train_config)
+    for number, (name, preset) in enumerate(presets.items(), 1):
+        config = config_of(preset)
+        job = board.find(dataset, model_name, config, preset_training(model_name, preset, train_config))
         done = job is not None and job.status == DONE and job.result is not None
         rows.append({"preset": f"{number} · {titles[name]}",
                      "parameters": param_count(model_name, len(dataset.vocab), config),
