@@ -51,12 +51,14 @@ FITTED = {
 }
 
 # The generic estimate's costs, with one torch thread (bench/stages.py prints real times beside it).
+# Fitted to the Transformer and bag-of-words runs of bench/stages.py (1-4 blocks of 32-64, batches of 32-128).
 START_SECONDS = 1.0  # building the examples, the process, the first slow steps
 STEP_SECONDS = 0.4e-3  # Python and bookkeeping of one step
-TENSOR_STEP_SECONDS = 25e-6  # per weight tensor and step: its gradient, the optimizer's update
-POSITION_SECONDS = 1.5e-6  # per predicted character: lookups, softmax, cross-entropy, small kernels
-FLOP_SECONDS = 0.12e-9  # per floating-point operation of the forward pass, backward included
-EVALUATION_SHARE = 0.35  # evaluating a character costs about this much of training on it
+TENSOR_STEP_SECONDS = 5e-6  # per weight tensor and step: its gradient, the optimizer's update
+POSITION_SECONDS = 0.5e-6  # per position computed: lookups, softmax, cross-entropy, small kernels
+FLOP_SECONDS = 0.08e-9  # per floating-point operation of the forward pass, its backward included
+DROPOUT_FACTOR = 1.3  # dropout's masks cost about this much more per step on a CPU
+EVALUATION_SHARE = 0.35  # evaluating a position costs about this much of training on it
 
 
 @lru_cache(maxsize=256)
@@ -85,10 +87,12 @@ def training_seconds(model_name: str, dataset: WordDataset, model_config, train_
     if not any(p.requires_grad for p in model.parameters()):
         return START_SECONDS  # counted, not trained
     flops, tensors = forward_cost(model_name, vocab_size, model_config, dataset.sequence_length)
-    # a row of whole words computes every position, padding included
-    positions_per_row = dataset.sequence_length if words else 1
+    # a row of whole words computes every position up to the batch's longest word, padding included
+    positions_per_row = expected_longest(dataset, batch) if words else 1
     padding = dataset.sequence_length / (sum(len(w) + 1 for w in dataset.words) / len(dataset.words)) if words else 1
-    per_position = POSITION_SECONDS + 3 * FLOP_SECONDS * flops  # forward, and backward at twice it
+    per_position = POSITION_SECONDS + FLOP_SECONDS * flops
+    if any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules()):
+        per_position *= DROPOUT_FACTOR
     per_step = STEP_SECONDS + TENSOR_STEP_SECONDS * tensors
     return (START_SECONDS + train_config.max_steps * (per_step + batch * positions_per_row * per_position)
             + EVALUATION_SHARE * evaluated * padding * per_position)

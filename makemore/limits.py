@@ -30,6 +30,11 @@ MAX_N_LAYERS = 8  # hidden layers (lecture 3's deep net has 5): enough to see ac
 # joined: makemore.py's references use 64, so their embeddings may be twice the MLP's.
 MAX_SEQUENCE_N_EMBD = 64
 MAX_RECURRENT_LAYERS = 2  # two stacked layers already model names as well as one wider layer
+# The Transformer: 64 dimensions reach the best losses on names; 128 is room to watch it overfit.
+MAX_N_EMBD_TRANSFORMER = 128
+MAX_N_BLOCKS = 6  # blocks of attention + MLP; 4 is best on names, more only costs time
+MAX_N_HEAD = 8  # heads per attention layer
+MAX_DROPOUT = 0.5  # more than this throws away most of the signal
 # The app refuses a run whose estimated time on 2 CPU cores is above this, so no combination of
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300

@@ -28,6 +28,7 @@ from makemore.models.loss import next_char_loss  # noqa: F401  (the one loss, re
 from makemore.models.mlp import MLP, MLPConfig
 from makemore.models.mlp_bn import MLPBN, PRESETS as MLP_BN_PRESETS, MLPBNConfig
 from makemore.models.recurrent import GRUConfig, RecurrentLM, RNNConfig
+from makemore.models.transformer import PRESETS as TRANSFORMER_PRESETS, BoWConfig, Transformer, TransformerConfig
 from makemore.models.wavenet import PRESETS as WAVENET_PRESETS, WaveNet, WaveNetConfig
 
 WINDOWS, WORDS = "windows", "words"
@@ -129,6 +130,26 @@ MODELS: dict[str, ModelSpec] = {
         dict(max_steps=4000, batch_size=64, optimizer="adamw", lr=0.005, schedule="cosine", weight_decay=0.1),
         LectureRecipe("makemore.py", MAKEMORE_PY | dict(max_steps=10_000), dict(n_embd=64, n_hidden=64)),
         {"larger": Preset(GRUConfig(n_embd=32, n_hidden=128), dict(max_steps=5000, batch_size=128))},
+    ),
+    "bow": ModelSpec(
+        Transformer,
+        BoWConfig,
+        "bag of words: each position averages the characters so far, then an MLP (makemore.py's BoW)",
+        # val ~2.09 in ~10 s on one core
+        dict(max_steps=1500, batch_size=128, optimizer="adamw", lr=0.01, schedule="cosine", weight_decay=0.01),
+    ),
+    "transformer": ModelSpec(
+        Transformer,
+        TransformerConfig,
+        "small GPT: causal self-attention, MLP, residual connections, LayerNorm (lecture 7)",
+        # val ~1.99 in ~42 s on one core (makemore.py's defaults: 2.085 after 2,000 steps)
+        dict(max_steps=2500, batch_size=128, optimizer="adamw", lr=0.01, schedule="cosine", weight_decay=0.1),
+        LectureRecipe("makemore.py", MAKEMORE_PY | dict(max_steps=2000), dict(n_embd=64, n_layer=4, n_head=4),
+                      val_loss=2.085, seconds=67),
+        # lecture 7's path: each step one change, trained alike; the last, the small GPT, longer
+        {name: Preset(config, dict(max_steps=1500, lr=0.005, weight_decay=0.01))
+         for name, config in TRANSFORMER_PRESETS.items() if name != "gpt"}
+        | {"gpt": Preset(TRANSFORMER_PRESETS["gpt"], dict(max_steps=3500, lr=0.006))},
     ),
 }
 

@@ -1,0 +1,316 @@
+"""A classroom: N students open the playground at once on a freshly started server.
+
+    .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 10 minutes)
+    .venv/bin/python bench/classroom.py --sessions 3    # N = 3 only
+
+Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
+deployment has them), then opens N headless Chromium sessions at once (Playwright driving Debian's
+Chromium, as tests/test_browser.py does). Each session visits every page, as a student clicking
+down the navigation, and waits on each for its first chart; then it trains one setting of its own
+on the MLP page (its own seed, 500 steps) and waits for the result, reading the queue line while it
+waits. It prints, per page, the median and worst time from opening the page to its first chart,
+every exception box, and for the server's whole process tree (the server and its training
+children) the peak memory and the CPU seconds, per page view for the visits on shipped settings.
+
+On this machine the browsers share the server's two cores, so the N = 1 run beside it tells what
+the crowd costs. Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "app")]
+
+from registry import STAGES  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
+CHART = "[data-testid=stVegaLiteChart] .marks, [data-testid=stGraphVizChart] svg"
+PAGE_TIMEOUT_MS = 300_000
+TRAINING_TIMEOUT_MS = 900_000
+
+
+@dataclass
+class Session:
+    index: int
+    first_chart: dict = field(default_factory=dict)  # page -> seconds, None when no chart came
+    exceptions: list = field(default_factory=list)  # (page, text)
+    queue_lines: list = field(default_factory=list)
+    trained_in: float | None = None
+    error: str | None = None
+
+
+# -----------------------------------------------------------------------------------------------
+# the server and what it spends
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
+
+    def __init__(self, cache_dir: Path, log: Path, shipped: bool = True):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir)}
+        if not shipped:
+            env["MAKEMORE_SHIPPED_DIR"] = ""
+        else:
+            env.pop("MAKEMORE_SHIPPED_DIR", None)
+        streamlit = Path(sys.executable).with_name("streamlit")
+        self.log = open(log, "wb")
+        self.process = subprocess.Popen(
+            [str(streamlit), "run", "app/Home.py", "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(self.port)], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.cpu_by_pid: dict[int, float] = {}
+        self.peak_bytes = 0
+        self._watching = True
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not come up")
+
+    def tree(self) -> list[int]:
+        """The server and every process below it (training children, the fork server)."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry))
+        pids, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            todo.extend(children.get(pid, []))
+        return pids
+
+    def _watch(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        page = os.sysconf("SC_PAGE_SIZE")
+        while self._watching:
+            total = 0
+            for pid in self.tree():
+                try:
+                    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                    self.cpu_by_pid[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+                    total += int(open(f"/proc/{pid}/statm").read().split()[1]) * page  # resident
+                except (OSError, IndexError, ValueError):
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_pid.values())
+
+    def stop(self) -> None:
+        self._watching = False
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+# -----------------------------------------------------------------------------------------------
+# a student
+
+
+async def wait_for_run(page) -> None:
+    app = page.locator("[data-testid=stApp]")
+    await app.and_(page.locator("[data-test-script-state=notRunning]")).wait_for(timeout=PAGE_TIMEOUT_MS)
+
+
+async def visit(page, url: str, session: Session, path: str) -> None:
+    t0 = time.monotonic()
+    await page.goto(url + path)
+    try:
+        await page.locator(CHART).first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+        session.first_chart[path] = time.monotonic() - t0
+    except Exception:  # no chart: recorded as None, the summary says so
+        session.first_chart[path] = None
+    await wait_for_run(page)
+    for text in await page.locator("[data-testid=stException]").all_inner_texts():
+        session.exceptions.append((path, text[:300]))
+
+
+async def train_own(page, url: str, session: Session) -> None:
+    """The MLP page with this student's own seed and 500 steps: nobody has trained it."""
+    await page.goto(f"{url}/mlp?mlp_seed={1000 + session.index}&mlp_steps=500")
+    await wait_for_run(page)
+    t0 = time.monotonic()
+    await page.get_by_role("button", name="Train").click()
+    deadline = time.monotonic() + TRAINING_TIMEOUT_MS / 1000
+    queue = page.locator("[data-testid=stAlert]", has_text="in the queue")
+    result = page.locator("[data-testid=stMetricLabel]", has_text="val loss")
+    while time.monotonic() < deadline:
+        if await result.count():
+            session.trained_in = time.monotonic() - t0
+            break
+        if await queue.count():
+            line = (await queue.first.inner_text()).strip()
+            if line not in session.queue_lines:
+                session.queue_lines.append(line)
+        await page.wait_for_timeout(500)
+    await wait_for_run(page)
+    for text in await page.locator("[data-testid=stException]").all_inner_texts():
+        session.exceptions.append(("/mlp (training)", text[:300]))
+
+
+async def student(browser, url: str, session: Session, start: asyncio.Event) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    try:
+        await start.wait()
+        for path in PAGES:
+            await visit(page, url, session, path)
+    except Exception as e:  # reported, never hidden
+        session.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    finally:
+        await context.close()
+
+
+async def classroom(url: str, sessions: list[Session], server: Server, train: bool) -> dict:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        start = asyncio.Event()
+        cpu0 = server.cpu_seconds()
+        visits = [asyncio.create_task(student(browser, url, s, start)) for s in sessions]
+        start.set()
+        await asyncio.gather(*visits)
+        cpu_visits = server.cpu_seconds() - cpu0
+        trainings = 0.0
+        if train:
+            cpu1 = server.cpu_seconds()
+            start = asyncio.Event()
+            tasks = [asyncio.create_task(train_only(browser, url, s, start)) for s in sessions]
+            start.set()
+            await asyncio.gather(*tasks)
+            trainings = server.cpu_seconds() - cpu1
+        await browser.close()
+    return {"cpu_visits": cpu_visits, "cpu_trainings": trainings}
+
+
+async def train_only(browser, url: str, session: Session, start: asyncio.Event) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    try:
+        await start.wait()
+        await train_own(page, url, session)
+    except Exception as e:
+        session.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    finally:
+        await context.close()
+
+
+# -----------------------------------------------------------------------------------------------
+# a run and its report
+
+
+@dataclass
+class Report:
+    n: int
+    sessions: list[Session]
+    peak_bytes: int
+    cpu_visits: float
+    cpu_trainings: float
+
+    @property
+    def views(self) -> int:
+        return sum(len(s.first_chart) for s in self.sessions)
+
+    def problems(self) -> list[str]:
+        out = [f"session {s.index}: {s.error}" for s in self.sessions if s.error]
+        out += [f"session {s.index} {page}: exception: {text}" for s in self.sessions for page, text in s.exceptions]
+        out += [f"session {s.index} {page}: no chart" for s in self.sessions
+                for page, t in s.first_chart.items() if t is None]
+        return out
+
+
+def run(n: int, train: bool = True, shipped: bool = True) -> Report:
+    with tempfile.TemporaryDirectory() as folder:
+        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped)
+        try:
+            server.wait_healthy()
+            sessions = [Session(i) for i in range(n)]
+            spent = asyncio.run(classroom(server.url, sessions, server, train))
+            time.sleep(0.5)
+            return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"])
+        finally:
+            server.stop()
+
+
+def summary(report: Report) -> str:
+    lines = [f"N = {report.n}: peak memory of the server's process tree {report.peak_bytes / 1e9:.2f} GB; "
+             f"server CPU for {report.views} page views {report.cpu_visits:.1f} s "
+             f"({report.cpu_visits / max(1, report.views):.2f} s a view); for {report.n} trainings "
+             f"{report.cpu_trainings:.1f} s",
+             f"  {'page':12} {'median':>8} {'worst':>8}   time to the first chart"]
+    for path in PAGES:
+        times = [s.first_chart.get(path) for s in report.sessions]
+        got = [t for t in times if t is not None]
+        median = f"{statistics.median(got):.2f} s" if got else "—"
+        worst = f"{max(got):.2f} s" if got and len(got) == len(times) else "no chart"
+        lines.append(f"  {path:12} {median:>8} {worst:>8}")
+    trained = [s.trained_in for s in report.sessions if s.trained_in is not None]
+    if trained:
+        lines.append(f"  own training (MLP, 500 steps): {len(trained)} of {report.n} finished; median "
+                     f"{statistics.median(trained):.1f} s, worst {max(trained):.1f} s from the click")
+    queued = [s.queue_lines[0] for s in report.sessions if s.queue_lines]
+    if queued:
+        lines.append(f"  {len(queued)} waited in the queue; e.g. \"{queued[-1][:160]}\"")
+    problems = report.problems()
+    lines.append(f"  exceptions and missing charts: {len(problems)}")
+    lines += [f"    {p}" for p in problems[:20]]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[Report]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="*", default=[1, 30], help="class sizes to run, in turn")
+    parser.add_argument("--no-training", action="store_true", help="only visit the pages")
+    args = parser.parse_args(argv)
+    reports = []
+    for n in args.sessions:
+        report = run(n, train=not args.no_training)
+        print(summary(report), flush=True)
+        reports.append(report)
+    return reports
+
+
+if __name__ == "__main__":
+    main()
