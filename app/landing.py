@@ -7,6 +7,7 @@ import streamlit as st
 import charts
 from datasets_ui import current_dataset
 from registry import STAGES
+from makemore import limits
 
 st.title("makemore playground")
 st.markdown(
@@ -29,9 +30,26 @@ with st.expander("Using it in a class", expanded=False):
         "check each other's losses."
     )
 
+@st.cache_resource(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
+def dataset_charts(fingerprint: str, _dataset):
+    """The three charts of a word list, built once per list for every visitor (keyed by its content)."""
+    lengths = pd.DataFrame(sorted(_dataset.length_counts().items()), columns=["length", "words"])
+    chars = pd.DataFrame(_dataset.char_counts().most_common(), columns=["char", "count"])
+    chars["share"] = chars["count"] / chars["count"].sum()
+    first, last = _dataset.position_counts()
+    ends = pd.DataFrame([(c, "first", n) for c, n in first.items()] + [(c, "last", n) for c, n in last.items()],
+                        columns=["char", "position", "words"])
+    return charts.length_histogram(lengths), charts.char_frequency(chars), charts.first_last_chars(ends)
+
+
+@st.cache_data(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
+def dataset_stats(fingerprint: str, _dataset) -> dict:
+    return _dataset.stats()
+
+
 dataset = current_dataset()
 st.header(f"The data: {dataset.name}")
-stats = dataset.stats()
+stats = dataset_stats(dataset.fingerprint, dataset)
 cols = st.columns(5)
 cols[0].metric("words", f"{stats['words']:,}")
 cols[1].metric("distinct words", f"{stats['distinct words']:,}",
@@ -45,16 +63,11 @@ cols[4].metric("training words", f"{stats['train words']:,}",
                help=f"80% of the words, shuffled with a fixed seed; {stats['val words']:,} more are kept "
                f"for validation and {stats['test words']:,} for the final test.")
 
-lengths = pd.DataFrame(sorted(dataset.length_counts().items()), columns=["length", "words"])
-chars = pd.DataFrame(dataset.char_counts().most_common(), columns=["char", "count"])
-chars["share"] = chars["count"] / chars["count"].sum()
-first, last = dataset.position_counts()
-ends = pd.DataFrame([(c, "first", n) for c, n in first.items()] + [(c, "last", n) for c, n in last.items()],
-                    columns=["char", "position", "words"])
+lengths_chart, chars_chart, ends_chart = dataset_charts(dataset.fingerprint, dataset)
 left, right = st.columns(2)
-left.altair_chart(charts.length_histogram(lengths), width="stretch")
-right.altair_chart(charts.char_frequency(chars), width="stretch")
-st.altair_chart(charts.first_last_chars(ends), width="stretch")
+left.altair_chart(lengths_chart, width="stretch")
+right.altair_chart(chars_chart, width="stretch")
+st.altair_chart(ends_chart, width="stretch")
 st.caption("A few words from the list: " + ", ".join(dataset.words[:12]))
 
 st.header("The stages")

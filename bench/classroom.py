@@ -66,6 +66,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def proportional_bytes(pid: int) -> int:
+    """A process's share of memory (PSS): pages it shares with others (torch's libraries, mapped by the
+    server and every training child forked from it) count once in all, split between them."""
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 class Server:
     """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
 
@@ -118,14 +127,13 @@ class Server:
 
     def _watch(self) -> None:
         ticks = os.sysconf("SC_CLK_TCK")
-        page = os.sysconf("SC_PAGE_SIZE")
         while self._watching:
             total = 0
             for pid in self.tree():
                 try:
                     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
                     self.cpu_by_pid[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-                    total += int(open(f"/proc/{pid}/statm").read().split()[1]) * page  # resident
+                    total += proportional_bytes(pid)
                 except (OSError, IndexError, ValueError):
                     continue
             self.peak_bytes = max(self.peak_bytes, total)
@@ -154,13 +162,22 @@ async def wait_for_run(page) -> None:
 
 
 async def visit(page, url: str, session: Session, path: str) -> None:
+    """Open a page; the time to its first chart, or None when its run ended without one."""
     t0 = time.monotonic()
     await page.goto(url + path)
-    try:
-        await page.locator(CHART).first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
-        session.first_chart[path] = time.monotonic() - t0
-    except Exception:  # no chart: recorded as None, the summary says so
-        session.first_chart[path] = None
+    chart = page.locator(CHART).first
+    done = page.locator("[data-testid=stApp][data-test-script-state=notRunning]")
+    title = page.locator("[data-testid=stMain] h1").first
+    session.first_chart[path] = None
+    while time.monotonic() - t0 < PAGE_TIMEOUT_MS / 1000:
+        if await chart.count() and await chart.is_visible():
+            session.first_chart[path] = time.monotonic() - t0
+            break
+        if await title.count() and await done.count() and time.monotonic() - t0 > 5:
+            # the run is over and drew no chart (a page that waits for a click)
+            if not await page.locator("[data-testid=stSkeleton]").count():
+                break
+        await page.wait_for_timeout(50)
     await wait_for_run(page)
     for text in await page.locator("[data-testid=stException]").all_inner_texts():
         session.exceptions.append((path, text[:300]))

@@ -173,7 +173,10 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":  # checked by TrainConfig
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, config.beta2))
+    # fused: one kernel for the whole update instead of several per weight (5-10 % of a small model's step)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, config.beta2),
+                             fused=fused)
 
 
 def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagnostics: bool = True) -> TrainResult:
