@@ -5,6 +5,16 @@ so every input a user controls is bounded here. The app's sliders, the upload ch
 all read these numbers; nothing else hard-codes them.
 """
 
+import os
+
+
+def _trainings_at_once() -> int:
+    """MAKEMORE_TRAININGS, for a server with more cores than the hosted demo's two (a classroom
+    machine): one training a core. Anything but a whole number from 1 to 64 keeps the default."""
+    text = os.environ.get("MAKEMORE_TRAININGS", "")
+    return int(text) if text.isdigit() and 1 <= int(text) <= 64 else 2
+
+
 # --- word lists -------------------------------------------------------------------------------
 # A word list is tiny next to its tensors: at block size 10 every character becomes a row of 10
 # int64 ids (80 bytes), so the caps below bound the examples a dataset can produce.
@@ -38,7 +48,7 @@ MAX_DROPOUT = 0.5  # more than this throws away most of the signal
 # The app refuses a run whose estimated time on 2 CPU cores is above this, so no combination of
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300
-MAX_CONCURRENT_TRAININGS = 2  # background trainings at once in one server: one per CPU core
+MAX_CONCURRENT_TRAININGS = _trainings_at_once()  # background trainings at once: one per CPU core (2)
 TRAINING_THREADS = 1  # torch threads per background training (each gets a core; see makemore/jobs.py)
 ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long is stopped
 # A background training running this long is ended, whatever its estimate said: twice the longest

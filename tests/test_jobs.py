@@ -216,3 +216,12 @@ def test_queued_jobs_know_their_place_and_a_wait_from_the_work_ahead(tiny):
     running.stop()
     assert second.wait(60) and third.wait(60)
     assert board.queue_position(second) == board.queue_position(third) == 0
+
+
+@pytest.mark.parametrize("value, expected", [("4", 4), ("1", 1), ("0", 2), ("many", 2), ("", 2)])
+def test_a_classroom_server_sets_its_trainings_at_once_from_the_environment(value, expected):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "from makemore import limits; print(limits.MAX_CONCURRENT_TRAININGS)"],
+                         env={**os.environ, "MAKEMORE_TRAININGS": value}, capture_output=True, text=True, check=True)
+    assert int(out.stdout) == expected
