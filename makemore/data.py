@@ -24,11 +24,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from makemore import limits
-from makemore.models.loss import NO_TARGET
+
+if TYPE_CHECKING:
+    import torch
+
+NO_TARGET = -1  # a padded position of a whole-word row: nothing to predict there (the loss skips it)
 
 # Tried in order: the first that does not occur in the data marks the start and end of a word.
 BOUNDARY_CANDIDATES = ".#|~_^$*@%&+=!?;:/<>0123456789·␃"
@@ -253,8 +256,15 @@ def split_words(
     return {"train": shuffled[:n1], "val": shuffled[n1:n2], "test": shuffled[n2:]}
 
 
+# torch is imported where tensors are made, not at the top: reading and checking a word list (the
+# sidebar, the home page's statistics) then needs no torch, and a cold server's first page comes a
+# second sooner.
+
+
 def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """All (context, next id) pairs of the words: X is (N, block_size), Y is (N,), both int64."""
+    import torch
+
     xs, ys = [], []
     for word in words:
         context = [0] * block_size
@@ -268,6 +278,8 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
 def build_sequences(words: list[str], vocab: Vocab, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Whole words padded to `length` positions: X and Y are (N, length) int64, X starting with the
     boundary token, Y the next id at each position and NO_TARGET (-1) past the word's end."""
+    import torch
+
     X = torch.zeros(len(words), length, dtype=torch.long)  # padding reads as boundary tokens
     Y = torch.full((len(words), length), NO_TARGET, dtype=torch.long)
     for i, word in enumerate(words):

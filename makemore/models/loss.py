@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-NO_TARGET = -1  # a padded position of a whole-word batch: nothing to predict there
+from makemore.data import NO_TARGET  # noqa: F401  (a padded position: nothing to predict there)
 
 
 def next_char_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
