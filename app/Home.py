@@ -20,6 +20,7 @@ st.set_page_config(page_title="makemore playground", page_icon=":material/school
 navigation = st.navigation({
     "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
     "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
+    "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
 })
 dataset_sidebar()
 navigation.run()

@@ -308,3 +308,206 @@ def two_runs(df: pd.DataFrame, title: str) -> alt.LayerChart:
     wide = base.mark_line(strokeWidth=7).transform_filter(alt.datum.run == runs[0])
     thin = base.mark_line(strokeWidth=1.5).transform_filter(alt.datum.run == runs[-1])
     return alt.layer(wide, thin).properties(height=300)
+
+
+# --- WaveNet (lecture 5) -------------------------------------------------------------------------
+
+def receptive_tree(nodes: pd.DataFrame, edges: pd.DataFrame, level_names: list[str], title: str) -> alt.LayerChart:
+    """nodes: level, x, char (the input character, empty above the inputs), reads (the characters a
+    node sees), about (one line for the tooltip). edges: x, level, x2, level2, one line from a unit
+    down to each node it reads. The inputs sit at the bottom (level 0), each level above joins the
+    one below; `level_names` labels the levels on the y axis."""
+    names = "[" + ", ".join(f"'{name}'" for name in level_names) + "]"
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(padding=24))
+    y = alt.Y("level:Q", title=None, scale=alt.Scale(domain=[0, len(level_names) - 1], padding=28),
+              axis=alt.Axis(values=list(range(len(level_names))), labelExpr=f"{names}[datum.value]", grid=False,
+                            domain=False, ticks=False, labelFontSize=12))
+    tooltip = [alt.Tooltip("about:N", title="node"), alt.Tooltip("reads:N", title="sees")]
+    lines = alt.Chart(edges).mark_rule(color="#9ecae9", strokeWidth=2).encode(
+        x=x, y=y, x2="x2:Q", y2="level2:Q")
+    base = alt.Chart(nodes, title=title).encode(x=x, y=y, tooltip=tooltip)
+    kinds = alt.Color("kind:N", legend=None, scale=alt.Scale(domain=["input", "unit", "output"],
+                                                            range=["#888888", ACCENT, SPLIT_COLORS["val"]]))
+    dots = base.mark_circle(size=520, opacity=1).encode(color=kinds)
+    chars = base.mark_text(color="white", fontWeight="bold", fontSize=14).encode(text="char:N")
+    reads = base.mark_text(dy=-20, fontSize=11, color="#333333").transform_filter(
+        alt.datum.kind == "unit").encode(text="reads:N")
+    return alt.layer(lines, dots, chars, reads).properties(height=90 * len(level_names))
+
+
+# --- recurrent nets: one typed word, position by position --------------------------------------
+
+def position_axis(df: pd.DataFrame, title: str = "character read at this position") -> alt.X:
+    """x: the positions of a typed word, labelled with the character read there (df: position,
+    char). Positions, not characters, are the values: a word may repeat a character."""
+    import json  # (used only here) a JSON array of strings is a valid Vega expression
+
+    labels = df.drop_duplicates("position").sort_values("position")["char"].tolist()
+    return alt.X("position:O", title=title,
+                 axis=alt.Axis(labelAngle=0, labelOverlap=False, labelFontSize=13,
+                               labelExpr=f"{json.dumps(labels)}[datum.value]"))
+
+
+def unit_heatmap(df: pd.DataFrame, title: str, value_title: str, domain: tuple[float, float],
+                 scheme: str = "redblue") -> alt.Chart:
+    """df: unit, position, char, prefix, value. One cell per (unit, position): a layer's hidden
+    state or a gate over the positions of one word; `domain` fixes the colour scale ((-1, 1) for a
+    tanh state, (0, 1) for a sigmoid gate)."""
+    units = int(df["unit"].max()) + 1
+    every = max(1, units // 16)
+    return (
+        alt.Chart(df, title=title)
+        .mark_rect()
+        .encode(
+            x=position_axis(df),
+            y=alt.Y("unit:O", title="unit", axis=alt.Axis(values=list(range(0, units, every)))),
+            color=alt.Color("value:Q", title=value_title,
+                            scale=alt.Scale(scheme=scheme, domain=list(domain), reverse=scheme == "redblue")),
+            tooltip=[alt.Tooltip("prefix:N", title="read so far"), alt.Tooltip("unit:O"),
+                     alt.Tooltip("value:Q", title=value_title, format=".3f")],
+        )
+        .properties(height=min(560, max(220, 3 * units + 120)))  # the whole chart: rows, axis and title
+    )
+
+
+def next_char_heatmap(df: pd.DataFrame) -> alt.LayerChart:
+    """df: position, char, prefix, rank, candidate, prob, actual (the character that does come
+    next). The k likeliest next characters after each position, likeliest at the top; the one that
+    actually follows is framed."""
+    tooltip = [alt.Tooltip("prefix:N", title="read so far"), alt.Tooltip("rank:O"),
+               alt.Tooltip("candidate:N", title="next character"), alt.Tooltip("prob:Q", title="probability",
+                                                                                  format=".3f"),
+               alt.Tooltip("actual:N", title="what comes next")]
+    base = alt.Chart(df, title="The likeliest next characters after each position").encode(
+        x=position_axis(df), y=alt.Y("rank:O", title="rank"), tooltip=tooltip)
+    cells = base.mark_rect().encode(
+        color=alt.Color("prob:Q", title="probability", scale=alt.Scale(scheme="blues", domain=[0, 1])))
+    framed = base.mark_rect(fillOpacity=0, stroke=SPLIT_COLORS["val"], strokeWidth=3).transform_filter(
+        alt.datum.candidate == alt.datum.actual)
+    ink = alt.condition(alt.datum.prob > 0.5, alt.value("white"), alt.value("#333333"))
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="candidate:N", color=ink)
+    return alt.layer(cells, framed, text).properties(height=alt.Step(30))
+
+
+def gradient_norms(df: pd.DataFrame, title: str) -> alt.Chart:
+    """df: position, char, prefix, model, state ("at initialisation" / "trained"), cell ("RNN" /
+    "GRU"), norm. ||d loss / d h_t|| at each position of a word, log scale: one line per model and
+    state, coloured by cell, dashed before training."""
+    models = list(dict.fromkeys(df["model"]))
+    cells = {m: df.loc[df["model"] == m, "cell"].iloc[0] for m in models}
+    palette = {"RNN": ["#e45756", "#f4a582"], "GRU": ["#4c78a8", "#9ecae9"]}
+    colors, used = [], {"RNN": 0, "GRU": 0}
+    for m in models:  # a second model of the same cell gets the lighter shade
+        colors.append(palette[cells[m]][min(used[cells[m]], 1)])
+        used[cells[m]] += 1
+    states = ["trained", "at initialisation"]
+    tooltip = [alt.Tooltip("model:N"), alt.Tooltip("state:N"), alt.Tooltip("prefix:N", title="read so far"),
+               alt.Tooltip("norm:Q", title="‖∂loss/∂h‖", format=".3g")]
+    return (
+        alt.Chart(df, title=alt.TitleParams(title, subtitle="solid: trained · dashed: as initialised"))
+        .mark_line(point=alt.OverlayMarkDef(size=40))
+        .encode(
+            x=position_axis(df),
+            y=alt.Y("norm:Q", title="‖∂ loss / ∂ h_t‖ (log scale)", scale=alt.Scale(type="log")),
+            color=alt.Color("model:N", title=None, scale=alt.Scale(domain=models, range=colors),
+                            legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("state:N", title=None, sort=states,
+                                      scale=alt.Scale(domain=states, range=[[1, 0], [5, 4]]), legend=None),
+            detail="state:N",
+            tooltip=tooltip,
+        )
+        .properties(height=400)
+    )
+
+
+def val_losses(df: pd.DataFrame, title: str) -> alt.LayerChart:
+    """df: model, val (val loss), highlight (bool: this page's model). One dot per model, best
+    at the top, labelled with its loss; a loss axis that does not start at 0, so dots, not bars."""
+    order = df.sort_values("val")["model"].tolist()
+    lo, hi = float(df["val"].min()), float(df["val"].max())
+    pad = max(0.02, (hi - lo) * 0.15)
+    base = alt.Chart(df, title=title).encode(
+        x=alt.X("val:Q", title="validation loss (lower is better)", scale=alt.Scale(domain=[lo - pad, hi + pad])),
+        y=alt.Y("model:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
+        tooltip=[alt.Tooltip("model:N"), alt.Tooltip("val:Q", title="val loss", format=".4f")],
+    )
+    color = alt.condition(alt.datum.highlight, alt.value(SPLIT_COLORS["val"]), alt.value(ACCENT))
+    dots = base.mark_circle(size=160, opacity=1).encode(color=color)
+    text = base.mark_text(align="left", dx=10).encode(text=alt.Text("val:Q", format=".4f"))
+    return alt.layer(dots, text).properties(height=alt.Step(34))
+
+
+# --- transformer: attention over the positions of one word --------------------------------------
+
+def _char_labels(df: pd.DataFrame, position: str, char: str) -> str:
+    """A Vega label expression that shows the character at each position (a word may repeat one)."""
+    import json  # (used only here) a JSON array of strings is a valid Vega expression
+
+    labels = df.drop_duplicates(position).sort_values(position)[char].tolist()
+    return f"{json.dumps(labels)}[datum.value]"
+
+
+def _label_size(cell: float) -> int:
+    """A font size for axis labels on cells of `cell` pixels: small cells, small letters, no overlap."""
+    return 12 if cell >= 14 else max(6, int(cell * 0.85))
+
+
+def _attention_axes(df: pd.DataFrame, font_size: int = 12) -> tuple[alt.X, alt.Y]:
+    """x: the key (the position looked at), y: the query (the position that looks), both labelled
+    with their characters (df: query, key, query_char, key_char)."""
+    axis = dict(labelAngle=0, labelOverlap=False, labelFontSize=font_size, ticks=False)
+    return (alt.X("key:O", title="key: the character looked at",
+                  axis=alt.Axis(orient="top", labelExpr=_char_labels(df, "key", "key_char"), **axis)),
+            alt.Y("query:O", title="query: the position that looks",
+                  axis=alt.Axis(labelExpr=_char_labels(df, "query", "query_char"), **axis)))
+
+
+def attention_map(df: pd.DataFrame, title: str, value_title: str, scheme: str = "blues",
+                  domain: tuple[float, float] | None = None, masked_text: str = "", fmt: str = ".2f",
+                  size: int = 260) -> alt.LayerChart:
+    """df: query, key, query_char, key_char, prefix (what the query has read), value, masked (bool).
+    One matrix of "the trick" for one word, query x key, `size` pixels square: the mask, the scores or
+    the weights. Masked cells (the future) are grey and say `masked_text`; the others are coloured by
+    value, with the number written in while the cells are big enough."""
+    df = df.assign(label=[masked_text if m else format(v, fmt) for v, m in zip(df["value"], df["masked"])])
+    values = df["value"].astype(float)
+    if domain:  # white numbers on the darker cells
+        df["dark"] = ((values - domain[0]) / (domain[1] - domain[0])).gt(0.6)
+    else:
+        df["dark"] = values.abs().gt(0.6 * max(values.abs().max(), 1e-9))
+    T = int(df["query"].max()) + 1
+    x, y = _attention_axes(df, font_size=_label_size(size / T))
+    tooltip = [alt.Tooltip("prefix:N", title="query has read"), alt.Tooltip("key_char:N", title="key"),
+               alt.Tooltip("label:N", title=value_title)]
+    base = alt.Chart(df, title=title).encode(x=x, y=y, tooltip=tooltip)
+    scale = alt.Scale(scheme=scheme, domain=list(domain)) if domain else alt.Scale(scheme=scheme, domainMid=0)
+    cells = base.transform_filter("!datum.masked").mark_rect().encode(
+        color=alt.Color("value:Q", title=value_title, scale=scale, legend=alt.Legend(orient="bottom")))
+    future = base.transform_filter("datum.masked").mark_rect(color="#e8e8e8")
+    layers = [cells, future]
+    if size / T >= 28:  # smaller cells cannot hold the numbers; the tooltips still tell
+        ink = alt.condition("datum.dark", alt.value("white"), alt.value("#222222"))
+        layers.append(base.mark_text(fontSize=11 if size / T >= 36 else 9).encode(text="label:N", color=ink))
+    # "pad": the cells keep their size and the axes go around them (as pair_heatmap)
+    return alt.layer(*layers).properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
+
+
+def attention_heads(df: pd.DataFrame, title: str, columns: int = 4) -> alt.FacetChart:
+    """df: head, query, key, query_char, key_char, prefix, weight (rows above the diagonal left out).
+    One small matrix of attention weights per head of one layer, query x key, side by side."""
+    T = int(df["query"].max()) + 1
+    heads = df["head"].nunique()
+    side = max(90, min(220, 820 // min(heads, columns) - 40))  # pixels per panel: a row fits the page
+    x, y = _attention_axes(df, font_size=_label_size(side / T))
+    return (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(x=x, y=y,
+                color=alt.Color("weight:Q", title="weight", scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                                legend=alt.Legend(orient="right")),
+                tooltip=[alt.Tooltip("head:N"), alt.Tooltip("prefix:N", title="query has read"),
+                         alt.Tooltip("key_char:N", title="key"), alt.Tooltip("weight:Q", format=".3f")])
+        .properties(width=side, height=side)
+        .facet(facet=alt.Facet("head:N", title=None, header=alt.Header(labelFontSize=13, labelFontWeight="bold")),
+               columns=min(heads, columns), title=title)
+    )

@@ -10,6 +10,8 @@ which its button sets in the training widgets too.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +20,7 @@ from makemore.jobs import DONE, JobBoard
 from makemore.models import MODELS, Preset, param_count
 from makemore.train import TrainConfig
 from model_controls import ModelSetting, widget_values
-from training_ui import apply, training_values
+from training_ui import WIDGET_FIELDS, apply, training_values
 
 PER_ROW = 5  # buttons in a row
 
@@ -59,6 +61,26 @@ def choose_preset(values: dict, train_key: str) -> None:
 def matching_preset(presets: dict, config) -> str | None:
     """The name of the preset that is exactly this config, if any."""
     return next((name for name, preset in presets.items() if config_of(preset) == config), None)
+
+
+def preset_run(model_name: str, presets: dict, model_config, train_config: TrainConfig
+               ) -> tuple[str | None, TrainConfig]:
+    """(the preset these settings stand for, or None; how to train them). A preset with a recipe of
+    its own sets the training sliders with its button, but not what no slider sets (its weight decay,
+    say): when the network and every slider are the preset's and the recipe details are the fast
+    recipe's, the run is the preset's, with its whole recipe, so that the presets table (and the
+    shipped models) find it."""
+    fast = TrainConfig(**MODELS[model_name].train_defaults)
+    slider_fields = {f: getattr(train_config, f) for f in WIDGET_FIELDS}
+    for name, preset in presets.items():
+        if isinstance(preset, Preset) and preset.train and preset.config == model_config:
+            own = preset_training(model_name, preset, train_config)
+            if slider_fields == {f: getattr(own, f) for f in WIDGET_FIELDS} and \
+                    train_config == dataclasses.replace(fast, **slider_fields):
+                return name, own
+    plain = next((name for name, preset in presets.items()
+                  if not (isinstance(preset, Preset) and preset.train) and config_of(preset) == model_config), None)
+    return plain, train_config
 
 
 def presets_table(board: JobBoard, dataset: WordDataset, model_name: str, presets: dict, titles: dict[str, str],

@@ -51,4 +51,31 @@ STAGES = [
         "BatchNorm written by hand, checked against autograd, and trained without it.",
         models=(),
     ),
+    Stage(
+        page="stages/wavenet.py",
+        title="WaveNet",
+        icon=":material/lan:",
+        lecture="5 · WaveNet, a hierarchical MLP",
+        teaches="A longer context fused two characters at a time, level by level; layers as torch.nn-like "
+        "blocks, the tensor shapes through them, and lecture 5's BatchNorm bug on 3-D inputs.",
+        models=("wavenet",),
+    ),
+    Stage(
+        page="stages/recurrent.py",
+        title="RNN & GRU",
+        icon=":material/repeat:",
+        lecture="makemore.py · recurrent nets",
+        teaches="Reading a whole word one character at a time with a hidden state: the vanilla RNN and the "
+        "GRU's gates, what the state holds for a typed name, and why gradients vanish without the gate.",
+        models=("rnn", "gru"),
+    ),
+    Stage(
+        page="stages/transformer.py",
+        title="Transformer",
+        icon=":material/visibility:",
+        lecture="7 · Let's build GPT",
+        teaches="From averaging the past (a bag of words) to self-attention, heads, the MLP, residual connections "
+        "and LayerNorm, step by step; the attention weights of every head for a typed name.",
+        models=("bow", "transformer"),
+    ),
 ]

@@ -1,18 +1,33 @@
 """What a page that trains shows once a training is done: the metrics, the loss curve, the runs of
-the session side by side, and the lecture's result for comparison."""
+the session side by side, and the lecture's result for comparison. Also "my runs", the record of
+every training this browser session finished on any page (the Compare page lists them, compares
+them and downloads them as CSV), and the export controls that take a trained model home: its .pt
+file, its samples as CSV and the command that trains it again."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import pandas as pd
 import streamlit as st
+import torch.nn as nn
 
 import charts
+from datasets_ui import DATA_DIR, builtin_files, load_builtin
+from makemore.checkpoint import Checkpoint, checkpoint_bytes, cache_key
+from makemore.cli import train_command_line
+from makemore.data import Vocab, WordDataset
 from makemore.jobs import TrainingJob
 from makemore.models import MODELS
+from makemore.sample import Sample, generate
+from makemore.train import TrainConfig, TrainResult
+from registry import STAGES
 from training_ui import lecture_training, training_summary
-from widgets import show_table, smoothed_history
+from widgets import sample_controls, show_samples, show_table, smoothed_history
+
+MY_RUNS = "my_runs"  # session_state key: this browser session's runs, {run id: Run}, in the order trained
+MAX_MY_RUNS = 100  # a session keeps its newest runs; each holds a reference to its (small) model
 
 
 def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None, first_loss: bool = False,
@@ -59,6 +74,8 @@ def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     reruns) and return them all, in the order trained. `columns` come first (what the page varies),
     then the losses, the time and the training."""
     r = job.result
+    add_my_run(stage_title(job.model_name, page), job.dataset, job.model_name, job.model_config, job.train_config,
+               job.model, r)
     runs = st.session_state.setdefault(f"{page}_runs", {})
     runs[job.key] = {**columns, "val": round(r.val_loss, 4), "train": round(r.train_loss, 4),
                      "first loss": round(r.loss_history[0], 3) if r.loss_history else None,
@@ -84,3 +101,164 @@ def lecture_comparison(model_name: str) -> str:
     text = f"For comparison, {lecture.source}'s recipe: val ≈ {lecture.val_loss} after " \
            f"{lecture_training(model_name).max_steps:,} steps"
     return text + (f", ≈ {lecture.seconds:.0f} s." if lecture.seconds is not None else ".")
+
+
+# --- my runs: every training of this browser session, on any page ---------------------------------
+
+@dataclass(eq=False)
+class Run:
+    """A trained model as "my runs", the comparison and the export see it."""
+
+    ident: str  # names the trained model: its cache key and steps ("…@4000"); an imported file's hash
+    page: str  # the page it was trained on ("MLP"), or where it came from ("imported run.pt")
+    model_name: str
+    model_config: object
+    train_config: TrainConfig
+    result: TrainResult
+    model: nn.Module
+    vocab: Vocab
+    dataset_name: str
+    fingerprint: str
+    train_words: tuple[str, ...] | None = None  # marks samples as new; None when unknown
+
+    @classmethod
+    def of(cls, page: str, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
+           model: nn.Module, result: TrainResult) -> Run:
+        # the steps too: a run stopped early has the key of the full run, and other weights
+        ident = f"{cache_key(dataset.fingerprint, model_name, model_config, train_config)}@{result.steps}"
+        return cls(ident, page, model_name,
+                   model_config, train_config, result, model, dataset.vocab, dataset.name, dataset.fingerprint,
+                   tuple(dataset.splits["train"]))
+
+    @classmethod
+    def of_job(cls, job: TrainingJob) -> Run:
+        """A finished job of the board as a run (for export_controls on a page that trains live)."""
+        return cls.of(stage_title(job.model_name), job.dataset, job.model_name, job.model_config, job.train_config,
+                      job.model, job.result)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint, ident: str, page: str) -> Run:
+        return cls(ident, page, checkpoint.model_name, checkpoint.model_config, checkpoint.train_config,
+                   checkpoint.result, checkpoint.build(), checkpoint.vocab, checkpoint.dataset_name,
+                   checkpoint.fingerprint, checkpoint.train_words)
+
+    def checkpoint(self) -> Checkpoint:
+        """The run as one file's content (makemore.checkpoint), with its training words when known."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return Checkpoint(self.model_name, self.model_config, self.train_config, self.result, self.vocab, state,
+                          self.dataset_name, self.fingerprint, self.train_words)
+
+    @property
+    def config_text(self) -> str:
+        """The model's settings in the CLI's words: "block_size 4 · n_embd 10 · n_hidden 200 · init scaled"."""
+        return " · ".join(f"{f.name} {getattr(self.model_config, f.name)}" for f in fields(self.model_config))
+
+    @property
+    def status(self) -> str:
+        r = self.result
+        return f"stopped at step {r.steps:,}" if r.stopped_early else "done"
+
+
+def stage_title(model_name: str, default: str = "") -> str:
+    """The title of the page that trains this model ("MLP"), from the registry."""
+    return next((s.title for s in STAGES if model_name in s.models), default or model_name)
+
+
+def add_my_run(page: str, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
+               model: nn.Module, result: TrainResult) -> None:
+    """Record a finished training in this browser session's runs (once, however often the page
+    reruns; a run trained again with the same settings replaces its record). remember_run calls it;
+    a page that trains without the job board calls it after its training."""
+    runs = st.session_state.setdefault(MY_RUNS, {})
+    key = cache_key(dataset.fingerprint, model_name, model_config, train_config)
+    if key in runs and runs[key].result is result:
+        return
+    runs[key] = Run.of(page, dataset, model_name, model_config, train_config, model, result)
+    for old in list(runs)[: max(0, len(runs) - MAX_MY_RUNS)]:
+        del runs[old]
+
+
+def my_runs() -> list[Run]:
+    """This browser session's runs, in the order trained (another session never sees them)."""
+    return list(st.session_state.get(MY_RUNS, {}).values())
+
+
+def data_argument(name: str, fingerprint: str) -> str:
+    """The --data of a command that trains on this list again: data/NAME for a built-in list (the
+    same content), else the name of the student's own file."""
+    if name in builtin_files() and load_builtin(name).fingerprint == fingerprint:
+        return str((DATA_DIR / name).relative_to(DATA_DIR.parent))
+    return name
+
+
+def command_line(run: Run, save: str | None = None) -> str:
+    """The `python -m makemore train` command that reproduces the run (run from the repository)."""
+    return train_command_line(run.model_name, run.model_config, run.train_config,
+                              data_argument(run.dataset_name, run.fingerprint), save=save)
+
+
+def my_runs_frame(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: what the table shows and the CSV holds."""
+    return pd.DataFrame([{
+        "page": run.page, "model": run.model_name, "config": run.config_text, "dataset": run.dataset_name,
+        "val loss": round(run.result.val_loss, 4), "train loss": round(run.result.train_loss, 4),
+        "params": run.result.params, "seconds": round(run.result.seconds, 1), "steps": run.result.steps,
+        "training": training_summary(run.train_config), "status": run.status, "command": command_line(run),
+    } for run in runs], columns=["page", "model", "config", "dataset", "val loss", "train loss", "params", "seconds",
+                                 "steps", "training", "status", "command"])
+
+
+def show_my_runs(runs: list[Run]) -> None:
+    """The session's runs as a table, and the download of them all as CSV."""
+    if not runs:
+        st.info("You have not trained anything in this session yet. Every training you finish on a page "
+                "appears here, with its settings and losses.", icon=":material/history:")
+        return
+    frame = my_runs_frame(runs)
+    show_table(frame.drop(columns=["command"]), max_height=300)
+    st.download_button("Download my runs (.csv)", frame.to_csv(index=False), file_name="my-runs.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:", key="my_runs_csv",
+                       help="Every run of this session with its settings, losses, time and the command that "
+                       "trains it again.")
+
+
+# --- export: take a model home -------------------------------------------------------------------
+
+def file_stem(run: Run) -> str:
+    """A file name for the run's downloads: "mlp-names", "gru-cities"."""
+    name = run.dataset_name.rsplit(".", 1)[0] if "." in run.dataset_name else run.dataset_name
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40].strip("-") or "words"
+    return f"{run.model_name}-{safe}"
+
+
+def samples_csv(samples: list[Sample]) -> str:
+    return pd.DataFrame({"sample": [s.word for s in samples],
+                         "origin": ["in the training set" if s.in_train else "new" for s in samples]}
+                        ).to_csv(index=False)
+
+
+def export_controls(run: Run, samples: list[Sample], key: str) -> None:
+    """Download the model as one .pt file (loadable with torch.load(path, weights_only=True) and by
+    `python -m makemore sample --load`), download `samples` as CSV, and show the command that trains
+    the run again. The .pt file is written only when the button is pressed."""
+    stem = file_stem(run)
+    c1, c2 = st.columns(2)
+    c1.download_button("Download the model (.pt)", lambda: checkpoint_bytes(run.checkpoint()), file_name=f"{stem}.pt",
+                       mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+                       key=f"{key}_pt", width="stretch",
+                       help="Its weights, settings, vocabulary, training result and training words, in one file.")
+    c2.download_button(f"Download these {len(samples)} samples (.csv)", samples_csv(samples),
+                       file_name=f"{stem}-samples.csv", mime="text/csv", on_click="ignore",
+                       icon=":material/download:", key=f"{key}_csv", width="stretch")
+    st.markdown("Train it again from the command line (in a clone of this repository), then sample from the file:")
+    st.code(command_line(run, save=f"{stem}.pt") + f"\npython -m makemore sample --load {stem}.pt", language="bash")
+
+
+def samples_and_export(job: TrainingJob, dataset: WordDataset, key: str, top_k: bool = False) -> list[Sample]:
+    """A trained model's samples (with their controls), and the way to take the model home."""
+    samples = generate(job.model, dataset.vocab, train_words=dataset.splits["train"],
+                       **sample_controls(f"{key}_samples", top_k=top_k))
+    show_samples(samples)
+    with st.expander("Take this model home: the file, its samples, the command", icon=":material/download:"):
+        export_controls(Run.of_job(job), samples, key=f"{key}_export")
+    return samples

@@ -22,11 +22,13 @@ from model_controls import BOUND, ModelSetting, widget_values
 from urlstate import Setting, parse_query
 
 def with_recipes(values: tuple, field: str) -> tuple:
-    """The slider's values, and every value a registered recipe or preset uses (its buttons set them)."""
+    """The slider's values, and every value within their range that a registered recipe or preset
+    uses (its buttons set them; the Bigram page's full-batch steps are its own sliders')."""
     recipes = [spec.train_defaults for spec in MODELS.values()]
     recipes += [spec.lecture.train for spec in MODELS.values() if spec.lecture]
     recipes += [{**spec.train_defaults, **p.train} for spec in MODELS.values() for p in spec.presets.values()]
-    return tuple(sorted(set(values) | {r[field] for r in recipes if r.get(field)}))
+    used = {r[field] for r in recipes if r.get(field) and min(values) <= r[field] <= max(values)}
+    return tuple(sorted(set(values) | used))
 
 
 LEARNING_RATES = with_recipes((0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
@@ -142,9 +144,12 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lec
     seed = c3.number_input("Seed", 0, 1_000_000, defaults.seed, key=f"{prefix}_seed", **BOUND,
                            help="Sets the initial weights and the order of the minibatches.")
     if lecture is not None and details(lecture) != details(defaults):
+        source = next((spec.lecture.source for spec in MODELS.values()
+                       if spec.lecture and TrainConfig(**spec.lecture.train) == lecture), "the lecture")
+        labels = {"fast": "the fast recipe", "lecture": f"{source}'s recipe"}
         choice = st.radio("Recipe details", list(DETAILS), key=f"{prefix}_details", horizontal=True, **BOUND,
-                          format_func=DETAILS.get,
-                          help=f"What no slider sets. The fast recipe: {details_text(defaults)}. The lecture's: "
+                          format_func=labels.get,
+                          help=f"What no slider sets. The fast recipe: {details_text(defaults)}. {source_title(source)}'s: "
                           f"{details_text(lecture)}. The recipe buttons choose it too.")
         base = lecture if choice == "lecture" else defaults
     return dataclasses.replace(base, max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer],

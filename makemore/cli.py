@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
-from dataclasses import MISSING, asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
-
-import torch
 
 from makemore import limits
 from makemore.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
@@ -94,6 +93,8 @@ def add_model_options(p, model_name):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         elif "choices" in meta:
             group.add_argument(flag, choices=meta["choices"])
+        elif "options" in meta:  # a few allowed numbers (the page's select-slider)
+            group.add_argument(flag, type=type(default), choices=meta["options"], help=f"default {default}")
         elif isinstance(default, (int, float)):
             kind = type(default)
             lo, hi = meta.get("min", -math.inf), meta.get("max", math.inf)
@@ -135,16 +136,53 @@ def build_parser(model_name=None):
     return p
 
 
+# the TrainConfig fields that `train` and `sample` take as options (--max-steps, --lr, ...)
+TRAIN_OPTIONS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "lr_floor", "warmup",
+                 "beta2", "eval_interval", "seed", "device")
+
+
 def configs_from_args(args):
     spec = MODELS[args.model]
     model_kwargs = {f.name: getattr(args, f.name) for f in config_fields(args.model)
                     if getattr(args, f.name, None) is not None}
     train_kwargs = dict(spec.train_defaults)
-    for name in ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "lr_floor", "warmup",
-                 "beta2", "eval_interval", "seed", "device"):
+    for name in TRAIN_OPTIONS:
         if getattr(args, name) is not None:
             train_kwargs[name] = getattr(args, name)
     return spec.config(**model_kwargs), TrainConfig(**train_kwargs)
+
+
+def train_command_line(model_name: str, model_config, train_config: TrainConfig, data: str,
+                       save: str | None = None) -> str:
+    """The `python -m makemore train` command that trains this run again: every setting that
+    differs from the model's defaults and fast recipe becomes an option, so the command builds the
+    same configs (the same cache key) and, on the same word list, the same model."""
+    spec = MODELS[model_name]
+    words = ["python", "-m", "makemore", "train", "--model", model_name, "--data", data]
+    defaults = spec.config()
+    for f in config_fields(model_name):
+        value = getattr(model_config, f.name)
+        if value != getattr(defaults, f.name):
+            words += option_words(f.name, value)
+    fast = TrainConfig(**spec.train_defaults)
+    unknown = [f.name for f in fields(TrainConfig) if f.name not in TRAIN_OPTIONS]
+    if unknown:  # a new TrainConfig field without its option: the command could not say it
+        raise ValueError(f"TrainConfig fields with no command-line option: {', '.join(unknown)}")
+    for name in TRAIN_OPTIONS:
+        value = getattr(train_config, name)
+        if value != getattr(fast, name):
+            words += option_words(name, value)
+    if save:
+        words += ["--save", save]
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+def option_words(name: str, value) -> list[str]:
+    """One setting as command-line words: ["--lr", "0.003"], ["--no-batchnorm"]."""
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return [flag if value else "--no-" + name.replace("_", "-")]
+    return [flag, repr(value) if isinstance(value, float) else str(value)]  # repr: the float read back exactly
 
 
 def finite(x):

@@ -349,12 +349,133 @@ def exercise_backprop(page: Page) -> None:
     expect(metric(page, "gradients that match autograd")).to_have_text("28 of 28")
 
 
+def exercise_wavenet(page: Page) -> None:
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Embedding size"), "ArrowLeft")  # 24 -> 23 numbers per character: fewer parameters
+    expect(summary).not_to_have_text(before)
+    wait_for_run(page)
+    # the shortest run, by keyboard (Home: the slider's lowest value, whatever the registry's recipes add)
+    steps = slider(page, "Steps")
+    press(steps, "Home")
+    expect(steps).to_have_value("0")
+    wait_for_run(page)
+    shortest = steps.get_attribute("aria-valuetext")
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text(f"of {shortest}", timeout=RUN_MS)
+    expect(chart_titled(page, "Which characters each unit reads")).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+    assert charts_drawn(page) == 8  # the loss, the tree, five of the insides, the embeddings
+    # a typed name: the shapes and the tree follow its window; a name the list cannot spell gets a message
+    name = page.get_by_label("Name", exact=True)
+    name.fill("olivia")
+    name.press("Enter")
+    after = page.locator("[data-testid=stCaptionContainer]", has_text="After “olivia”")
+    expect(after).to_be_visible(timeout=RUN_MS)
+    expect(chart_titled(page, "..olivia")).to_have_count(1)
+    wait_for_run(page)
+    name.fill("Olivia")
+    name.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="not in the vocabulary")).to_be_visible(
+        timeout=RUN_MS)
+    wait_for_run(page)
+
+
+def exercise_recurrent(page: Page) -> None:
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Hidden size"), "ArrowLeft")  # 128 -> 120 units of state: fewer parameters
+    expect(summary).not_to_have_text(before)
+    wait_for_run(page)
+    # Steps to its lowest by keyboard (the lowest any registered recipe uses), Train, its progress, its chart
+    from training_ui import STEPS  # the app's own options (app/ is on sys.path)
+
+    press(slider(page, "Steps"), "Home")
+    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", str(STEPS[0]))
+    wait_for_run(page)
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text(f"of {STEPS[0]}", timeout=RUN_MS)
+    expect(chart_titled(page, "Loss during training")).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+    # the loss, the hidden state and the next characters of "emma", the gradient norms, the stages' losses
+    assert charts_drawn(page) == 5
+    expect(chart_titled(page, "Hidden state h_t after each character")).to_have_count(1)
+    # a typed word: the charts follow it; one the list cannot spell gets a message, not a traceback
+    word = page.get_by_label("A word to read", exact=True)
+    word.fill("Ava")
+    word.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
+        timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == 1  # the loss chart; nothing of the word's
+    word.fill("ava")
+    word.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == 5
+
+
+def exercise_transformer(page: Page) -> None:
+    # heads that do not divide the embedding size: a message, then back
+    heads = slider(page, "Heads")
+    press(heads, "ArrowRight")  # 4 -> 5 heads for 48 numbers
+    expect(page.locator("[data-testid=stAlertContentError]", has_text="5 heads do not divide")).to_be_visible(
+        timeout=RUN_MS)
+    wait_for_run(page)
+    press(heads, "ArrowLeft")
+    expect(page.locator("[data-testid=stAlertContentError]")).to_have_count(0, timeout=RUN_MS)
+    wait_for_run(page)
+    summary = page.locator("[data-testid=stCaptionContainer]", has_text="parameters")
+    before = summary.inner_text()
+    press(slider(page, "Blocks"), "ArrowLeft")  # 2 -> 1 block: fewer parameters
+    expect(summary).not_to_have_text(before)
+    wait_for_run(page)
+    # the shortest run, by keyboard (Home: the slider's lowest value, whatever the registry's recipes add)
+    steps = slider(page, "Steps")
+    press(steps, "Home")
+    expect(steps).to_have_value("0")
+    wait_for_run(page)
+    shortest = steps.get_attribute("aria-valuetext")
+    page.get_by_role("button", name="Train").click()
+    progress = page.locator("[data-testid=stProgress]")
+    expect(progress).to_contain_text(f"of {shortest}", timeout=RUN_MS)
+    expect(chart_titled(page, "The mask")).to_have_count(1, timeout=RUN_MS)
+    expect(progress).to_have_count(0)
+    wait_for_run(page)
+    expect(metric(page, "val loss")).to_have_text(LOSS)
+    # the loss; the mask, scores and weights of "emma"; block 1's heads; the next characters
+    assert charts_drawn(page) == 6
+    expect(chart_titled(page, "Block 1: each head's attention weights")).to_have_count(1)
+    # a typed name: the charts follow it; one the list cannot spell gets a message, not a traceback
+    name = page.get_by_label("Name", exact=True)
+    name.fill("Ava")
+    name.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
+        timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == 1  # the loss chart; nothing of the name's
+    name.fill("ava")
+    name.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == 6
+
+
 DRIVERS: dict[str, Driver] = {
     HOME_PAGE: Driver("makemore playground", 3, exercise_home),
     "stages/bigram.py": Driver("Bigram: one character predicts the next", 3, exercise_bigram),
     "stages/mlp.py": Driver("MLP: embeddings and a hidden layer", 0, exercise_mlp),
     "stages/batchnorm.py": Driver("Activations, gradients and BatchNorm", 0, exercise_batchnorm),
     "stages/backprop.py": Driver("Backprop: the chain rule, by hand", 3, exercise_backprop),
+    "stages/wavenet.py": Driver("WaveNet: a hierarchical MLP", 0, exercise_wavenet),
+    "stages/recurrent.py": Driver("Recurrent nets: RNN and GRU", 0, exercise_recurrent),
+    "stages/transformer.py": Driver("Transformer: from averaging to a small GPT", 0, exercise_transformer),
 }
 
 
@@ -386,8 +507,64 @@ def test_sidebar_links_every_page_at_its_file_name(page, app_server):
     links = page.locator("[data-testid=stSidebarNavLink]")
     shown = {links.nth(i).inner_text().split("\n")[-1].strip(): links.nth(i).get_attribute("href")
              for i in range(links.count())}
-    expected = {"Home": url_path(HOME_PAGE), **{s.title: url_path(s.page) for s in STAGES}}
+    expected = {"Home": url_path(HOME_PAGE), **{s.title: url_path(s.page) for s in STAGES},
+                "Compare": url_path(COMPARE_PAGE)}
     assert shown == {name: app_server.url + path for name, path in expected.items()}
+
+
+# -----------------------------------------------------------------------------------------------
+# the Compare page (after the stages, not a stage: it has its own test)
+
+COMPARE_PAGE = "stages/compare.py"
+
+
+def test_compare_page_trains_what_is_missing_downloads_a_model_and_imports_it_again(page, app_server, screenshots,
+                                                                                    tmp_path):
+    import torch
+
+    open_page(page, app_server, COMPARE_PAGE)
+    assert title(page) == "Compare: which model is best?"
+    no_exception_box(page)
+    # The server's cache starts empty and ships no models: train the two bigrams (seconds), each by
+    # its own button, unless an earlier test of this server trained them already.
+    for name in ("bigram", "bigram-nn"):
+        button = page.get_by_role("button", name=re.compile(f"^Train {name} \\(about"))
+        if button.count():
+            button.click()
+            expect(button).to_have_count(0, timeout=RUN_MS)
+            wait_for_run(page)
+    expect(page.get_by_role("button", name=re.compile("^Train bigram"))).to_have_count(0, timeout=RUN_MS)
+    expect(page.locator("[data-testid=stProgress]")).to_have_count(0, timeout=RUN_MS)  # both trained
+    wait_for_run(page)
+    no_exception_box(page)
+    assert charts_drawn(page) == 3  # val loss against parameters and time, the loss at each position
+    expect(chart_titled(page, "Loss at each position")).to_have_count(1)
+
+    # one more sample by keyboard: every model draws 21 words
+    new_words = page.locator("[data-testid=stCaptionContainer]", has_text="New words")
+    expect(new_words).to_contain_text("bigram-nn ")
+    press(slider(page, "How many"), "ArrowRight")
+    expect(new_words).to_contain_text("/21")
+    wait_for_run(page)
+
+    # a real download: the counts bigram as a .pt file, which plain torch opens with weights_only
+    with page.expect_download(timeout=STEP_MS) as download:
+        page.get_by_role("button", name="Download the model (.pt)").click()
+    assert download.value.suggested_filename == "bigram-names.pt"
+    saved = tmp_path / "bigram-names.pt"
+    download.value.save_as(saved)
+    blob = torch.load(saved, weights_only=True)
+    assert blob["model"] == "bigram" and blob["dataset"]["name"] == "names.txt" and len(blob["train_words"]) > 25_000
+
+    # brought back through the real file picker: it joins the comparison and draws the same words
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(saved))
+    expect(page.locator("[data-testid=stAlertContentSuccess]")).to_contain_text("added to the comparison",
+                                                                                 timeout=RUN_MS)
+    wait_for_run(page)
+    expect(new_words).to_contain_text("bigram · bigram-names.pt ")
+    no_exception_box(page)
+    assert charts_drawn(page) == 3
+    screenshot(page, screenshots, "compare")
 
 
 # -----------------------------------------------------------------------------------------------

@@ -301,3 +301,26 @@ def test_python_dash_m_makemore_runs_and_exits_with_the_right_status(tmp_path, n
     err = bad.stderr.splitlines()
     assert len(err) == 1 and err[0].startswith("makemore: error: ") and "--lr" in err[0] and "abc" in err[0]
     assert bad.stdout == ""
+
+
+@pytest.mark.parametrize("argv, words", [
+    ("train --model transformer --n-head 5", ["5 heads do not divide the embedding size 48"]),
+    ("train --model transformer --n-layer 7", ["--n-layer", "between 1 and 6"]),
+    ("train --model wavenet --context 5", ["--context", "invalid choice", "3, 8, 16"]),
+    ("train --model wavenet --context 3", ["context"]),  # a tree needs 8 or 16
+    ("train --model gru --n-layers 3", ["--n-layers", "between 1 and 2"]),
+    ("train --model rnn --n-embd 65", ["--n-embd", "between 2 and 64"]),
+], ids=["heads", "blocks", "context", "tree at 3", "gru layers", "rnn embedding"])
+def test_the_new_stages_options_are_checked_in_one_line(capsys, words_file, argv, words):
+    code, out, err = cli(capsys, *argv.split(), "--data", words_file, "--max-steps", 1)
+    assert code == 2 and out == [] and len(err) == 1 and err[0].startswith("makemore: error: ")
+    assert all(w in err[0] for w in words), err[0]
+
+
+@pytest.mark.parametrize("model", ["wavenet", "rnn", "gru", "bow", "transformer"])
+def test_every_new_model_trains_saves_and_samples_from_the_command_line(capsys, tmp_path, words_file, model):
+    path = tmp_path / f"{model}.pt"
+    s = json_summary(capsys, "train", "--model", model, "--data", words_file, "--max-steps", 20, "--batch-size", 8,
+                     "--save", path, "--json")
+    assert s["steps"] == 20 and s["val_loss"] is not None and path.is_file()
+    assert len(sample_lines(capsys, "--load", path, "--num", 5)) == 5

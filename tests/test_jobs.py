@@ -3,7 +3,6 @@ queueing, and failures that say what happened and leave the next training a clea
 
 import math
 import os
-import signal
 import threading
 import time
 

@@ -201,7 +201,7 @@ def test_cli_default_recipe_reaches_the_lectures_batchnorm_loss(capsys, names_pa
 @pytest.mark.parametrize("argv, wrong", [
     (["--n-layers", "9"], "--n-layers: must be between 1 and 8"),
     (["--init", "zeros"], "--init: invalid choice"),
-    (["--out-scale", "2"], "--out-scale: must be between"),
+    (["--out-scale", "2"], "--out-scale: invalid choice: 2.0 (choose from 1.0, 0.3, 0.1, 0.03, 0.01)"),
     (["--batchnorm", "yes"], "unrecognized arguments: yes"),
 ])
 def test_cli_refuses_bad_mlp_bn_options_in_one_line(capsys, argv, wrong):

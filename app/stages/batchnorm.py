@@ -8,15 +8,14 @@ from datasets_ui import current_dataset
 from model_controls import model_controls, model_setting, url_settings
 from model_views import show_diagnostics
 from presets import matching_preset, preset_buttons
-from results import lecture_comparison, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
+from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
 from trainer import job_board
 from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                          training_settings)
-from widgets import sample_controls, show_samples, show_source
+from widgets import show_source
 from makemore.diagnostics import SNAPSHOTS
 from makemore.layers import BatchNorm1d, Linear, Tanh
 from makemore.models.mlp_bn import MLPBN, PRESETS
-from makemore.sample import generate
 
 PRESET_TEXT = {  # preset -> (its name, what it changes and what to look for), in the lecture's order
     "naive": ("Naive init", "Every weight and bias from `randn`. The logits come out large, so the net starts "
@@ -109,7 +108,7 @@ if not show_diagnostics(r.diagnostics, key=f"bn_step_{job.key}"):
 st.subheader("Samples")
 st.caption("In evaluation BatchNorm uses its running mean and variance instead of the batch's, so the model "
            "can generate one word at a time.")
-show_samples(generate(model, dataset.vocab, train_words=dataset.splits["train"], **sample_controls("bn_samples")))
+samples_and_export(job, dataset, "bn")
 
 # --- how it works --------------------------------------------------------------------------------
 st.header("How it works")

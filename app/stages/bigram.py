@@ -9,6 +9,7 @@ import streamlit as st
 import charts
 from datasets_ui import current_dataset
 from model_controls import BOUND, model_setting
+from results import add_my_run
 from trainer import trained
 from training_ui import check_link
 from urlstate import Setting
@@ -136,6 +137,7 @@ except FloatingPointError as e:
     st.stop()
 
 r = neural.result
+add_my_run("Bigram", dataset, "bigram-nn", BigramNNConfig(), train_config, neural.model, r)  # "my runs" (Compare)
 reference = evaluate(counted.model.with_alpha(0.0), X_train, Y_train)
 c1, c2, c3 = st.columns(3)
 c1.metric("network train NLL", f"{r.train_loss:.4f}", f"{r.train_loss - reference:+.4f} vs counts (α = 0)",

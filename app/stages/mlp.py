@@ -7,16 +7,15 @@ import charts
 from datasets_ui import current_dataset
 from model_controls import model_controls, model_setting, url_settings
 from model_views import show_embeddings
-from results import lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
+from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
 from trainer import job_board, trained
 from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                          training_settings, use_rate)
-from widgets import sample_controls, show_samples, show_source, show_table
+from widgets import show_source, show_table
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS
 from makemore.models.bigram import BigramCountsConfig
 from makemore.models.mlp import MLP
-from makemore.sample import generate
 from makemore.train import TrainConfig
 
 FIELDS = [model_setting("mlp", "block_size", key="mlp_block"), model_setting("mlp", "n_embd", key="mlp_embd"),
@@ -106,8 +105,7 @@ with right:
     st.caption(lecture_comparison("mlp"))
 
 st.subheader("Samples")
-options = sample_controls("mlp_samples", top_k=True)
-show_samples(generate(model, vocab, train_words=dataset.splits["train"], **options))
+samples_and_export(job, dataset, "mlp", top_k=True)
 
 st.subheader("The embedding table")
 show_embeddings(model.C, vocab)

@@ -55,6 +55,17 @@ OUT_STD = 0.02
 USE_SDPA = True
 
 
+def check_config(config) -> None:
+    """One-line ValueErrors for settings that cannot build a model (the CLI exits with status 2)."""
+    if config.n_embd < 1 or config.n_layer < 1 or config.n_head < 1:
+        raise ValueError("n_embd, n_layer and n_head must be at least 1")
+    if config.attention and config.n_embd % config.n_head:
+        raise ValueError(f"{config.n_head} heads do not divide the embedding size {config.n_embd}: "
+                         f"each head gets n_embd / n_head dimensions")
+    if not 0.0 <= config.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {config.dropout}")
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     # the defaults are the fast recipe's net ("transformer" in the registry): 2 blocks of 48
@@ -82,6 +93,9 @@ class TransformerConfig:
     dropout: float = field(default=0.0, metadata=dict(
         min=0.0, max=limits.MAX_DROPOUT, step=0.05, label="Dropout",
         help="While training, zero this share of activations at random, so the net cannot lean on any one of them."))
+
+    def __post_init__(self):
+        check_config(self)  # a config that cannot build a model is refused at once (the page says why)
 
 
 def _same_field(name, default):
@@ -125,17 +139,6 @@ PRESET_CHANGES = {
     "layernorm": "LayerNorm before each sub-layer (pre-norm) and before the output layer.",
     "gpt": "The small GPT: embedding 64, and dropout 0.1 against overfitting.",
 }
-
-
-def check_config(config: TransformerConfig) -> None:
-    """One-line ValueErrors for settings that cannot build a model (the CLI exits with status 2)."""
-    if config.n_embd < 1 or config.n_layer < 1 or config.n_head < 1:
-        raise ValueError("n_embd, n_layer and n_head must be at least 1")
-    if config.attention and config.n_embd % config.n_head:
-        raise ValueError(f"{config.n_head} heads do not divide the embedding size {config.n_embd}: "
-                         f"each head gets n_embd / n_head dimensions")
-    if not 0.0 <= config.dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {config.dropout}")
 
 
 # -----------------------------------------------------------------------------------------------

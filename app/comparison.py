@@ -1,0 +1,158 @@
+"""What the Compare page compares: every registered stage's default model on the current word list
+(its config's defaults and its fast recipe, from the job board: shipped, cached or trained now in the
+background), the student's own runs and imported files; and the numbers behind its charts, computed
+once per (model, word list) and shared by every visitor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from makemore.data import WordDataset
+from makemore.estimate import training_seconds
+from makemore.jobs import DONE, FAILED, JobBoard, TrainingJob
+from makemore.models import MODELS
+from makemore.position_loss import loss_by_position
+from makemore.sample import Sample, generate
+from makemore.train import TrainConfig, evaluate, split_tensors
+from registry import STAGES
+from results import Run, stage_title
+from training_ui import failure_message, training_summary
+
+MIN_POSITION_SHARE = 0.01  # the per-position chart stops where fewer than 1 % of the words still go on
+
+
+@dataclass(frozen=True)
+class Default:
+    """A stage's model with its defaults: the config's and the fast recipe."""
+
+    stage: str  # the page's title
+    model_name: str
+
+    @property
+    def model_config(self):
+        return MODELS[self.model_name].config()
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(**MODELS[self.model_name].train_defaults)
+
+    def estimate(self, dataset: WordDataset) -> float:
+        return training_seconds(self.model_name, dataset, self.model_config, self.train_config)
+
+
+def defaults() -> list[Default]:
+    """Every model of every registered stage, in lecture order (a new stage appears by itself)."""
+    return [Default(stage.title, name) for stage in STAGES for name in stage.models if name in MODELS]
+
+
+def default_jobs(board: JobBoard, dataset: WordDataset) -> dict[Default, TrainingJob | None]:
+    """Each default's job: from the board's memory or the disk cache (never trains); None if missing."""
+    return {d: board.find(dataset, d.model_name, d.model_config, d.train_config) for d in defaults()}
+
+
+def is_ready(job: TrainingJob | None) -> bool:
+    return job is not None and job.status == DONE and job.model is not None
+
+
+def is_missing(job: TrainingJob | None) -> bool:
+    """Nothing trained, or a run that was stopped or failed: it needs (another) training."""
+    return job is None or (not job.active and not is_ready(job))
+
+
+def start(board: JobBoard, dataset: WordDataset, wanted: list[Default]) -> None:
+    for d in wanted:
+        board.start(dataset, d.model_name, d.model_config, d.train_config, estimate=d.estimate(dataset))
+
+
+def default_run(d: Default, job: TrainingJob) -> Run:
+    return Run.of(d.stage, job.dataset, d.model_name, d.model_config, d.train_config, job.model, job.result)
+
+
+@st.fragment(run_every=1.0)
+def trainings_progress(jobs: list[TrainingJob]) -> None:
+    """One progress bar per training of the comparison, redrawn every second; when all are over,
+    the page is drawn again with them."""
+    if not any(job.active for job in jobs):
+        st.rerun()
+    for job in jobs:
+        job.seen()  # someone is watching: keep it running
+        snap = job.snapshot()
+        name = f"{stage_title(job.model_name)} · {job.model_name}"
+        if job.status == FAILED:
+            st.error(f"{name}: {failure_message(job)}", icon=":material/error:")
+        elif not job.active:
+            st.progress(1.0, text=f"{name}: done")
+        elif snap.step == 0:
+            st.progress(0.0, text=f"{name}: waiting for a free CPU core…")
+        else:
+            st.progress(snap.step / max(1, snap.max_steps),
+                        text=f"{name}: step {snap.step:,} of {snap.max_steps:,}"
+                        + (f" · loss {snap.losses[-1]:.3f}" if snap.losses else ""))
+
+
+# --- the numbers behind the table and the charts, once per (model, word list) --------------------
+
+@st.cache_data(max_entries=512, show_spinner="Evaluating…")
+def model_numbers(ident: str, fingerprint: str, _run: Run, _dataset: WordDataset) -> dict:
+    """The run's val loss on this word list and its loss at each position of the val words.
+    `ident` names the run (a cache key, or an imported file's hash), `fingerprint` the list."""
+    model = _run.model
+    X, Y = split_tensors(model, _dataset, "val")
+    positions = loss_by_position(model, _dataset, "val")
+    return {"val": evaluate(model, X, Y), "positions": [(p.position, p.loss, p.words) for p in positions]}
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def run_samples(ident: str, fingerprint: str, num: int, seed: int, temperature: float, top_k: int | None,
+                _run: Run, _train_words) -> list[Sample]:
+    return generate(_run.model, _run.vocab, num=num, seed=seed, temperature=temperature, top_k=top_k,
+                    train_words=_train_words)
+
+
+def train_words(run: Run, dataset: WordDataset):
+    """The words a run's samples are checked against: its own, else this list's when it trained on it."""
+    if run.train_words is not None:
+        return run.train_words
+    return dataset.splits["train"] if run.fingerprint == dataset.fingerprint else ()
+
+
+def samples_of(run: Run, dataset: WordDataset, options: dict) -> list[Sample]:
+    return run_samples(run.ident, dataset.fingerprint, options["num"], options["seed"], options["temperature"],
+                       options.get("top_k"), run, train_words(run, dataset))
+
+
+def training_text(run: Run) -> str:
+    """How it was trained, in a table's words; a counting model takes no gradient steps."""
+    if run.train_config.max_steps == 0 and not run.result.steps:
+        return "counted (no gradient steps)"
+    steps, planned = run.result.steps, run.train_config.max_steps
+    return training_summary(run.train_config) + (f" · {steps:,} steps" if steps == planned
+                                                 else f" · stopped at step {steps:,} of {planned:,}")
+
+
+def comparison_frame(entries: list[tuple[str, Run]], dataset: WordDataset) -> pd.DataFrame:
+    """One row per model: label, where it comes from, settings, parameters, val loss on this list,
+    time and training."""
+    rows = []
+    for label, run in entries:
+        numbers = model_numbers(run.ident, dataset.fingerprint, run, dataset)
+        r = run.result
+        rows.append({"model": label, "val loss": round(numbers["val"], 4), "params": r.params,
+                     "seconds": round(r.seconds, 2), "page": run.page, "config": run.config_text,
+                     "training": training_text(run), "trained on": run.dataset_name})
+    return pd.DataFrame(rows, columns=["model", "val loss", "params", "seconds", "page", "config", "training",
+                                       "trained on"])
+
+
+def positions_frame(entries: list[tuple[str, Run]], dataset: WordDataset) -> pd.DataFrame:
+    """model, position, loss, words: the loss at each position of the val words, up to the position
+    that at least MIN_POSITION_SHARE of them reach (further on, a handful of long words make noise)."""
+    n_words = len(dataset.splits["val"])
+    rows = [(label, position, loss, words)
+            for label, run in entries
+            for position, loss, words in model_numbers(run.ident, dataset.fingerprint, run, dataset)["positions"]
+            if words >= max(1, MIN_POSITION_SHARE * n_words)]
+    return pd.DataFrame(rows, columns=["model", "position", "loss", "words"])

@@ -1,0 +1,40 @@
+"""A small classroom in the browser (bench/classroom.py with N = 3): a freshly started server with an
+empty cache and the shipped models; three students at once visit every page, each of which must show
+a chart with no click and no exception, then each trains a setting of their own to the end.
+(The full N = 30 run is the benchmark: `python bench/classroom.py`; its figures are in the README.)"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import classroom  # noqa: E402  (bench/classroom.py)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def report():
+    if not Path(classroom.CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
+        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-chromium.sh`")
+    result = classroom.run(3)
+    print(classroom.summary(result))
+    return result
+
+
+def test_every_student_sees_every_page_with_a_chart_and_no_exception_on_a_cold_server(report):
+    assert report.problems() == []
+    for session in report.sessions:
+        assert set(session.first_chart) == set(classroom.PAGES)
+        assert all(seconds is not None for seconds in session.first_chart.values())
+
+
+def test_every_student_trains_a_setting_of_their_own_to_the_end(report):
+    assert [s.trained_in is not None for s in report.sessions] == [True] * 3
+    assert report.cpu_trainings > 0 and report.peak_bytes > 0
