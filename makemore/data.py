@@ -241,6 +241,33 @@ class Vocab:
         return "".join(itos[int(i)] for i in ids)
 
 
+def shown_char(c: str) -> str:
+    return {" ": "a space", "`": "a backtick"}.get(c, f"`{c}`")
+
+
+def typed_word(text: str, vocab: Vocab) -> tuple[str, list[int]]:
+    """A word a student typed, as a model reads it: (the word, trimmed and NFC as the lists are, and
+    its ids). DataError, saying what to change, when no model of this vocabulary can read it."""
+    word = unicodedata.normalize("NFC", text or "").strip()
+    if not word:
+        raise DataError("Type a word (one character or more) to see how the model reads it.")
+    if len(word) > limits.MAX_WORD_LEN:
+        raise DataError(f"That is {len(word)} characters; the models read words of up to {limits.MAX_WORD_LEN}, "
+                        "as long as a word of a list may be. Type a shorter one.")
+    if vocab.boundary in word:
+        raise DataError(f"{shown_char(vocab.boundary)} marks where words start and end in this list, so it cannot "
+                        "be inside a word. Type the word without it.")
+    unknown = list(dict.fromkeys(c for c in word if c not in vocab.stoi))
+    if unknown:
+        one = len(unknown) == 1
+        message = (f"{', '.join(shown_char(c) for c in unknown)} {'is' if one else 'are'} not among the characters "
+                   f"of this word list ({''.join(vocab.chars)}), so the model has never seen {'it' if one else 'them'}.")
+        if all(c in vocab.stoi for c in word.lower()):
+            message += f" This list has no capitals: try `{word.lower()}`."
+        raise DataError(message)
+    return word, vocab.encode(word)
+
+
 # -----------------------------------------------------------------------------------------------
 # splits and examples
 

@@ -153,7 +153,7 @@ def test_a_short_training_shows_the_trick_every_head_and_the_next_characters():
 def test_names_the_model_cannot_read_get_a_message():
     at = train_small(open_page({"tf_name": "zoe"}))
     assert len(data_of(at, MASK)) == 4 * 4  # the link's name: the start token and three characters
-    for typed, message in [("", "Type a name"), ("Emma", "try `emma`"), ("em3ma", "`3` is not among the characters"),
+    for typed, message in [("", "Type a word"), ("Emma", "try `emma`"), ("em3ma", "`3` is not among the characters"),
                            ("a" * 33, "That is 33 characters"), ("em.ma", "marks where words start and end"),
                            ("e m", "a space is not among")]:
         name_box(at).set_value(typed).run()

@@ -152,11 +152,11 @@ def test_a_longer_context_adds_a_level_to_the_shapes_and_the_tree():
 
 
 @pytest.mark.parametrize("name, says", [
-    ("", "Type a name"),
-    ("Emma", "“E” is not in the vocabulary of names.txt"),
-    ("zoë", "“ë” is not in the vocabulary"),
-    ("em.ma", "marks where the words of names.txt start and end"),
-    ("a" * 33, "a word of a list has at most 32"),
+    ("", "Type a word"),
+    ("Emma", "`E` is not among the characters of this word list"),
+    ("zoë", "`ë` is not among the characters"),
+    ("em.ma", "marks where words start and end"),
+    ("a" * 33, "That is 33 characters"),
 ], ids=["empty", "upper case", "accent", "boundary", "too long"])
 def test_a_bad_typed_name_gets_a_message_not_a_traceback(name, says):
     at = trained()
@@ -167,7 +167,7 @@ def test_a_bad_typed_name_gets_a_message_not_a_traceback(name, says):
     assert not any("output shape" in df.value.columns for df in at.dataframe)  # no shape table
     assert titles(charts(at))[1] != "Which characters each unit reads"  # and no tree
     if name == "Emma":
-        assert "Upper and lower case are different characters" in warnings[0]
+        assert "This list has no capitals: try `emma`" in warnings[0]
 
 
 def test_the_batchnorm_bug_shows_its_running_statistics_and_both_losses():

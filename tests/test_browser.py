@@ -293,16 +293,35 @@ def exercise_bigram(page: Page) -> None:
 
 def train_the_shortest_run(page: Page, chart: str) -> None:
     """On a page that trains live: Steps to its lowest by keyboard, Train, its progress, then its results."""
-    press(slider(page, "Steps"), "Home")
-    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", "500")
+    steps = slider(page, "Steps")
+    press(steps, "Home")
+    expect(steps).to_have_value("0")  # the first of the slider's options
     wait_for_run(page)
+    shortest = steps.get_attribute("aria-valuetext")
     page.get_by_role("button", name="Train").click()
     progress = page.locator("[data-testid=stProgress]")
-    expect(progress).to_contain_text("of 500", timeout=RUN_MS)
+    expect(progress).to_contain_text(f"of {shortest}", timeout=RUN_MS)
     expect(chart_titled(page, chart)).to_have_count(1, timeout=RUN_MS)
     expect(progress).to_have_count(0)
     wait_for_run(page)
     expect(metric(page, "val loss")).to_have_text(LOSS)
+
+
+def type_a_word(page: Page, label: str, charts: int) -> None:
+    """A typed word the list cannot spell gets a message, not a traceback, and only the loss chart
+    stays; a good one brings the word's `charts` back."""
+    word = page.get_by_label(label, exact=True)
+    word.fill("Ava")
+    word.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
+        timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == 1  # the loss chart; nothing of the word's
+    word.fill("ava")
+    word.press("Enter")
+    expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
+    wait_for_run(page)
+    assert charts_drawn(page) == charts
 
 
 def exercise_mlp(page: Page) -> None:
@@ -355,19 +374,7 @@ def exercise_wavenet(page: Page) -> None:
     press(slider(page, "Embedding size"), "ArrowLeft")  # 24 -> 23 numbers per character: fewer parameters
     expect(summary).not_to_have_text(before)
     wait_for_run(page)
-    # the shortest run, by keyboard (Home: the slider's lowest value, whatever the registry's recipes add)
-    steps = slider(page, "Steps")
-    press(steps, "Home")
-    expect(steps).to_have_value("0")
-    wait_for_run(page)
-    shortest = steps.get_attribute("aria-valuetext")
-    page.get_by_role("button", name="Train").click()
-    progress = page.locator("[data-testid=stProgress]")
-    expect(progress).to_contain_text(f"of {shortest}", timeout=RUN_MS)
-    expect(chart_titled(page, "Which characters each unit reads")).to_have_count(1, timeout=RUN_MS)
-    expect(progress).to_have_count(0)
-    wait_for_run(page)
-    expect(metric(page, "val loss")).to_have_text(LOSS)
+    train_the_shortest_run(page, "Which characters each unit reads")
     assert charts_drawn(page) == 8  # the loss, the tree, five of the insides, the embeddings
     # a typed name: the shapes and the tree follow its window; a name the list cannot spell gets a message
     name = page.get_by_label("Name", exact=True)
@@ -379,7 +386,7 @@ def exercise_wavenet(page: Page) -> None:
     wait_for_run(page)
     name.fill("Olivia")
     name.press("Enter")
-    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="not in the vocabulary")).to_be_visible(
+    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="not among the characters")).to_be_visible(
         timeout=RUN_MS)
     wait_for_run(page)
 
@@ -390,35 +397,11 @@ def exercise_recurrent(page: Page) -> None:
     press(slider(page, "Hidden size"), "ArrowLeft")  # 128 -> 120 units of state: fewer parameters
     expect(summary).not_to_have_text(before)
     wait_for_run(page)
-    # Steps to its lowest by keyboard (the lowest any registered recipe uses), Train, its progress, its chart
-    from training_ui import STEPS  # the app's own options (app/ is on sys.path)
-
-    press(slider(page, "Steps"), "Home")
-    expect(slider(page, "Steps")).to_have_attribute("aria-valuetext", str(STEPS[0]))
-    wait_for_run(page)
-    page.get_by_role("button", name="Train").click()
-    progress = page.locator("[data-testid=stProgress]")
-    expect(progress).to_contain_text(f"of {STEPS[0]}", timeout=RUN_MS)
-    expect(chart_titled(page, "Loss during training")).to_have_count(1, timeout=RUN_MS)
-    expect(progress).to_have_count(0)
-    wait_for_run(page)
-    expect(metric(page, "val loss")).to_have_text(LOSS)
+    train_the_shortest_run(page, "Loss during training")
     # the loss, the hidden state and the next characters of "emma", the gradient norms, the stages' losses
     assert charts_drawn(page) == 5
     expect(chart_titled(page, "Hidden state h_t after each character")).to_have_count(1)
-    # a typed word: the charts follow it; one the list cannot spell gets a message, not a traceback
-    word = page.get_by_label("A word to read", exact=True)
-    word.fill("Ava")
-    word.press("Enter")
-    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
-        timeout=RUN_MS)
-    wait_for_run(page)
-    assert charts_drawn(page) == 1  # the loss chart; nothing of the word's
-    word.fill("ava")
-    word.press("Enter")
-    expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
-    wait_for_run(page)
-    assert charts_drawn(page) == 5
+    type_a_word(page, "A word to read", charts=5)
 
 
 def exercise_transformer(page: Page) -> None:
@@ -452,19 +435,7 @@ def exercise_transformer(page: Page) -> None:
     # the loss; the mask, scores and weights of "emma"; block 1's heads; the next characters
     assert charts_drawn(page) == 6
     expect(chart_titled(page, "Block 1: each head's attention weights")).to_have_count(1)
-    # a typed name: the charts follow it; one the list cannot spell gets a message, not a traceback
-    name = page.get_by_label("Name", exact=True)
-    name.fill("Ava")
-    name.press("Enter")
-    expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
-        timeout=RUN_MS)
-    wait_for_run(page)
-    assert charts_drawn(page) == 1  # the loss chart; nothing of the name's
-    name.fill("ava")
-    name.press("Enter")
-    expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
-    wait_for_run(page)
-    assert charts_drawn(page) == 6
+    type_a_word(page, "Name", charts=6)
 
 
 DRIVERS: dict[str, Driver] = {

@@ -1,10 +1,13 @@
 """makemore.data: checking word lists, the vocabulary, splits and (context, next) examples."""
 
+import re
+
 import pytest
 import torch
 
 from makemore import limits
-from makemore.data import DataError, Vocab, WordDataset, build_examples, build_sequences, parse_words, split_words
+from makemore.data import (DataError, Vocab, WordDataset, build_examples, build_sequences, parse_words, split_words,
+                           typed_word)
 
 
 def ten_words(prefix="w"):
@@ -351,3 +354,18 @@ def test_dataset_words_layout_pads_to_the_longest_word_and_counts_every_characte
 def test_an_unknown_layout_is_refused(tiny_dataset):
     with pytest.raises(ValueError, match="layout"):
         tiny_dataset.examples("train", 3, "sideways")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "Type a word"), ("   ", "Type a word"), ("a" * 33, "That is 33 characters"),
+    ("em.ma", "marks where words start and end"), ("Emma", "try `emma`"), ("em ma", "a space is not among"),
+    ("zoë", "`ë` is not among the characters"),
+], ids=["empty", "blank", "too long", "boundary", "capitals", "space", "accent"])
+def test_a_typed_word_a_model_cannot_read_is_refused_with_what_to_change(tiny_dataset, text, says):
+    with pytest.raises(DataError, match=re.escape(says)):
+        typed_word(text, tiny_dataset.vocab)
+
+
+def test_a_typed_word_is_trimmed_normalised_and_encoded(tiny_dataset):
+    assert typed_word("  emma ", tiny_dataset.vocab) == ("emma", tiny_dataset.vocab.encode("emma"))
+    assert typed_word("a" * 32, tiny_dataset.vocab)[0] == "a" * 32

@@ -1,7 +1,6 @@
 """Recurrent nets (makemore.py's RNN and GRU): a whole word read one character at a time, the
 hidden state and the GRU's gates for a typed name, vanishing gradients, and the other stages' losses."""
 
-import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,7 +20,7 @@ from training_ui import (check_link, cost_line, fast_training, lecture_training,
 from urlstate import Setting
 from widgets import show_source, show_table
 from makemore import limits
-from makemore.data import Vocab, WordDataset
+from makemore.data import DataError, Vocab, WordDataset, typed_word
 from makemore.estimate import training_seconds
 from makemore.jobs import DONE, FAILED, JobBoard
 from makemore.models import MODELS, create_model
@@ -92,33 +91,6 @@ def trained_runs(board: JobBoard, dataset: WordDataset, runs: list[Run], key: st
 
 
 # --- a typed word --------------------------------------------------------------------------------
-
-def shown_char(c: str) -> str:
-    return {" ": "a space", "`": "a backtick"}.get(c, f"`{c}`")
-
-
-def read_word(text: str, vocab: Vocab) -> list[int]:
-    """The ids of a typed word (trimmed, Unicode NFC as the word lists are); a ValueError saying
-    what to change when the model cannot read it."""
-    word = unicodedata.normalize("NFC", text.strip())
-    if not word:
-        raise ValueError("Type a word to look inside the network as it reads it.")
-    if len(word) > limits.MAX_WORD_LEN:
-        raise ValueError(f"That is {len(word)} characters; the models read words of up to {limits.MAX_WORD_LEN}. "
-                         "Type a shorter one.")
-    if vocab.boundary in word:
-        raise ValueError(f"{shown_char(vocab.boundary)} marks where words start and end in this list, so it "
-                         "cannot be inside a word.")
-    unknown = list(dict.fromkeys(c for c in word if c not in vocab.chars))
-    if unknown:
-        listed = ", ".join(shown_char(c) for c in unknown)
-        text = (f"{listed} {'is' if len(unknown) == 1 else 'are'} not among the characters of this word list "
-                f"({''.join(vocab.chars)}), so the model has never seen {'it' if len(unknown) == 1 else 'them'}.")
-        if all(c in vocab.chars for c in word.lower()):
-            text += f" This list has no capitals: try `{word.lower()}`."
-        raise ValueError(text)
-    return vocab.encode(word)
-
 
 def default_word(dataset: WordDataset) -> str:
     if all(c in dataset.vocab.chars for c in DEFAULT_WORD):
@@ -220,8 +192,8 @@ st.header("3 · Look inside, one word at a time")
 typed = st.text_input("A word to read", default_word(dataset), key=f"rec_word_{dataset.fingerprint[:12]}",
                       max_chars=64, help=f"Up to {limits.MAX_WORD_LEN} characters of this word list.")
 try:
-    ids = read_word(typed, vocab)
-except ValueError as e:
+    _, ids = typed_word(typed, vocab)
+except DataError as e:
     (st.info if not typed.strip() else st.warning)(str(e), icon=":material/keyboard:")
     st.stop()
 positions = positions_frame(vocab, ids)

@@ -4,7 +4,6 @@ the lecture's path as presets, "the trick" and every head's attention for a type
 import dataclasses
 import inspect
 import re
-import unicodedata
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +20,7 @@ from training_ui import (check_link, cost_line, details_text, fast_training, lec
 from urlstate import Setting
 from widgets import show_source, show_table
 from makemore import limits
-from makemore.data import Vocab, WordDataset
+from makemore.data import DataError, WordDataset, typed_word
 from makemore.estimate import training_seconds
 from makemore.jobs import DONE, FAILED, JobBoard
 from makemore.models import MODELS, param_count
@@ -160,34 +159,6 @@ def path_table(board: JobBoard, dataset: WordDataset) -> pd.DataFrame:
 
 # --- a typed name --------------------------------------------------------------------------------
 
-def shown_char(c: str) -> str:
-    return {" ": "a space", "`": "a backtick"}.get(c, f"`{c}`")
-
-
-def read_name(text: str, vocab: Vocab) -> list[int]:
-    """The ids the model reads for a typed name: the start token, then its characters (trimmed,
-    Unicode NFC as the word lists are). A ValueError saying what to change when it cannot."""
-    word = unicodedata.normalize("NFC", text or "").strip()
-    if not word:
-        raise ValueError("Type a name (one character or more) to see how the model reads it.")
-    if len(word) > limits.MAX_WORD_LEN:
-        raise ValueError(f"That is {len(word)} characters; the model reads at most {limits.MAX_WORD_LEN} (its block "
-                         f"is {tm.BLOCK_SIZE} positions: the start token and the word). Type a shorter one.")
-    if vocab.boundary in word:
-        raise ValueError(f"{shown_char(vocab.boundary)} marks where words start and end in this list, so it cannot be "
-                         "inside a name. Type the name without it.")
-    unknown = list(dict.fromkeys(c for c in word if c not in vocab.stoi))
-    if unknown:
-        one = len(unknown) == 1
-        text = (f"{', '.join(shown_char(c) for c in unknown)} {'is' if one else 'are'} not among the characters of "
-                f"this word list ({''.join(vocab.chars)}), so the model has no embedding for "
-                f"{'it' if one else 'them'}.")
-        if all(c in vocab.stoi for c in word.lower()):
-            text += f" This list has no capitals: try `{word.lower()}`."
-        raise ValueError(text)
-    return [0, *vocab.encode(word)]
-
-
 def default_name(dataset: WordDataset) -> str:
     """A word of the list of a middling length, for a list that cannot spell the page's default."""
     words = dataset.splits["train"]
@@ -320,8 +291,8 @@ if (typed or "").strip() == NAME_SETTING.default and not set(NAME_SETTING.defaul
     typed = default_name(dataset)  # the page's default is a name; this list cannot spell it
     st.caption(f"This list cannot spell “{NAME_SETTING.default}”: showing “{typed}”, one of its words. Type another.")
 try:
-    ids = read_name(typed, vocab)
-except ValueError as e:
+    ids = [0, *typed_word(typed, vocab)[1]]  # the start token, then the name
+except DataError as e:
     (st.info if not (typed or "").strip() else st.warning)(str(e), icon=":material/keyboard:")
     ids = None
 

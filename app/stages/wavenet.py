@@ -3,7 +3,6 @@ path as presets, the tensor shapes through the blocks for a typed name, the tree
 reads, and the BatchNorm bug of 3-D inputs."""
 
 import dataclasses
-import unicodedata
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +20,7 @@ from training_ui import (check_link, cost_line, details_text, fast_training, lec
 from urlstate import Setting
 from widgets import show_source, show_table
 from makemore import limits
+from makemore.data import DataError, typed_word
 from makemore.diagnostics import SNAPSHOTS
 from makemore.jobs import DONE
 from makemore.layers import BatchNorm1d, Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
@@ -80,26 +80,6 @@ def preset_note(name: str) -> str:
         own = preset_training(NAME, preset, fast_training(NAME))
         text += f" Its recipe: {own.max_steps:,} steps; {details_text(own)}."
     return f"**{TITLES[name]}.** {text}"
-
-
-def name_problem(name: str, vocab, words: str) -> str | None:
-    """Why a typed name cannot be walked through the model, in a sentence; None if it can."""
-    if not name:
-        return "Type a name (one character or more) to walk it through the network."
-    if len(name) > limits.MAX_WORD_LEN:
-        return (f"That is {len(name)} characters; a word of a list has at most {limits.MAX_WORD_LEN} (longer lines "
-                "are refused when a list is read). Type a shorter one.")
-    if vocab.boundary in name:
-        return (f"`{vocab.boundary}` marks where the words of {words} start and end, so it cannot be part of a "
-                "name. Type the name without it.")
-    unknown = list(dict.fromkeys(c for c in name if c not in vocab.stoi))
-    if unknown:
-        listed = ", ".join(f"“{c}”" for c in unknown)
-        case = any(c.lower() in vocab.stoi or c.upper() in vocab.stoi for c in unknown)
-        return (f"{listed} {'is' if len(unknown) == 1 else 'are'} not in the vocabulary of {words}, so the model "
-                f"has no embedding for {'it' if len(unknown) == 1 else 'them'}. Its characters: "
-                f"{' '.join(vocab.chars)}." + (" Upper and lower case are different characters." if case else ""))
-    return None
 
 
 def window_of(name: str, vocab, context: int) -> list[int]:
@@ -253,8 +233,11 @@ st.markdown("Type a name: the table follows the window that predicts the charact
             "one window here, hundreds in training.")
 typed = st.text_input("Name", NAME_SETTING.default, key="wn_name", max_chars=2 * limits.MAX_WORD_LEN, **BOUND,
                       help="Any word made of the list's characters.")
-typed = unicodedata.normalize("NFC", typed or "").strip()
-problem = name_problem(typed, vocab, dataset.name)
+try:
+    typed = typed_word(typed, vocab)[0]
+    problem = None
+except DataError as e:
+    problem = str(e)
 if problem:
     st.warning(problem, icon=":material/edit_off:")
 else:
