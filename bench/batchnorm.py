@@ -1,14 +1,13 @@
 """Benchmark of the BatchNorm stage (lecture 3). Prints figures; asserts nothing about speed.
 
-    .venv/bin/python bench/batchnorm.py             # about 3 minutes on 2 CPU cores
-    .venv/bin/python bench/batchnorm.py --lecture   # also the lecture's 200k-step recipe (~3 more minutes)
+    .venv/bin/python bench/batchnorm.py             # about 2 minutes on 2 CPU cores
+    .venv/bin/python bench/batchnorm.py --lecture   # also its row of the one table (bench/stages.py)
 
 1. What recording the diagnostics costs: steps/s of the same training with and without them, in
-   pairs (each in a fresh child process with one torch thread, as the app trains), for the page's
-   default net and for the deep 5-layer net with BatchNorm. Goal: at most 10 % slower.
-2. Time to quality: wall seconds for the page's default settings (lecture 3's one-layer BatchNorm
-   net, the fast recipe) to first reach val <= 2.11 on the lecture's names.txt.
-3. The page's time estimate next to the real time, for nets of other shapes and batch sizes.
+   pairs (each in a child process forked as the app forks its trainings, one torch thread), for the
+   page's default net and for the deep 5-layer net with BatchNorm. Goal: at most 10 % slower.
+2. The page's time estimate next to the real time, for nets of other shapes and batch sizes.
+3. With --lecture: the stage's row of bench/stages.py (lecture 3's recipe against the fast default).
 """
 
 import argparse
@@ -22,16 +21,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from mlp import in_child, time_to_quality  # noqa: E402  (bench/mlp.py)
+import stages  # noqa: E402  (bench/stages.py)
 from makemore import limits  # noqa: E402
 from makemore.data import WordDataset  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
 from makemore.models.mlp_bn import PRESETS, MLPBNConfig, estimate_seconds  # noqa: E402
 from makemore.train import TrainConfig, evaluated_examples, train  # noqa: E402
 
-NAMES = ROOT.parent / "shared" / "data" / "names.txt"
-TARGET = 2.11
-
+NAMES = stages.NAMES
 
 
 def _train_child(results, name, words, model_config, config: TrainConfig, diagnostics: bool):
@@ -43,8 +40,12 @@ def _train_child(results, name, words, model_config, config: TrainConfig, diagno
     results.put((result.steps_per_sec, time.perf_counter() - t0))  # the loop alone; and with the evaluation
 
 
+def in_child(*args):
+    return stages.in_child(_train_child, *args, fresh=False)
+
+
 def steps_per_sec(dataset, model_config, config, diagnostics: bool) -> float:
-    return in_child(_train_child, dataset.name, dataset.words, model_config, config, diagnostics)[0]
+    return in_child(dataset.name, dataset.words, model_config, config, diagnostics)[0]
 
 
 def diagnostics_cost(dataset, repeats: int) -> None:
@@ -64,7 +65,7 @@ def diagnostics_cost(dataset, repeats: int) -> None:
 
 
 def estimates(dataset) -> None:
-    print("3. the page's estimate against the real time (one thread, diagnostics on, the final evaluation of "
+    print("2. the page's estimate against the real time (one thread, diagnostics on, the final evaluation of "
           "every split included):")
     cases = [("1 x 200 + BN, batch 1024", PRESETS["batchnorm"], 1000, 1024),
              ("1 x 200, batch 1024", PRESETS["kaiming"], 1000, 1024),
@@ -75,7 +76,7 @@ def estimates(dataset) -> None:
     for label, model_config, steps, batch in cases:
         config = TrainConfig(**{**MODELS["mlp-bn"].train_defaults, "max_steps": steps, "batch_size": batch,
                                 "eval_interval": 0})
-        _, seconds = in_child(_train_child, dataset.name, dataset.words, model_config, config, True)
+        _, seconds = in_child(dataset.name, dataset.words, model_config, config, True)
         guess = estimate_seconds(len(dataset.vocab), model_config, steps, batch, evaluated_examples(config, dataset))
         print(f"   {label:26} {steps:5} steps: real {seconds:6.2f} s, estimate {guess:6.2f} s "
               f"({guess / seconds:.2f}x)")
@@ -84,7 +85,7 @@ def estimates(dataset) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--lecture", action="store_true", help="also run the lecture's 200k-step recipe")
+    parser.add_argument("--lecture", action="store_true", help="also the stage's row of bench/stages.py")
     args = parser.parse_args()
     if not NAMES.is_file():
         sys.exit(f"bench needs the lecture's word list at {NAMES}")
@@ -92,15 +93,9 @@ def main():
     print(f"torch {torch.__version__}, {limits.TRAINING_THREADS} thread(s) per training, {dataset.name}: "
           f"{len(dataset.words):,} words")
     diagnostics_cost(dataset, args.repeats)
-    print("2. time to quality on names.txt (val evaluated every 100 steps, included in the time):")
-    time_to_quality(dataset, "page defaults", "mlp-bn", PRESETS["batchnorm"],
-                    TrainConfig(**{**MODELS["mlp-bn"].train_defaults, "eval_interval": 100}), TARGET, estimate_seconds)
-    if args.lecture:
-        lecture = TrainConfig(max_steps=200_000, batch_size=32, optimizer="sgd", lr=0.1, schedule="step",
-                              eval_interval=5000)
-        time_to_quality(dataset, "lecture 3's recipe", "mlp-bn", PRESETS["batchnorm"], lecture, TARGET,
-                        estimate_seconds)
     estimates(dataset)
+    if args.lecture:
+        stages.main(["--only", "mlp-bn"])
 
 
 if __name__ == "__main__":

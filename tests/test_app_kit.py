@@ -237,6 +237,10 @@ def runs_of_lines(path: Path, length: int) -> set[tuple[str, ...]]:
     return {tuple(lines[i:i + length]) for i in range(len(lines) - length + 1)}
 
 
-def test_no_block_of_page_code_is_repeated_between_the_mlp_and_batchnorm_pages():
-    shared = runs_of_lines(APP / "stages" / "mlp.py", 6) & runs_of_lines(APP / "stages" / "batchnorm.py", 6)
-    assert not shared, "\n---\n".join("\n".join(run) for run in sorted(shared))
+def test_no_block_of_page_code_is_repeated_between_any_two_pages():
+    pages = sorted((APP / "stages").glob("*.py"))
+    assert len(pages) >= 8  # seven stages and Compare
+    for i, first in enumerate(pages):
+        for second in pages[i + 1:]:
+            shared = runs_of_lines(first, 6) & runs_of_lines(second, 6)
+            assert not shared, f"{first.name} and {second.name}:\n" + "\n---\n".join("\n".join(r) for r in sorted(shared))

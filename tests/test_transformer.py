@@ -279,8 +279,36 @@ def test_attention_weights_cover_every_layer_and_head_and_do_not_change_the_mode
     assert maps.shape == (4, 4, 9, 9)
     assert torch.allclose(maps.sum(-1), torch.ones(4, 4, 9))
     assert torch.all(maps[..., ~causal_mask(9)] == 0)
-    assert model.training and not any(b.mix.explain for b in model.blocks)  # left as it was
+    assert model.training  # left as it was
+    assert not any(hasattr(b.mix, name) for b in model.blocks for name in ("scores", "weights"))  # nothing kept on it
     assert attention_weights(build(PRESETS["bow"]), ids).shape == (1, 1, 9, 9)
+
+
+def test_a_view_in_one_thread_never_sees_another_threads_forward_pass():
+    # the app's trained models are shared by every visitor: one's view must not read another's scores
+    import threading
+
+    from makemore.models.transformer import explaining
+    model = build(PRESETS["gpt"]).eval()
+    short, long_ = torch.tensor([word_ids("ava")]), torch.tensor([word_ids("isabella")])
+    inside, other_done = threading.Event(), threading.Event()
+
+    def other_visitor():
+        inside.wait()
+        with explaining(model):
+            model(long_)  # records in its own thread
+        with torch.no_grad():
+            model(long_)  # a plain forward pass (sampling): records nothing
+        other_done.set()
+
+    thread = threading.Thread(target=other_visitor)
+    thread.start()
+    with explaining(model) as kept:
+        model(short)
+        inside.set()
+        other_done.wait()
+        assert all(kept[b.mix][1].shape[-1] == 4 for b in model.blocks)  # still this thread's "ava"
+    thread.join()
 
 
 def test_the_views_read_the_same_weights_the_fused_attention_uses():

@@ -31,6 +31,7 @@ which is faster for training (USE_SDPA).
 from __future__ import annotations
 
 import math
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -164,14 +165,23 @@ def explicit_attention(q, k, v, dropout: nn.Module | None = None):
     return out, scores, weights
 
 
-class Mixer(nn.Module):
-    """Keeps its last scores and weights while `explain` is on (the views turn it on)."""
+# What the views record, per thread: one trained model serves every visitor of a server at once, so
+# a view's scores must never land on the shared model, where another visitor's forward pass would
+# overwrite them. None: this thread is not explaining (training and sampling take the fused path).
+_kept = threading.local()
 
-    explain = False
+
+def _recording() -> dict | None:
+    return getattr(_kept, "mixers", None)
+
+
+class Mixer(nn.Module):
+    """Hands its scores and weights to `explaining` (the views), for the thread that asked."""
 
     def keep(self, scores, weights):
-        if self.explain:
-            self.scores, self.weights = scores.detach(), weights.detach()
+        recording = _recording()
+        if recording is not None:
+            recording[self] = (scores.detach(), weights.detach())
 
 
 class CausalAverage(Mixer):
@@ -207,7 +217,7 @@ class CausalSelfAttention(Mixer):
             return t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
 
         q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
-        if USE_SDPA and not self.explain:
+        if USE_SDPA and _recording() is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                  dropout_p=self.dropout if self.training else 0.0)
         else:
@@ -327,21 +337,21 @@ def _as_batch(ids) -> torch.Tensor:
 
 @contextmanager
 def explaining(model: Transformer):
-    """Eval mode, no gradients, and every mixer keeping its scores and weights (explicit attention)."""
-    mixers = [block.mix for block in model.blocks]
+    """No gradients, explicit attention, and every mixer's (scores, weights) kept for this thread:
+    yields {mixer: (scores, weights)}, filled by the forward passes inside. The model itself is not
+    touched (the app's models are shared by every visitor, and already in eval mode)."""
     was_training = model.training
-    model.eval()
-    for m in mixers:
-        m.explain = True
+    if was_training:
+        model.eval()
+    kept, outer = {}, _recording()
+    _kept.mixers = kept
     try:
         with torch.no_grad():
-            yield mixers
+            yield kept
     finally:
-        for m in mixers:
-            m.explain = False
-            m.__dict__.pop("scores", None)
-            m.__dict__.pop("weights", None)
-        model.train(was_training)
+        _kept.mixers = outer
+        if was_training:
+            model.train()
 
 
 def attention_weights(model: Transformer, ids) -> torch.Tensor:
@@ -351,11 +361,11 @@ def attention_weights(model: Transformer, ids) -> torch.Tensor:
     Row t is how much position t takes from each position s <= t (0 above the diagonal, rows sum
     to 1)."""
     idx = _as_batch(ids)
-    with explaining(model) as mixers:
+    with explaining(model) as kept:
         model(idx)
         maps = []
-        for m in mixers:
-            w = m.weights  # (1, n_head, T, T) for attention, (T, T) for the average
+        for block in model.blocks:
+            _, w = kept[block.mix]  # (1, n_head, T, T) for attention, (T, T) for the average
             maps.append(w[0] if w.dim() == 4 else w[None])
     return torch.stack(maps)
 
@@ -365,10 +375,9 @@ def the_trick(model: Transformer, ids, layer: int = 0, head: int = 0) -> dict:
     scores (query x key; -inf where masked) and the softmax weights, each (T, T)."""
     idx = _as_batch(ids)
     T = idx.shape[1]
-    with explaining(model) as mixers:
+    with explaining(model) as kept:
         model(idx)
-        m = mixers[layer]
-        scores, weights = m.scores, m.weights
+        scores, weights = kept[model.blocks[layer].mix]
         if scores.dim() == 4:
             scores, weights = scores[0, head], weights[0, head]
         return {"mask": causal_mask(T), "scores": scores.clone(), "weights": weights.clone()}
