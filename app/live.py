@@ -10,16 +10,36 @@ from makemore.jobs import QUEUED, JobBoard, TrainingJob
 from widgets import smoothed_history
 
 REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
+# A waiting training has no chart to redraw, and a classroom may have dozens waiting: redrawn every
+# second, their pages kept a 2-core server so busy (bench/classroom.py, N = 30) that the redraws
+# came late, and trainings were taken for abandoned (makemore.jobs stops one unseen for 20 s).
+WAITING_REFRESH_SECONDS = 5.0
+
+
+def live_training(board: JobBoard, job: TrainingJob) -> None:
+    """The live view of a job: its place in the queue while it waits, then its progress."""
+    if job.snapshot().status == QUEUED:
+        waiting(board, job)
+    else:
+        running(job)
+
+
+@st.fragment(run_every=WAITING_REFRESH_SECONDS)
+def waiting(board: JobBoard, job: TrainingJob) -> None:
+    job.seen()  # someone is waiting for it: keep its place
+    if job.snapshot().status != QUEUED:
+        st.rerun()  # its turn came (or it ended): the page draws its progress or its outcome
+    st.info(queue_line(board.queue_position(job), board.wait_seconds(job)), icon=":material/hourglass_top:")
+    st.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop,
+              help="Leave the queue (nothing has been trained yet).")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_training(board: JobBoard, job: TrainingJob) -> None:
+def running(job: TrainingJob) -> None:
     job.seen()  # someone is watching: keep it running
     if not job.active:
         st.rerun()  # finished, stopped or failed: the page draws the outcome
     snap = job.snapshot()
-    if snap.status == QUEUED:
-        st.info(queue_line(board.queue_position(job), board.wait_seconds(job)), icon=":material/hourglass_top:")
     left, right = st.columns([5, 1], vertical_alignment="center")
     rate = snap.step / snap.seconds if snap.seconds > 0 else 0
     eta = (snap.max_steps - snap.step) / rate if rate > 0 else None

@@ -146,6 +146,21 @@ def test_neural_bigram_logits_are_rows_of_w():
     assert loss.item() == pytest.approx(expected.item(), abs=1e-6)
 
 
+def test_the_row_lookup_that_trains_equals_the_lectures_one_hot_product_and_its_gradient():
+    model = create_model("bigram-nn", 27, seed=3)
+    idx, targets = torch.randint(0, 27, (500, 1)), torch.randint(0, 27, (500,))
+    results = []
+    for fused in (True, False):
+        model.fused = fused
+        model.zero_grad()
+        logits, loss = model(idx, targets)
+        loss.backward()
+        results.append((logits.detach(), loss.item(), model.W.grad.clone()))
+    (a_logits, a_loss, a_grad), (b_logits, b_loss, b_grad) = results
+    assert torch.equal(a_logits, b_logits) and a_loss == b_loss
+    assert torch.allclose(a_grad, b_grad, atol=1e-7) and a_grad.abs().sum() > 0
+
+
 def test_neural_bigram_initialisation_is_seeded_and_scaled():
     a = create_model("bigram-nn", 27, seed=7)
     b = create_model("bigram-nn", 27, seed=7)

@@ -79,7 +79,8 @@ def test_streamlit_config_holds_only_settings_fit_for_a_hosted_app():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     server = config.get("server", {})
     # Cloud sets the address and port itself, and a developer's settings would break a hosted app
-    assert not {"port", "address", "headless", "runOnSave", "fileWatcherType", "baseUrlPath"} & set(server)
+    assert not {"port", "address", "headless", "runOnSave", "baseUrlPath"} & set(server)
+    assert server["fileWatcherType"] == "none"  # rescanning every module after each run costs a hosted app
     assert "global" not in config and "logger" not in config
     assert config["browser"]["gatherUsageStats"] is False
     assert server["maxUploadSize"] <= 16

@@ -74,10 +74,16 @@ class BigramNN(nn.Module):
         self.vocab_size = vocab_size
         W = torch.randn(vocab_size, vocab_size, generator=generator) * config.init_scale
         self.W = nn.Parameter(W)
+        # True: look the row up (training); False: the lecture's one-hot matrix product (same numbers)
+        self.fused = True
 
     def forward(self, idx, targets=None):
-        xenc = F.one_hot(idx[:, -1], self.vocab_size).float()  # (B, V)
-        logits = xenc @ self.W  # (B, V): picks row W[prev], read as log-counts
+        prev = idx[:, -1]
+        if self.fused:
+            logits = self.W[prev]  # what the product below computes, without the (B, V) one-hot matrix
+        else:
+            xenc = F.one_hot(prev, self.vocab_size).float()  # (B, V)
+            logits = xenc @ self.W  # (B, V): the one 1 in each row of xenc picks row W[prev]: log-counts
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
 
