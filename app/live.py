@@ -1,7 +1,7 @@
 """A training that runs in the background while the page stays usable: progress, a live loss
 chart and a Stop button, redrawn by a fragment every second (the rest of the page is not
-rerun); while it waits for a free core, its place in the queue. When the job ends, the whole page
-reruns once to show the results."""
+rerun); while it waits for a free core, its place in the queue, redrawn every 5 s. When the job
+ends, the whole page reruns once to show the results."""
 
 import streamlit as st
 
