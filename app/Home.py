@@ -10,17 +10,25 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
-import streamlit as st  # noqa: E402
 
-from datasets_ui import dataset_sidebar  # noqa: E402
-from registry import STAGES  # noqa: E402
+def run_app() -> None:
+    import streamlit as st
 
-st.set_page_config(page_title="makemore playground", page_icon=":material/school:", layout="wide")
+    from datasets_ui import dataset_sidebar
+    from registry import STAGES
 
-navigation = st.navigation({
-    "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
-    "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
-    "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
-})
-dataset_sidebar()
-navigation.run()
+    st.set_page_config(page_title="makemore playground", page_icon=":material/school:", layout="wide")
+    navigation = st.navigation({
+        "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
+        "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
+        "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
+    })
+    dataset_sidebar()
+    navigation.run()
+
+
+# Streamlit runs this file as __main__. Every training process (makemore.jobs starts them with
+# multiprocessing) imports the file that is __main__ once more, as __mp_main__: there it must not
+# load the app (streamlit, altair, pandas: CPU and memory for each training) nor draw it.
+if __name__ == "__main__":
+    run_app()

@@ -15,10 +15,11 @@ from makemore.estimate import training_seconds
 from makemore.jobs import DONE, FAILED, JobBoard, TrainingJob
 from makemore.models import MODELS
 from makemore.position_loss import loss_by_position
-from makemore.sample import Sample, generate
+from makemore.sample import Sample
 from makemore.train import TrainConfig, evaluate, split_tensors
 from registry import STAGES
-from results import Run, stage_title
+from results import Run, run_samples, stage_title
+from trainer import viewer
 from training_ui import failure_message, training_summary
 
 MIN_POSITION_SHARE = 0.01  # the per-position chart stops where fewer than 1 % of the words still go on
@@ -64,7 +65,8 @@ def is_missing(job: TrainingJob | None) -> bool:
 
 def start(board: JobBoard, dataset: WordDataset, wanted: list[Default]) -> None:
     for d in wanted:
-        board.start(dataset, d.model_name, d.model_config, d.train_config, estimate=d.estimate(dataset))
+        board.start(dataset, d.model_name, d.model_config, d.train_config, estimate=d.estimate(dataset),
+                    viewer=viewer())
 
 
 def default_run(d: Default, job: TrainingJob) -> Run:
@@ -78,7 +80,7 @@ def trainings_progress(jobs: list[TrainingJob]) -> None:
     if not any(job.active for job in jobs):
         st.rerun()
     for job in jobs:
-        job.seen()  # someone is watching: keep it running
+        job.seen(viewer())  # someone is watching: keep it running
         snap = job.snapshot()
         name = f"{stage_title(job.model_name)} · {job.model_name}"
         if job.status == FAILED:
@@ -103,13 +105,6 @@ def model_numbers(ident: str, fingerprint: str, _run: Run, _dataset: WordDataset
     X, Y = split_tensors(model, _dataset, "val")
     positions = loss_by_position(model, _dataset, "val")
     return {"val": evaluate(model, X, Y), "positions": [(p.position, p.loss, p.words) for p in positions]}
-
-
-@st.cache_data(max_entries=1024, show_spinner=False)
-def run_samples(ident: str, fingerprint: str, num: int, seed: int, temperature: float, top_k: int | None,
-                _run: Run, _train_words) -> list[Sample]:
-    return generate(_run.model, _run.vocab, num=num, seed=seed, temperature=temperature, top_k=top_k,
-                    train_words=_train_words)
 
 
 def train_words(run: Run, dataset: WordDataset):

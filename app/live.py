@@ -7,12 +7,13 @@ import streamlit as st
 
 import charts
 from makemore.jobs import QUEUED, JobBoard, TrainingJob
+from trainer import viewer
 from widgets import smoothed_history
 
 REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
 # A waiting training has no chart to redraw, and a classroom may have dozens waiting: redrawn every
 # second, their pages kept a 2-core server so busy (bench/classroom.py, N = 30) that the redraws
-# came late, and trainings were taken for abandoned (makemore.jobs stops one unseen for 20 s).
+# came late. (A training is dropped only once its tab is closed: trainer.connected.)
 WAITING_REFRESH_SECONDS = 5.0
 
 
@@ -26,7 +27,7 @@ def live_training(board: JobBoard, job: TrainingJob) -> None:
 
 @st.fragment(run_every=WAITING_REFRESH_SECONDS)
 def waiting(board: JobBoard, job: TrainingJob) -> None:
-    job.seen()  # someone is waiting for it: keep its place
+    job.seen(viewer())  # someone is waiting for it: keep its place
     if job.snapshot().status != QUEUED:
         st.rerun()  # its turn came (or it ended): the page draws its progress or its outcome
     st.info(queue_line(board.queue_position(job), board.wait_seconds(job)), icon=":material/hourglass_top:")
@@ -36,7 +37,7 @@ def waiting(board: JobBoard, job: TrainingJob) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def running(job: TrainingJob) -> None:
-    job.seen()  # someone is watching: keep it running
+    job.seen(viewer())  # someone is watching: keep it running
     if not job.active:
         st.rerun()  # finished, stopped or failed: the page draws the outcome
     snap = job.snapshot()
@@ -66,6 +67,6 @@ def queue_line(position: int, wait: float) -> str:
         ahead = "no other training" if position == 1 else f"{position - 1} other training{'s' * (position > 2)}"
         where = (f"It is **number {position} in the queue** ({ahead} ahead of it) and should start in about "
                  f"{max(1, round(wait)):,} s, by itself.")
-    return ("Waiting for a free CPU core: other trainings are running on this server. " + where + " Leaving "
-            "this page is harmless: a training nobody watches is dropped from the queue, and nothing is lost; "
-            "press **Train** again when you come back.")
+    return ("Waiting for a free CPU core: other trainings are running on this server. " + where + " Look at "
+            "other pages meanwhile if you like: it keeps its place, and its result is here when you come back. "
+            "Closing the tab takes it out of the queue; nothing is lost, press **Train** again another time.")

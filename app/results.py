@@ -254,11 +254,22 @@ def export_controls(run: Run, samples: list[Sample], key: str) -> None:
     st.code(command_line(run, save=f"{stem}.pt") + f"\npython -m makemore sample --load {stem}.pt", language="bash")
 
 
+@st.cache_data(max_entries=1024, show_spinner=False)
+def run_samples(ident: str, fingerprint: str, num: int, seed: int, temperature: float, top_k: int | None,
+                _run: Run, _train_words) -> list[Sample]:
+    """A trained model's samples: the same model and seed draw the same words, so every visitor
+    after the first gets them from here (`ident` names the model, `fingerprint` the word list
+    they are checked against)."""
+    return generate(_run.model, _run.vocab, num=num, seed=seed, temperature=temperature, top_k=top_k,
+                    train_words=_train_words)
+
+
 def samples_and_export(job: TrainingJob, dataset: WordDataset, key: str, top_k: bool = False) -> list[Sample]:
     """A trained model's samples (with their controls), and the way to take the model home."""
-    samples = generate(job.model, dataset.vocab, train_words=dataset.splits["train"],
-                       **sample_controls(f"{key}_samples", top_k=top_k))
+    run = Run.of_job(job)
+    controls = {"top_k": None, **sample_controls(f"{key}_samples", top_k=top_k)}
+    samples = run_samples(run.ident, dataset.fingerprint, **controls, _run=run, _train_words=dataset.splits["train"])
     show_samples(samples)
     with st.expander("Take this model home: the file, its samples, the command", icon=":material/download:"):
-        export_controls(Run.of_job(job), samples, key=f"{key}_export")
+        export_controls(run, samples, key=f"{key}_export")
     return samples

@@ -3,6 +3,8 @@ disk (makemore.cache): `trained` trains in the script run with a progress bar (q
 `job_board` runs longer trainings in background threads that a page watches live (live.py)."""
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from makemore import limits
 from makemore.cache import DiskCache, Trained, load_or_train
@@ -40,4 +42,16 @@ def trained(dataset: WordDataset, model_name: str, model_config, train_config: T
 @st.cache_resource(show_spinner=False)
 def job_board() -> JobBoard:
     """Background trainings shared by every visitor of this server (pages that train live)."""
-    return JobBoard(DiskCache())
+    return JobBoard(DiskCache(), connected=connected)
+
+
+def viewer() -> str | None:
+    """This browser tab (its Streamlit session), so that the board can ask later whether it is open."""
+    context = get_script_run_ctx()
+    return context.session_id if context is not None else None
+
+
+def connected(session_id: str) -> bool:
+    """Is this browser tab still open? A training someone still waits for is kept, however late a
+    busy server redraws their page (makemore.jobs: TrainingJob.abandoned)."""
+    return runtime.exists() and runtime.get_instance().is_active_session(session_id)

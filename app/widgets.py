@@ -2,6 +2,7 @@
 the model's source in an expander, the message for a diverged training."""
 
 import inspect
+import threading
 
 import pandas as pd
 import streamlit as st
@@ -63,10 +64,24 @@ def show_samples(samples: list[Sample]) -> None:
     st.caption(f"{new} of {len(samples)} samples are new words, not in the training split.")
 
 
+_parsing = threading.Lock()
+_sources: dict = {}  # the code does not change while the server runs (it has no file watcher)
+
+
+def source_of(obj) -> str:
+    """The source of a module, class or function, read once. For a class, inspect parses its whole
+    module; two pages doing so at once in CPython 3.11.7 (this machine's) can fail with "SystemError:
+    AST constructor recursion depth mismatch" (bench/classroom.py, 30 students): one at a time."""
+    with _parsing:
+        if obj not in _sources:
+            _sources[obj] = inspect.getsource(obj)
+        return _sources[obj]
+
+
 def show_source(*objects, title: str = "The model's source code") -> None:
     with st.expander(title):
         for obj in objects:
-            st.code(inspect.getsource(obj), language="python")
+            st.code(source_of(obj), language="python")
 
 
 def diverged(e: FloatingPointError) -> None:

@@ -10,7 +10,8 @@ One board serves every visitor of a server. A training is identified by everythi
 its result (the disk cache's key), so two visitors asking for the same settings share one job and
 both watch it; a finished job stays in memory (up to a bound) and on disk. At most
 `max_running` jobs train at once; the others wait in "queued". A job nobody has looked at for
-`abandoned_after` seconds (its tab was closed) stops itself.
+`abandoned_after` seconds stops itself, unless a viewer who looked at it is still connected (the
+board's `connected(viewer)`: the app asks Streamlit whether that browser tab is still open).
 
 A job fails honestly: `job.failure` says how ("diverged": the loss became infinite or NaN;
 "crashed": an error in the training code; "killed": the process was ended from outside, by the
@@ -32,6 +33,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -130,7 +132,7 @@ class Snapshot:
 class TrainingJob:
     def __init__(self, key: str, dataset: WordDataset, model_name: str, model_config,
                  train_config: TrainConfig, abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
-                 estimate: float | None = None):
+                 estimate: float | None = None, connected: Callable[[str], bool] | None = None):
         self.key = key
         self.abandoned_after = abandoned_after
         self.dataset = dataset
@@ -153,19 +155,33 @@ class TrainingJob:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards the history lists between the trainer and readers
         self.last_seen = time.monotonic()
+        self.connected = connected  # viewer -> is that viewer still there (None: go by time alone)
+        self._viewers: set[str] = set()
         self.finished = threading.Event()
 
     @property
     def active(self) -> bool:
         return self.status in (QUEUED, RUNNING)
 
-    def seen(self) -> None:
-        """A page is watching: do not count this job as abandoned."""
+    def seen(self, viewer: str | None = None) -> None:
+        """A page is watching (viewer: who, for the board's `connected`): not abandoned."""
         self.last_seen = time.monotonic()
+        if viewer is not None:
+            with self._lock:
+                self._viewers.add(viewer)
 
     @property
     def abandoned(self) -> bool:
-        return time.monotonic() - self.last_seen > self.abandoned_after
+        """Unseen for `abandoned_after` seconds and none of its viewers still connected. A busy
+        server redraws a waiting page late, so time alone would drop trainings that a student is
+        still waiting for; a closed tab is what means nobody will come for the result."""
+        if time.monotonic() - self.last_seen <= self.abandoned_after:
+            return False
+        if self.connected is None:
+            return True
+        with self._lock:
+            viewers = list(self._viewers)
+        return not any(self.connected(viewer) for viewer in viewers)
 
     def stop(self, reason: str = "stopped by a visitor") -> None:
         self.stop_reason = self.stop_reason or reason
@@ -279,8 +295,10 @@ class JobBoard:
     def __init__(self, cache: DiskCache | None = None, max_running: int = limits.MAX_CONCURRENT_TRAININGS,
                  max_kept: int = limits.MEMORY_CACHE_ENTRIES,
                  abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
-                 time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train):
+                 time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train,
+                 connected: Callable[[str], bool] | None = None):
         self.cache = cache
+        self.connected = connected  # viewer -> still connected? (see TrainingJob.abandoned)
         self.max_running = max_running
         self.max_kept = max_kept
         self.abandoned_after = abandoned_after
@@ -313,17 +331,19 @@ class JobBoard:
         return self._keep(job)
 
     def start(self, dataset: WordDataset, model_name: str, model_config, train_config,
-              estimate: float | None = None) -> TrainingJob:
+              estimate: float | None = None, viewer: str | None = None) -> TrainingJob:
         """The job for these settings: the existing one unless it was stopped or failed, else a
-        new one training in a background thread (estimate: its expected seconds, for the queue)."""
+        new one training in a background thread (estimate: its expected seconds, for the queue;
+        viewer: who asked, see TrainingJob.seen)."""
         key = self.key(dataset, model_name, model_config, train_config)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status not in (STOPPED, FAILED):
                 self._jobs.move_to_end(key)
-                job.seen()
+                job.seen(viewer)
                 return job
             job = self._new_job(key, dataset, model_name, model_config, train_config, estimate)
+            job.seen(viewer)
             self._jobs[key] = job
             self._waiting.append(job)
             self._evict()
@@ -362,7 +382,8 @@ class JobBoard:
         return free_at[0]
 
     def _new_job(self, key, dataset, model_name, model_config, train_config, estimate=None) -> TrainingJob:
-        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after, estimate)
+        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after, estimate,
+                           self.connected)
 
     def _keep(self, job: TrainingJob) -> TrainingJob:
         with self._lock:

@@ -2,6 +2,8 @@
 to their widgets, and report bad uploads in words."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +30,16 @@ def fresh_app(monkeypatch, disk_cache):
     st.cache_resource.clear()  # shared by every AppTest in this process
     yield
     st.cache_resource.clear()
+
+
+def test_a_training_process_does_not_load_the_app():
+    # Streamlit makes Home.py the __main__ module, and multiprocessing has each training process
+    # import __main__'s file again, as runpy.run_path(path, run_name="__mp_main__"): that must
+    # neither draw the app nor import it
+    check = ("import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+             "print(sorted({'streamlit', 'altair', 'pandas', 'registry'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", check, HOME], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def open_app(page=None, query: dict | None = None) -> AppTest:

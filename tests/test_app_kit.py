@@ -5,6 +5,7 @@ settings in the URL, and no page code written twice."""
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,7 @@ def test_a_waiting_training_shows_its_place_in_the_queue_and_its_wait():
         line = next(i.value for i in at.info if "Waiting for a free CPU core" in i.value)
         # the first slot frees in 40 s and takes the job ahead (30 s); the second frees at 90 s
         assert "number 2 in the queue" in line and "1 other training ahead" in line and "about 70 s" in line
-        assert "Leaving this page is harmless" in line
+        assert "Look at other pages meanwhile" in line and "Closing the tab takes it out of the queue" in line
     finally:
         end(*running, ahead, waiting)
 
@@ -244,3 +245,34 @@ def test_no_block_of_page_code_is_repeated_between_any_two_pages():
         for second in pages[i + 1:]:
             shared = runs_of_lines(first, 6) & runs_of_lines(second, 6)
             assert not shared, f"{first.name} and {second.name}:\n" + "\n---\n".join("\n".join(r) for r in sorted(shared))
+
+
+def test_a_class_source_is_parsed_once_and_never_by_two_threads_at_once(monkeypatch):
+    # inspect parses a class's whole module; in CPython 3.11.7 two threads parsing at once can raise
+    # "SystemError: AST constructor recursion depth mismatch" (30 students on the Transformer page)
+    import inspect
+    import threading
+    import widgets
+    from makemore.models.transformer import Block
+
+    widgets._sources.clear()
+    inside, overlaps, calls = [0], [], []
+    real = inspect.getsource
+
+    def watched(obj):
+        inside[0] += 1
+        overlaps.append(inside[0] > 1)
+        calls.append(obj)
+        time.sleep(0.05)  # long enough for the other threads to arrive
+        inside[0] -= 1
+        return real(obj)
+
+    monkeypatch.setattr(widgets.inspect, "getsource", watched)
+    sources = []
+    threads = [threading.Thread(target=lambda: sources.append(widgets.source_of(Block))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(overlaps) and sources == [real(Block)] * 8
+    assert widgets.source_of(Block) == real(Block) and calls == [Block]  # read once, for everyone

@@ -81,6 +81,18 @@ def test_streamlit_config_holds_only_settings_fit_for_a_hosted_app():
     # Cloud sets the address and port itself, and a developer's settings would break a hosted app
     assert not {"port", "address", "headless", "runOnSave", "baseUrlPath"} & set(server)
     assert server["fileWatcherType"] == "none"  # rescanning every module after each run costs a hosted app
+    # a full garbage collection after every run (torch, pandas and altair hold millions of objects):
+    # a fifth of the server's CPU per page view; Python's own collector still runs
+    assert config["runner"]["postScriptGC"] is False
     assert "global" not in config and "logger" not in config
     assert config["browser"]["gatherUsageStats"] is False
     assert server["maxUploadSize"] <= 16
+
+
+def test_every_setting_in_the_streamlit_config_is_one_streamlit_knows():
+    # Streamlit ignores a misspelled option without a word: the setting would silently not apply
+    from streamlit import config as streamlit_config
+    known = set(streamlit_config.get_config_options())
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    used = {f"{section}.{name}" for section, options in config.items() for name in options}
+    assert used and used <= known, used - known

@@ -86,6 +86,18 @@ def test_an_unwatched_job_stops_itself(tiny):
     assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
 
 
+def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(tiny):
+    # a busy server redraws a waiting page late: the tab being open is what counts, not the redraws
+    open_tabs = {"tab-a"}
+    board = JobBoard(None, abandoned_after=0.2, connected=lambda viewer: viewer in open_tabs)
+    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16), viewer="tab-a")
+    wait_until(lambda: job.snapshot().step >= 5)
+    time.sleep(0.6)  # three times abandoned_after, unseen
+    assert job.status == RUNNING and not job.abandoned
+    open_tabs.clear()  # the tab is closed
+    assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
+
+
 def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
     board = JobBoard(None, max_running=1)
     long = TrainConfig(max_steps=200_000, batch_size=16)

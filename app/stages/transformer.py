@@ -2,7 +2,6 @@
 the lecture's path as presets, "the trick" and every head's attention for a typed name."""
 
 import dataclasses
-import inspect
 import re
 
 import pandas as pd
@@ -14,11 +13,11 @@ from live import live_training
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from presets import preset_run, preset_buttons, preset_training, presets_table
 from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, trained
+from trainer import job_board, trained, viewer
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
-from widgets import show_source, show_table
+from widgets import show_source, show_table, source_of
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
 from makemore.estimate import training_seconds
@@ -84,7 +83,7 @@ def preset_note(name: str) -> str:
 
 def lines_matching(pattern: str) -> str:
     """The lines of the model's module that match `pattern`, numbered: a change spread over many classes."""
-    lines = inspect.getsource(tm).splitlines()
+    lines = source_of(tm).splitlines()
     return "\n".join(f"{i:4d}  {line.strip()}" for i, line in enumerate(lines, 1) if re.search(pattern, line))
 
 
@@ -95,7 +94,7 @@ def show_step_code(name: str) -> None:
                        "each projection and the MLP (makemore/models/transformer.py, numbered).")
             st.code(lines_matching(r"[Dd]ropout\(|dropout_p"), language="python")
         for obj in STEP_CODE.get(name, ()):
-            st.code(inspect.getsource(obj), language="python")
+            st.code(source_of(obj), language="python")
 
 
 # --- other models on the job board -----------------------------------------------------------------
@@ -138,7 +137,8 @@ def train_missing(board: JobBoard, dataset: WordDataset, runs: list[Run], key: s
                  key=key, icon=":material/play_arrow:",
                  help="Each with its own recipe, in the background. " + ", ".join(r.label for r in missing) + "."):
         for run, estimate in zip(missing, estimates):
-            board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate)
+            board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate,
+                        viewer=viewer())
         st.rerun()
 
 
