@@ -65,7 +65,7 @@ def show_samples(samples: list[Sample]) -> None:
 
 
 _parsing = threading.Lock()
-_sources: dict = {}  # the code does not change while the server runs (it has no file watcher)
+_sources: dict = {}  # by the object itself: a module edited and reloaded brings new objects
 
 
 def source_of(obj) -> str:
