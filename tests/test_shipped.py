@@ -48,6 +48,7 @@ def test_the_shipped_files_fit_the_repository_limits():
     assert sum(sizes.values()) <= MAX_TOTAL_BYTES
 
 
+@pytest.mark.slow  # retrains and evaluates 54 models (half a minute); the two checks above stay quick
 @pytest.mark.parametrize("path", shipped_files(), ids=lambda p: p.stem[:10])
 def test_a_shipped_model_is_what_the_current_code_trains_and_scores_what_it_recorded(path, runs, datasets):
     checkpoint = load_checkpoint(path)
