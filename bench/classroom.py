@@ -1,22 +1,24 @@
 """A classroom: N students open the playground at once on a freshly started server.
 
-    .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 10 minutes)
+    .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 20 minutes)
     .venv/bin/python bench/classroom.py --sessions 3    # N = 3 only
 
 Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
-deployment has them), then opens N headless Chromium sessions at once (Playwright driving Debian's
-Chromium, as tests/test_browser.py does). Each session visits every page, as a student clicking
-down the navigation, and waits on each for its first chart; then, on the MLP page, moves a slider
-off the shipped setting and back onto it (the time to the shipped model's result); then it trains
-one setting of its own there (its own seed, 500 steps) and waits for the result, reading the queue
-line while it waits. Each of the three rounds starts with every session at once. It prints, per page, the median and worst time from opening the page to its first chart,
-every exception box, and for the server's whole process tree (the server and its training
-children) the peak memory and the CPU seconds, per page view for the visits on shipped settings.
+deployment has them), then opens N headless Chromium sessions (Playwright driving Debian's
+Chromium, as tests/test_browser.py does), in three rounds, each with every session at once:
+every page, as a student clicking down the navigation, waiting on each for its first chart; on
+the MLP page a slider moved off the shipped setting and back onto it (the time to the shipped
+model's result); a training of its own there (its own seed, 500 steps), waited for to the end,
+reading the queue line meanwhile. It prints, per page, the median and worst time from opening the
+page to its first chart, every exception box, and for the server's whole process tree (the server
+and its training children) the peak memory and the CPU seconds, per page view for the first round.
 
 In a class every browser runs on its student's own computer. Here they share the server's two
-cores, so they run in Linux's idle scheduling class (`chrt --idle`; Chromium resets a plain
-nice value): the server and its trainings get the cores first, as on a machine of their own, and
-the browsers take what is left (30 of them still draw their pages slowly). The N = 1 run beside it tells what the crowd costs. Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3).
+cores, so they run in Linux's idle scheduling class (`chrt --idle`; Chromium resets a plain nice
+value): the server and its trainings get the cores first, as on a machine of their own, and the
+browsers take what is left (30 of them still draw their pages slowly). The N = 1 run beside it
+tells what the crowd costs. Figures only: nothing here asserts a limit (tests/test_classroom.py
+runs N = 3).
 """
 
 from __future__ import annotations
