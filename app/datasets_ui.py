@@ -9,7 +9,8 @@ from makemore.data import DataError, WordDataset
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DESCRIPTIONS = {  # shown in the picker; a new file in data/ appears under its own name
-    "names.txt": "US first names",
+    "names.txt": "the lectures' names",
+    "us-names.txt": "US first names",
     "surnames.txt": "US surnames",
     "cities.txt": "world cities",
 }
@@ -19,7 +20,7 @@ UPLOAD = "upload"
 
 def builtin_files() -> list[str]:
     names = sorted(p.name for p in DATA_DIR.glob("*.txt"))
-    return sorted(names, key=lambda n: n != DEFAULT)  # the lecture's kind of list first
+    return sorted(names, key=lambda n: n != DEFAULT)  # the lectures' list first
 
 
 @st.cache_resource(max_entries=limits.MEMORY_DATASETS, show_spinner=False)

@@ -49,7 +49,7 @@ from makemore.jobs import JobBoard, _context  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
 from makemore.train import TrainConfig, make_optimizer, split_tensors, train, trim  # noqa: E402
 
-NAMES = ROOT.parent / "shared" / "data" / "names.txt"
+NAMES = ROOT / "data" / "names.txt"
 REFERENCE_EVALUATIONS = 40
 
 

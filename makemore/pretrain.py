@@ -4,8 +4,9 @@ trained model at once, on a fresh server with an empty cache.
     python -m makemore pretrain              # train what is missing, remove what is no longer listed
     python -m makemore pretrain --dry-run    # only say what it would do
 
-What ships (`shipped_runs`): every model's default (its config and fast recipe) on every built-in
-word list in data/, and on names.txt also each preset and the lecture's own recipe. The files are
+What ships (`shipped_runs`): every model's default (its config and fast recipe) and the lecture's
+own recipe on every built-in word list in data/ (a page on any list compares with the lecture's
+recipe trained on that list), and on names.txt, the lectures' list, also each preset. The files are
 ordinary checkpoints (makemore.checkpoint) named by their cache key, in data/models/, which the
 disk cache reads before the user's own folder (makemore.cache). tests/test_shipped.py fails when a
 file no longer matches what the current code would produce; this command rebuilds them.
@@ -28,7 +29,7 @@ from makemore.models import MODELS
 from makemore.train import TrainConfig
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-LECTURE_LIST = "names.txt"  # presets and lecture recipes ship for this list only
+LECTURE_LIST = "names.txt"  # the lectures' list: presets ship for this one only
 MAX_FILE_BYTES = 5_000_000  # no shipped file over 5 MB ...
 MAX_TOTAL_BYTES = 25_000_000  # ... and 25 MB in all
 
@@ -55,14 +56,14 @@ def shipped_runs() -> list[ShippedRun]:
         for name, spec in MODELS.items():
             default = TrainConfig(**spec.train_defaults)
             runs.append(ShippedRun(data, name, spec.config(), default, "default"))
+            if spec.lecture is not None:
+                config = spec.config(**spec.lecture.model)
+                runs.append(ShippedRun(data, name, config, TrainConfig(**spec.lecture.train), "lecture recipe"))
             if data != LECTURE_LIST:
                 continue
             for preset_name, preset in spec.presets.items():
                 train_config = TrainConfig(**{**spec.train_defaults, **preset.train})
                 runs.append(ShippedRun(data, name, preset.config, train_config, f"preset {preset_name}"))
-            if spec.lecture is not None:
-                config = spec.config(**spec.lecture.model)
-                runs.append(ShippedRun(data, name, config, TrainConfig(**spec.lecture.train), "lecture recipe"))
     unique = {}
     for run in runs:  # a preset may be the default itself
         unique.setdefault((run.data, run.model_name, run.model_config, run.train_config), run)
