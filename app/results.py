@@ -1,5 +1,5 @@
 """What a page that trains shows once a training is done: the metrics, the loss curve, the runs of
-the session side by side, and the lecture's result for comparison. Also "my runs", the record of
+the session side by side (the lecture's result to compare with: references.py). Also "my runs", the record of
 every training this browser session finished on any page (the Compare page lists them, compares
 them and downloads them as CSV), and the export controls that take a trained model home: its .pt
 file, its samples as CSV and the command that trains it again."""
@@ -23,7 +23,7 @@ from makemore.models import MODELS
 from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
 from registry import STAGES
-from training_ui import lecture_training, training_summary
+from training_ui import training_summary
 from widgets import sample_controls, show_samples, show_table, smoothed_history
 
 MY_RUNS = "my_runs"  # session_state key: this browser session's runs, {run id: Run}, in the order trained
@@ -90,17 +90,6 @@ def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 33
     else:
         st.markdown("**Your runs on this page**, in the order you trained them")
     show_table(runs, max_height=max_height)
-
-
-def lecture_comparison(model_name: str) -> str:
-    """"For comparison, lecture 2's recipe: val ≈ 2.164 after 200,000 steps, ≈ 130 s." (a caption;
-    empty when the model has no reference recipe with a known loss)."""
-    lecture = MODELS[model_name].lecture
-    if lecture is None or lecture.val_loss is None:
-        return ""
-    text = f"For comparison, {lecture.source}'s recipe: val ≈ {lecture.val_loss} after " \
-           f"{lecture_training(model_name).max_steps:,} steps"
-    return text + (f", ≈ {lecture.seconds:.0f} s." if lecture.seconds is not None else ".")
 
 
 # --- my runs: every training of this browser session, on any page ---------------------------------

@@ -11,6 +11,7 @@ import math
 
 import streamlit as st
 
+from datasets_ui import current_dataset
 from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
@@ -19,7 +20,8 @@ from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard
 from makemore.models import MODELS, WORDS, param_count
 from makemore.train import TrainConfig
 from model_controls import BOUND, ModelSetting, widget_values
-from trainer import viewer
+from references import lecture_sentence, source_title
+from trainer import job_board, viewer
 from urlstate import Setting, parse_query
 
 def with_recipes(values: tuple, field: str) -> tuple:
@@ -181,8 +183,9 @@ def recipe_text(config: TrainConfig) -> str:
 
 def recipe_buttons(model_name: str, prefix: str, fields: list[ModelSetting] = (), note: str = "") -> None:
     """The Fast recipe button and, when the model has one, the lecture's, with a caption: the
-    lecture's loss and time, then `note`. A button sets the training widgets; with `fields` (the
-    page's model widgets) it sets the network too: its defaults, with the lecture's changes."""
+    lecture's loss (on the lectures' list only) and its time on this list, then `note`. A button sets
+    the training widgets; with `fields` (the page's model widgets) it sets the network too: its
+    defaults, with the lecture's changes."""
     spec = MODELS[model_name]
     network = spec.config()
     fast = fast_training(model_name)
@@ -199,24 +202,7 @@ def recipe_buttons(model_name: str, prefix: str, fields: list[ModelSetting] = ()
               | training_values(prefix, training, "lecture"))
     c2.button(f"{source}'s recipe", on_click=apply, args=(values,), icon=":material/school:", width="stretch",
               help=f"{source}'s own run: {recipe_text(training)}.")
-    c3.caption(" ".join([lecture_sentence(model_name), note]))
-
-
-def source_title(source: str) -> str:
-    """A recipe's source at the start of a sentence: "Lecture 2", "makemore.py"."""
-    return source[0].upper() + source[1:] if source.startswith("lecture") else source
-
-
-def lecture_sentence(model_name: str) -> str:
-    """"Lecture 2's recipe (200,000 steps) reaches a validation loss of about 2.164 in roughly 130 s
-    on 2 CPU cores"."""
-    lecture = MODELS[model_name].lecture
-    text = f"{source_title(lecture.source)}'s recipe ({lecture_training(model_name).max_steps:,} steps)"
-    if lecture.val_loss is not None:
-        text += f" reaches a validation loss of about {lecture.val_loss}"
-    if lecture.seconds is not None:
-        text += f" in roughly {lecture.seconds:.0f} s on 2 CPU cores"
-    return text + "."
+    c3.caption(" ".join([lecture_sentence(job_board(), current_dataset(), model_name), note]))
 
 
 # --- before training: its size and its time ------------------------------------------------------

@@ -8,7 +8,8 @@ from datasets_ui import current_dataset
 from model_controls import model_controls, model_setting, url_settings
 from model_views import show_diagnostics
 from presets import matching_preset, preset_buttons
-from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
+from references import lecture_comparison
+from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
 from trainer import job_board
 from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                          training_settings)
@@ -98,7 +99,7 @@ numbered = [f"{i + 1}. {name}" for i, name in enumerate(runs["run"])]
 right.altair_chart(charts.initial_losses(pd.DataFrame({"run": numbered, "initial": runs["first loss"]}), ideal),
                    width="stretch")
 show_runs(runs.assign(run=numbered))
-st.caption(lecture_comparison("mlp-bn"))
+lecture_comparison(board, dataset, "mlp-bn", key="bn_lecture_train")
 
 # --- inside the network --------------------------------------------------------------------------
 st.header("3 · Look inside")

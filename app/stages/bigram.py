@@ -16,8 +16,8 @@ from urlstate import Setting
 from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from makemore.data import WordDataset
 from makemore.models import MODELS
-from makemore.models.bigram import (BigramCounts, BigramCountsConfig, BigramNN, BigramNNConfig,
-                                    learned_vs_counted)
+from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramCountsConfig, BigramNN,
+                                    BigramNNConfig, learned_vs_counted)
 from makemore.sample import generate
 from makemore.train import TrainConfig, evaluate
 
@@ -84,6 +84,9 @@ c1, c2, c3 = st.columns(3)
 c1.metric("train NLL", fmt(train_nll), help="mean −log P(next | previous) over the training pairs")
 c2.metric("val NLL", fmt(val_nll), help="the same on the validation words, which the counts never saw")
 c3.metric("uniform guess", f"{uniform:.4f}", help=f"log {V}: every one of the {V} symbols equally likely")
+if dataset.is_lecture_list:  # the lecture's number is for these names only
+    st.caption(f"Lecture 1 finds an NLL of about {LECTURE_COUNTS_NLL} for these counts on these names, with one added "
+               "to every count (α = 1).")
 if not math.isfinite(val_nll):
     st.warning("With α = 0 some validation pair was never seen in training: its probability is 0 and "
                "−log 0 is infinite. That is exactly what smoothing fixes: move α above 0.")

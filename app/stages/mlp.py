@@ -7,7 +7,8 @@ import charts
 from datasets_ui import current_dataset
 from model_controls import model_controls, model_setting, url_settings
 from model_views import show_embeddings
-from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
+from references import lecture_comparison
+from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from trainer import job_board, trained
 from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                          training_settings, use_rate)
@@ -102,7 +103,7 @@ with right:
         "test": [r.test_loss, bigram.test_loss],
     }).round(4))
     show_runs(runs, best_first=True, max_height=240)
-    st.caption(lecture_comparison("mlp"))
+    lecture_comparison(board, dataset, "mlp", key="mlp_lecture_train")
 
 st.subheader("Samples")
 samples_and_export(job, dataset, "mlp", top_k=True)

@@ -12,7 +12,8 @@ from datasets_ui import current_dataset
 from live import live_training
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from presets import preset_run, preset_buttons, preset_training, presets_table
-from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
+from references import lecture_comparison
+from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from trainer import job_board, trained, viewer
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
@@ -58,9 +59,6 @@ LOOK_FOR = {
 STEP_CODE = {"bow": (causal_mask, CausalAverage), "one-head": (explicit_attention, CausalSelfAttention),
              "multi-head": (CausalSelfAttention.forward,), "feed-forward": (FeedForward,), "residual": (Block.forward,),
              "layernorm": (Block.__init__,), "gpt": ()}
-# the val losses these recipes reached on the lecture's names (measured here, one thread)
-MEASURED = {"bow": 2.38, "one-head": 2.28, "multi-head": 2.18, "feed-forward": 2.18, "residual": 2.03,
-            "layernorm": 2.03, "gpt": 1.953}
 FIELDS = [model_setting(NAME, "n_layer", key="tf_layers"), model_setting(NAME, "n_head", key="tf_heads"),
           model_setting(NAME, "n_embd", key="tf_embd"), model_setting(NAME, "dropout", key="tf_dropout"),
           model_setting(NAME, "attention", key="tf_attention"), model_setting(NAME, "feed_forward", key="tf_mlp"),
@@ -250,7 +248,7 @@ left, right = st.columns([3, 2])
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
 with right:
     show_runs(runs, best_first=True, max_height=300)
-    st.caption(lecture_comparison(NAME))
+    lecture_comparison(board, dataset, NAME, key="tf_lecture_train")
 
 st.subheader("The lecture's path, side by side")
 table = path_table(board, dataset)
@@ -266,11 +264,11 @@ else:
 if len(losses) > 1:
     st.altair_chart(charts.val_losses(losses, "Validation loss along the lecture's path"), width="stretch")
 train_missing(board, dataset, path_runs(), key="tf_path_train")
-measured = ", ".join(f"{MEASURED[name]} ({TITLES[name]})" for name in MEASURED)
-st.caption("Each step is trained with its own recipe whatever the sliders say; empty rows are not trained yet. On "
-           f"the lecture's own names.txt (another list than the built-in *names*) these recipes reached {measured}: "
-           "attention, more heads and above all residual connections help; the MLP helps only once the residual "
-           "connections let the deep stack train; LayerNorm does not help at this size.")
+st.caption("Each step is trained with its own recipe whatever the sliders say; empty rows are not trained yet. "
+           + ("On the lectures' names (the val column) attention, more heads and above all residual connections "
+              "help; the MLP helps only once the residual connections let the deep stack train; LayerNorm does not "
+              "help at this size." if dataset.is_lecture_list else
+              "Read the val column for what each change does on this list."))
 
 st.subheader("Samples")
 st.caption("Each word starts from the start token; the model reads everything it drew so far and stops at the end "

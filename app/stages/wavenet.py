@@ -13,8 +13,9 @@ from datasets_ui import current_dataset
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from model_views import show_diagnostics, show_embeddings
 from presets import choose_preset, preset_buttons, preset_run, preset_training, presets_table
+from references import Reference, lecture_comparison, lecture_reference
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board
+from trainer import job_board, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
@@ -25,6 +26,7 @@ from makemore.diagnostics import SNAPSHOTS
 from makemore.jobs import DONE
 from makemore.layers import BatchNorm1d, Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
 from makemore.models import MODELS, Preset, create_model
+from makemore.models.bigram import BigramCountsConfig
 from makemore.models.wavenet import LECTURE_VAL_LOSS, WaveNet, batchnorm_stat_shapes, layer_shapes, receptive_fields
 
 NAME = "wavenet"
@@ -42,7 +44,7 @@ PRESET_TEXT = {  # preset -> (its name, what it changes and what to look for)
     "hierarchical": ("Tree, fixed", "The same tree with BatchNorm averaged over the batch **and** the positions: "
                      "one mean and variance per channel, from 4 (then 2) times more numbers."),
     "scaled-up": ("Scaled up", "The lecture's final net: embeddings of 24, 128 units per level, 76,579 "
-                  "parameters (lecture: val 1.993 after 200,000 SGD steps)."),
+                  "parameters."),
     "longer": ("Longer run", "The scaled-up net trained for longer, with weight decay against overfitting: "
                "a recipe of its own."),
 }
@@ -73,8 +75,10 @@ def keep_the_tree_possible() -> None:
         st.toast("A tree needs a context of 8 or 16 characters: the context is now 8.", icon=":material/info:")
 
 
-def preset_note(name: str) -> str:
+def preset_note(name: str, dataset) -> str:
     text = PRESET_TEXT.get(name, (TITLES[name], ""))[1]
+    if dataset.is_lecture_list and name in LECTURE_VAL_LOSS:
+        text += f" Lecture 5 reports val {LECTURE_VAL_LOSS[name]} for it on these names, after 200,000 SGD steps."
     preset = PRESETS[name]
     if isinstance(preset, Preset) and preset.train:
         own = preset_training(NAME, preset, fast_training(NAME))
@@ -196,7 +200,7 @@ estimate, allowed = cost_line(NAME, dataset, model_config, train_config,
                               lower="the steps, the batch size, the context or the width")
 with st.container():  # always there, so what follows keeps its place whether a preset matches or not
     if preset:
-        st.info(preset_note(preset), icon=":material/school:")
+        st.info(preset_note(preset, dataset), icon=":material/school:")
 
 # --- training ------------------------------------------------------------------------------------
 st.header("2 · Train")
@@ -204,27 +208,33 @@ job = trained_live(board, dataset, NAME, model_config, train_config, estimate, a
 
 model, r = job.model, job.result
 c = model_config
-lecture_val = SPEC.lecture.val_loss
+# the lecture's final net on the lectures' list; elsewhere its recipe trained on this list, else the bigram
+reference = lecture_reference(board, dataset, NAME)
+if reference is None:
+    bigram = trained(dataset, "bigram", BigramCountsConfig(), fast_training("bigram")).result
+    reference = Reference("bigram", bigram.val_loss, lecture_figure=False)
 runs = remember_run("wn", job, run=TITLES[preset] if preset else "your own",
                     model=f"context {c.context} · {'tree' if c.hierarchical else 'flat'} · emb {c.n_embd} · "
                           f"hidden {c.n_hidden}" + (" · BN bug" if c.hierarchical and not c.bn_over_time else ""))
-result_metrics(job, compare_to=(f"{SPEC.lecture.source}'s final net", lecture_val), params=True)
+result_metrics(job, compare_to=(reference.label, reference.val_loss), params=True)
 
 left, right = st.columns([3, 2])
-loss_chart(job, reference=lecture_val, reference_label=f"{SPEC.lecture.source}, 200k SGD steps", container=left)
+loss_chart(job, reference=reference.val_loss, reference_label=reference.label, container=left)
 with right:
     show_runs(runs, best_first=True, max_height=300)
+    lecture_comparison(board, dataset, NAME, key="wn_lecture_train")
 
 st.subheader("The lecture's path, side by side")
 table = presets_table(board, dataset, NAME, PRESETS, TITLES, slider_training)
-table["lecture's val (200k SGD steps)"] = [LECTURE_VAL_LOSS.get(name) for name in PRESETS]
+if dataset.is_lecture_list:  # the lecture's numbers are for these names only
+    table["lecture's val (200k SGD steps)"] = [LECTURE_VAL_LOSS.get(name, "—") for name in PRESETS]
 table["trained with"] = ["its own recipe" if isinstance(p, Preset) and p.train else "the settings above"
                          for p in PRESETS.values()]
 show_table(table)
 st.caption("Empty rows are not trained yet with these training settings: press their buttons in section 1. "
-           "The lecture's numbers come from its own split of the names after 200,000 SGD steps; ours use the "
-           "split every stage uses. The lecture's log: context 3 → 8 gains most; the tree gains a little; "
-           "the bigger net gains again.")
+           + ("The lecture's column: its numbers on these same names and the same split, after 200,000 SGD steps "
+              "(the longer run is ours, not the lecture's). " if dataset.is_lecture_list else "")
+           + "The lecture's log: context 3 → 8 gains most; the tree gains a little; the bigger net gains again.")
 
 # --- shapes --------------------------------------------------------------------------------------
 st.header("3 · Walk the shapes")
@@ -286,12 +296,12 @@ else:
     st.button(f"{'Show' if other_val is not None else 'Train'} the same net and training with "
               f"{'the fix' if other else 'the bug'}", key="wn_bn_other", on_click=choose_preset,
               args=({"wn_bn": other}, "wn_train"), icon=":material/compare_arrows:")
-    st.caption(f"This is {this}. Do not expect a big difference in loss: the lecture measured "
-               f"{LECTURE_VAL_LOSS['hierarchical-bug']} with the bug and {LECTURE_VAL_LOSS['hierarchical']} fixed, "
-               "and with the fast recipe the two land within a few thousandths here (2.041 and 2.041 for the "
-               "lecture's tree of 68 units, 1.992 and 1.986 for the scaled-up net), because even B numbers "
-               "estimate a mean well. The bug is in the shapes: statistics that should be shared by every position "
-               "are not, and each is noisier than it needs to be.")
+    lecture = (f"the lecture measured {LECTURE_VAL_LOSS['hierarchical-bug']} with the bug and "
+               f"{LECTURE_VAL_LOSS['hierarchical']} fixed on these names, and " if dataset.is_lecture_list else "")
+    st.caption(f"This is {this}. Do not expect a big difference in loss: {lecture}with the fast recipe the two land "
+               "within a few thousandths of each other (train both to see), because even B numbers estimate a mean "
+               "well. The bug is in the shapes: statistics that should be shared by every position are not, and "
+               "each is noisier than it needs to be.")
 
 # --- inside the network ----------------------------------------------------------------------------
 st.header("5 · Look inside")

@@ -42,8 +42,7 @@ class LectureRecipe:
     source: str  # "lecture 2", "makemore.py"
     train: dict  # TrainConfig fields
     model: dict = field(default_factory=dict)  # changes to the model's default config
-    val_loss: float | None = None  # what the source reports for it on names.txt
-    seconds: float | None = None  # its wall time on 2 CPU cores, measured here
+    val_loss: float | None = None  # what the source reports for it on its names.txt (data/names.txt)
 
 
 @dataclass(frozen=True)
@@ -89,9 +88,9 @@ MODELS: dict[str, ModelSpec] = {
         MLP,
         MLPConfig,
         "MLP on concatenated character embeddings, one tanh hidden layer (lecture 2)",
-        # the page's fast recipe: val ~2.11 in ~6 s on 2 CPU cores (the lecture: ~2.15 in ~130 s)
+        # the page's fast recipe: the lecture's loss in a small fraction of its 200k steps
         dict(max_steps=4000, batch_size=512, optimizer="adamw", lr=0.01, schedule="cosine"),
-        LectureRecipe("lecture 2", LECTURE_SGD, dict(init="naive"), val_loss=2.164, seconds=130),
+        LectureRecipe("lecture 2", LECTURE_SGD, dict(init="naive"), val_loss=2.164),
     ),
     "mlp-bn": ModelSpec(
         MLPBN,
@@ -100,7 +99,7 @@ MODELS: dict[str, ModelSpec] = {
         # the page's fast recipe for the lecture's one-layer BatchNorm net: val ~2.106 in ~17 s on
         # one core (the lecture: 2.1057 after 200k SGD steps); BatchNorm likes the bigger batch
         dict(max_steps=4000, batch_size=1024, optimizer="adamw", lr=0.01, schedule="cosine"),
-        LectureRecipe("lecture 3", LECTURE_SGD, val_loss=2.1057, seconds=220),
+        LectureRecipe("lecture 3", LECTURE_SGD, val_loss=2.1057),
         {name: Preset(config) for name, config in MLP_BN_PRESETS.items()},
     ),
     "wavenet": ModelSpec(
@@ -109,7 +108,7 @@ MODELS: dict[str, ModelSpec] = {
         "hierarchical MLP fusing the context two characters at a time, like WaveNet (lecture 5)",
         # val ~1.986 in ~28 s on one core (the lecture's recipe: 1.993 after 200k SGD steps)
         dict(max_steps=9000, batch_size=256, optimizer="adamw", lr=0.003, schedule="cosine", lr_floor=0.01),
-        LectureRecipe("lecture 5", LECTURE_SGD, val_loss=1.993, seconds=610),
+        LectureRecipe("lecture 5", LECTURE_SGD, val_loss=1.993),
         {name: Preset(config) for name, config in WAVENET_PRESETS.items()}
         # twice the steps, with weight decay against overfitting: ~1.973 in about a minute
         | {"longer": Preset(WaveNetConfig(), dict(max_steps=18_000, weight_decay=0.1))},
@@ -145,7 +144,7 @@ MODELS: dict[str, ModelSpec] = {
         # val ~1.99 in ~42 s on one core (makemore.py's defaults: 2.085 after 2,000 steps)
         dict(max_steps=2500, batch_size=128, optimizer="adamw", lr=0.01, schedule="cosine", weight_decay=0.1),
         LectureRecipe("makemore.py", MAKEMORE_PY | dict(max_steps=2000), dict(n_embd=64, n_layer=4, n_head=4),
-                      val_loss=2.085, seconds=67),
+                      val_loss=2.085),
         # lecture 7's path: each step one change, trained alike; the last, the small GPT, longer
         {name: Preset(config, dict(max_steps=1500, lr=0.005, weight_decay=0.01))
          for name, config in TRANSFORMER_PRESETS.items() if name != "gpt"}
