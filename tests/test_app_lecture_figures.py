@@ -1,0 +1,156 @@
+"""The lectures' list is the default, its shipped models reproduce the lectures' figures on the first
+view, and a lecture's figure appears only beside a result on that list: on another list a page
+compares with the lecture's recipe as trained there, or offers to train it (app/references.py).
+
+These tests read the shipped models (data/models), as a fresh server does, and train nothing but
+the small uploaded list's runs."""
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from makemore.data import LECTURE_FINGERPRINT, WordDataset
+from makemore.models import MODELS
+from makemore.models.bigram import LECTURE_COUNTS_NLL
+from makemore.models.wavenet import LECTURE_VAL_LOSS
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app"
+sys.path.insert(0, str(APP))
+import trainer  # noqa: E402  (the app's module: the same job board the pages use in this process)
+
+# every number a lecture (or makemore.py) reports, as the pages could print it
+LECTURE_FIGURES = sorted({LECTURE_COUNTS_NLL, *LECTURE_VAL_LOSS.values(),
+                          *(s.lecture.val_loss for s in MODELS.values() if s.lecture and s.lecture.val_loss)})
+PAGES = ["stages/bigram.py", "stages/mlp.py", "stages/batchnorm.py", "stages/wavenet.py", "stages/recurrent.py",
+         "stages/transformer.py"]
+
+
+@pytest.fixture(autouse=True)
+def shipped_app(monkeypatch, tmp_path):
+    monkeypatch.delenv("MAKEMORE_SHIPPED_DIR")  # the shipped models on, as a fresh deployment has them
+    monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(tmp_path / "cache"))
+    st.cache_resource.clear()
+    yield
+    for job in list(trainer.job_board()._jobs.values()):
+        job.stop()
+        job.wait(30)
+    st.cache_resource.clear()
+
+
+def open_page(page: str, dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=120).run()
+    if dataset is not None:
+        at.selectbox(key="dataset_choice").set_value(dataset).run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def page_text(at: AppTest) -> str:
+    """Everything a student reads on the page: text, metrics and tables."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "title", "header",
+                                  "subheader") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value} {m.proto.body}" for m in at.metric]
+    parts += [df.value.to_string() for df in at.dataframe]
+    return "\n".join(parts)
+
+
+def figures_in(text: str) -> list[float]:
+    """The lecture figures that stand in `text` as numbers of their own (2.164, not 2.1643)."""
+    return [f for f in LECTURE_FIGURES if re.search(rf"(?<![\d.]){re.escape(str(f))}(?![\d])", text)]
+
+
+def test_the_default_list_is_the_lectures_names():
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=120).run()
+    assert at.selectbox(key="dataset_choice").value == "names.txt"
+    dataset = WordDataset.from_file(ROOT / "data" / "names.txt")
+    assert dataset.fingerprint == LECTURE_FINGERPRINT and dataset.is_lecture_list
+    assert dataset.words[:3] == ["emma", "olivia", "ava"] and len(dataset.words) == 32_033
+    assert not WordDataset.from_file(ROOT / "data" / "us-names.txt").is_lecture_list
+
+
+def test_the_bigram_page_shows_lecture_1s_loss_on_its_first_view():
+    at = open_page("stages/bigram.py")
+    val = float(metric(at, "val NLL").value)
+    assert abs(val - 2.45) < 0.01, val
+    assert any(f"about {LECTURE_COUNTS_NLL}" in c.value for c in at.caption)
+
+
+def test_the_mlp_page_shows_lecture_2s_recipe_trained_on_the_first_view():
+    at = open_page("stages/mlp.py")
+    next(b for b in at.button if b.label == "Lecture 2's recipe").click().run()
+    assert not at.exception
+    assert at.select_slider(key="mlp_steps").value == 200_000
+    val = float(metric(at, "val loss").value)  # the shipped lecture recipe: no training
+    assert abs(val - MODELS["mlp"].lecture.val_loss) < 0.02, val
+    assert not trainer.job_board().trainings_started
+    text = page_text(at)
+    assert f"lecture 2 reports val ≈ {MODELS['mlp'].lecture.val_loss}" in text
+    measured = re.search(r"reached (\d\.\d{4}) on names\.txt here in (\d+) s", text)
+    assert measured and float(measured.group(1)) == pytest.approx(val, abs=1e-4)
+
+
+def test_the_wavenet_page_compares_its_first_view_with_lecture_5s_figure():
+    at = open_page("stages/wavenet.py")
+    val = metric(at, "val loss")
+    assert abs(float(val.value) - LECTURE_VAL_LOSS["scaled-up"]) < 0.02, val.value
+    assert "vs lecture 5's figure" in val.proto.delta
+    table = at.dataframe[0].value
+    assert "lecture's val (200k SGD steps)" in table.columns
+    assert "None" not in table.to_string() and "nan" not in table.to_string()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_on_another_list_shows_no_lecture_number(page):
+    at = open_page(page, dataset="us-names.txt")
+    found = figures_in(page_text(at))
+    assert not found, f"{page} on us-names.txt shows the lecture figures {found}"
+    assert not any("lecture 5's figure" in m.proto.delta or "lecture 2's figure" in m.proto.delta for m in at.metric)
+
+
+def test_on_another_list_the_mlp_page_compares_with_the_lecture_recipe_trained_there():
+    at = open_page("stages/mlp.py", dataset="us-names.txt")
+    text = page_text(at)
+    match = re.search(r"Lecture 2's recipe \(200,000 steps\) reached (\d\.\d{4}) on us-names\.txt here", text)
+    assert match, "the recipe line should give the lecture recipe's result on this list"
+    assert re.search(r"lecture 2's recipe \(200,000 steps\) trained on us-names\.txt: val " + match.group(1), text)
+    assert "Lecture 2's own figures are for its names, not for this list" in text
+
+
+def test_an_uploaded_list_offers_to_train_the_lecture_recipe(tmp_path):
+    words = sorted({"".join(chr(97 + (i * 7 + j * 3) % 26) for j in range(3 + i % 5)) for i in range(300)})
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=120).run()
+    at.selectbox(key="dataset_choice").set_value("upload").run()
+    at.file_uploader(key="dataset_upload").set_value(("made-up.txt", "\n".join(words).encode(), "text/plain")).run()
+    at.switch_page("stages/mlp.py").run()
+    assert any("it has not been trained on made-up.txt yet" in c.value for c in at.caption)
+    at.select_slider(key="mlp_steps").set_value(500).run()
+    at.button(key="mlp_train").click().run()
+    board = trainer.job_board()
+    deadline = time.monotonic() + 120
+    for job in list(board._jobs.values()):
+        while not job.wait(0.5):
+            job.seen()
+            assert time.monotonic() < deadline
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not figures_in(page_text(at))
+    offer = at.button(key="mlp_lecture_train")
+    assert offer.label.startswith("Train lecture 2's recipe on this list") and not offer.disabled
+    started = board.trainings_started
+    offer.click().run()
+    assert board.trainings_started == started + 1
+    lecture = MODELS["mlp"].lecture
+    job = next(j for j in board._jobs.values() if j.train_config.max_steps == lecture.train["max_steps"])
+    assert job.model_config.init == "naive"
+    assert any("Training lecture 2's recipe on made-up.txt" in c.value for c in at.caption)
