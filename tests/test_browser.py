@@ -214,9 +214,8 @@ DRAWN_MARKS = """chart => {
 }"""
 
 
-def charts_drawn(page: Page) -> int:
-    """How many charts the page has; fails unless every one has drawn its marks."""
-    charts = page.locator("[data-testid=stVegaLiteChart]")
+def marks_drawn(page: Page, charts) -> int:
+    """How many charts `charts` finds; fails unless every one has drawn its marks."""
     for i in range(charts.count()):
         chart = charts.nth(i)
         chart.scroll_into_view_if_needed()
@@ -226,6 +225,20 @@ def charts_drawn(page: Page) -> int:
             assert time.monotonic() < deadline, f"chart {i + 1} of {charts.count()} drew no marks"
             page.wait_for_timeout(100)
     return charts.count()
+
+
+def charts_drawn(page: Page) -> int:
+    """How many charts the page has, in every tab of its deeper views (each opened in turn, then the
+    first again); fails unless every one has drawn its marks."""
+    outside = page.locator("[data-testid=stVegaLiteChart]:not([role=tabpanel] [data-testid=stVegaLiteChart])")
+    count = marks_drawn(page, outside)
+    tabs = page.get_by_role("tab")
+    for i in range(tabs.count()):
+        tabs.nth(i).click()
+        count += marks_drawn(page, page.locator("[role=tabpanel]:not([hidden]) [data-testid=stVegaLiteChart]"))
+    if tabs.count():
+        tabs.nth(0).click()
+    return count
 
 
 def chart_titled(page: Page, text: str):
@@ -307,16 +320,16 @@ def train_the_shortest_run(page: Page, chart: str) -> None:
     expect(metric(page, "val loss")).to_have_text(LOSS)
 
 
-def type_a_word(page: Page, label: str, charts: int) -> None:
-    """A typed word the list cannot spell gets a message, not a traceback, and only the loss chart
-    stays; a good one brings the word's `charts` back."""
+def type_a_word(page: Page, label: str, charts: int, without: int = 1) -> None:
+    """A typed word the list cannot spell gets a message, not a traceback, and only the `without`
+    charts that do not read it stay (the loss chart); a good one brings the word's `charts` back."""
     word = page.get_by_label(label, exact=True)
     word.fill("Ava")
     word.press("Enter")
     expect(page.locator("[data-testid=stAlertContentWarning]", has_text="This list has no capitals")).to_be_visible(
         timeout=RUN_MS)
     wait_for_run(page)
-    assert charts_drawn(page) == 1  # the loss chart; nothing of the word's
+    assert charts_drawn(page) == without  # nothing of the word's
     word.fill("ava")
     word.press("Enter")
     expect(page.locator("[data-testid=stAlertContentWarning]")).to_have_count(0, timeout=RUN_MS)
@@ -361,6 +374,7 @@ def exercise_backprop(page: Page) -> None:
     wait_for_run(page)
 
     # a longer comparison: both trainings run again (a spinner), then the chart shows every step
+    page.get_by_role("tab", name="2 · The MLP with BatchNorm, by hand").click()
     press(slider(page, "Steps with both gradients"), "End")
     expect(page.locator("[data-testid=stSpinner]")).to_contain_text("Training twice", timeout=RUN_MS)
     expect(chart_titled(page, "2,000")).to_have_count(1, timeout=RUN_MS)
@@ -401,7 +415,7 @@ def exercise_recurrent(page: Page) -> None:
     # the loss, the hidden state and the next characters of "emma", the gradient norms, the stages' losses
     assert charts_drawn(page) == 5
     expect(chart_titled(page, "Hidden state h_t after each character")).to_have_count(1)
-    type_a_word(page, "A word to read", charts=5)
+    type_a_word(page, "A word to read", charts=5, without=2)  # the loss and the stages' losses stay
 
 
 def exercise_transformer(page: Page) -> None:

@@ -14,6 +14,7 @@ from live import live_training
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from presets import matching_preset, preset_buttons
 from references import lecture_comparison
+from sections import deeper_views, header, outline
 from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
 from trainer import job_board, trained, viewer
 from training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
@@ -40,6 +41,9 @@ SETTINGS = [CELL] + [s for name in CELLS.values()
                      for s in url_settings(FIELDS[name]) + training_settings(name, fast_training(name))]
 PRESET_TITLES = {"larger": "A larger GRU"}
 TOP_K = 5  # next characters shown per position
+SECTIONS = ["1 · Choose the cell and how to train it", "2 · Train"]
+VIEWS = ["3 · Look inside, one word at a time", "4 · Vanishing gradients: how far back the error reaches",
+         "5 · Against the other stages", "How it works"]
 DEFAULT_WORD = "isabella"  # long enough to show a gradient fade; else the list's first word of 4-8
 
 
@@ -143,10 +147,11 @@ st.markdown(
     "one tanh layer; the GRU (Cho et al., 2014) adds **gates** that decide, unit by unit, how much of the "
     "old state to keep, and so lets the error signal reach further back in the word."
 )
+outline(SECTIONS, VIEWS)
 check_link(SETTINGS)  # links carry the settings: say which of this one's cannot be used
 
 # --- settings ------------------------------------------------------------------------------------
-st.header("1 · Choose the cell and how to train it")
+header(SECTIONS[0])
 cell = st.radio("Cell", list(CELLS), index=list(CELLS).index(CELL.default), key=CELL.key, horizontal=True,
                 **BOUND, help="**RNN**: h_t = tanh(W [x_t; h_{t−1}] + b). **GRU**: the same idea with an update "
                 "and a reset gate. Each keeps its own settings below.")
@@ -171,7 +176,7 @@ estimate, allowed = cost_line(name, dataset, model_config, train_config,
                               lower="the steps, the batch size or the hidden size")
 
 # --- training ------------------------------------------------------------------------------------
-st.header("2 · Train")
+header(SECTIONS[1])
 bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
 job = trained_live(board, dataset, name, model_config, train_config, estimate, allowed=allowed, key=f"{name}_train")
 
@@ -190,134 +195,140 @@ st.caption("Each word starts from the start token; the model reads every charact
            f"end token (or at {limits.MAX_WORD_LEN} characters).")
 samples_and_export(job, dataset, "rec")
 
-# --- inside, for one word ------------------------------------------------------------------------
-st.header("3 · Look inside, one word at a time")
-typed = st.text_input("A word to read", default_word(dataset), key=f"rec_word_{dataset.fingerprint[:12]}",
-                      max_chars=64, help=f"Up to {limits.MAX_WORD_LEN} characters of this word list.")
-try:
-    _, ids = typed_word(typed, vocab)
-except DataError as e:
-    (st.info if not typed.strip() else st.warning)(str(e), icon=":material/keyboard:")
-    st.stop()
-positions = positions_frame(vocab, ids)
 layers = c.n_layers
-
-st.markdown(f"The network reads the start token `{vocab.boundary}` and then each character; after each one it "
-            "has a new hidden state and a prediction for the next character.")
-states = hidden_states(model, ids)  # (n_layers, n_hidden, T)
-for layer in range(layers):
-    title = "Hidden state h_t after each character" + (f" · layer {layer + 1}" if layers > 1 else "")
-    st.altair_chart(charts.unit_heatmap(unit_frame(states[layer], positions), title, "h", (-1, 1)),
-                    width="stretch")
-st.caption("One row per unit, one column per position: red is near +1, blue near −1 (tanh's range). A unit that "
-           "changes colour at a certain character has noticed it; one that keeps its colour carries something "
-           "along the word.")
-
-probs, top_ids = top_next_chars(model, ids, k=TOP_K)  # (T, k) each
-itos = vocab.itos
-following = [*ids, 0]  # what follows each position: the next character, then the end
-top = pd.DataFrame([{"position": t, "rank": k + 1, "candidate": itos[int(top_ids[t, k])], "prob": float(probs[t, k]),
-                     "actual": itos[following[t]]} for t in range(len(following)) for k in range(top_ids.shape[1])])
-st.altair_chart(charts.next_char_heatmap(top.merge(positions, on="position")), width="stretch")
-with torch.no_grad():
-    all_probs = F.softmax(model(word_input(model, ids))[0][0], dim=-1)  # (T, V)
-p_next = all_probs[torch.arange(len(following)), torch.tensor(following)]
-word_loss = -p_next.log().mean().item()
-show_table(pd.DataFrame({
-    "read so far": positions["prefix"],
-    "comes next": [itos[i] for i in following],
-    "its probability": p_next.tolist(),
-    "−log p": (-p_next.log()).tolist(),
-    f"top {TOP_K}": [" ".join(f"{itos[int(i)]} {float(p):.2f}" for i, p in zip(row_ids, row_p))
-                     for row_ids, row_p in zip(top_ids, probs)],
-}).round(3), max_height=300)
-st.caption(f"An orange frame marks the character that does come next (`{vocab.boundary}` is the end). The model's "
-           f"loss on this word is **{word_loss:.3f}**: the mean of −log p over its {len(following)} predictions, "
-           f"the same measure as the validation loss ({r.val_loss:.3f}).")
-
-st.subheader("The GRU's gates")
-if name != "gru":
-    st.caption("The RNN has no gates: every step rewrites the whole state. Choose **GRU** above to see them.")
-else:
-    gates = gate_values(model, ids)  # {"update", "reset"}: (n_layers, n_hidden, T)
-    for layer in range(layers):
-        suffix = f" · layer {layer + 1}" if layers > 1 else ""
-        left, right = st.columns(2)
-        left.altair_chart(charts.unit_heatmap(unit_frame(gates["update"][layer], positions),
-                                              "Update gate z_t: 1 keeps the old state" + suffix, "z", (0, 1),
-                                              scheme="viridis"), width="stretch")
-        right.altair_chart(charts.unit_heatmap(unit_frame(gates["reset"][layer], positions),
-                                               "Reset gate r_t: 0 lets the candidate ignore it" + suffix, "r",
-                                               (0, 1), scheme="viridis"), width="stretch")
-    st.caption("h_t = (1 − z_t) · n_t + z_t · h_{t−1}: where z is bright (near 1) the unit keeps what it held "
-               "and ignores this character; where it is dark the unit takes the new candidate n_t. The reset gate "
-               "decides how much of the old state the candidate itself may use.")
-
-# --- vanishing gradients -------------------------------------------------------------------------
-st.header("4 · Vanishing gradients: how far back the error reaches")
-st.markdown(
-    "Train a model and every prediction's error flows back through the states that led to it: "
-    "∂loss/∂h_t says how much the state at position t could change that prediction. Below, the loss is the "
-    "last prediction of the word (that it ends there), and the chart shows the size of its gradient at every "
-    "earlier position, for the RNN and the GRU: solid lines trained, dashed as initialised."
-)
-other_name = "gru" if name == "rnn" else "rnn"
+other_name = "gru" if name == "rnn" else "rnn"  # the other cell, beside this one in views 4 and 5
 other_cell = next(k for k, v in CELLS.items() if v == other_name)
 other = default_run(other_name, f"{other_cell} (its defaults)")
-chart_slot = st.container()
-others = trained_runs(board, dataset, [other], key="rec_other_train", watched=watched)
-rows = [gradient_rows(f"{cell} (this page's model)", cell, name, model_config, train_config.seed, model, len(vocab),
-                      ids, positions)]
-if other.label in others:
-    rows.append(gradient_rows(other.label, other_cell, other_name, other.model_config, other.train_config.seed,
-                              others[other.label].model, len(vocab), ids, positions))
-else:
-    st.caption(f"Train the {other_cell} too to see both cells on one chart.")
-norms = pd.concat(rows, ignore_index=True)
-top_layer = " (top layer)" if layers > 1 or other.model_config.n_layers > 1 else ""
-title = f"‖∂loss/∂h_t‖ at each position{top_layer}, for the word's last prediction"
-chart_slot.altair_chart(charts.gradient_norms(norms[norms["norm"] > 0], title), width="stretch")
-first, last = norms[norms["position"] == 0], norms[norms["position"] == norms["position"].max()]
-fading = first.merge(last, on=["model", "state"], suffixes=(" first", " last"))
-show_table(pd.DataFrame({
-    "model": fading["model"], "state": fading["state"],
-    "at the last position": fading["norm last"], "at the first": fading["norm first"],
-    "last ÷ first": fading["norm last"] / fading["norm first"],
-}).map(lambda v: float(f"{v:.3g}") if isinstance(v, float) else v), max_height=220)
-st.markdown(
-    "**Why the RNN's signal fades.** Each step back multiplies the gradient by "
-    "∂h_t/∂h_{t−1} = diag(1 − h_t²) · W_hh: tanh's slope is at most 1 and smaller wherever a unit is busy, "
-    "and small recurrent weights shrink it further, so over a long word it falls geometrically (or, with large "
-    "weights, explodes). Early characters then barely learn to matter for late predictions. "
-    "**Why the gate helps.** The GRU's state moves on as h_t = (1 − z_t) · n_t + z_t · h_{t−1}: its Jacobian "
-    "has the extra term diag(z_t), with no tanh and no matrix in it. Where the update gate is near 1 the old "
-    "state, and its gradient, pass through almost unchanged. Compare the slopes of the lines: the steeper, "
-    "the faster the signal fades."
-)
+look, vanishing, against, how = deeper_views(VIEWS)
+
+# --- inside, for one word ------------------------------------------------------------------------
+with look:
+    typed = st.text_input("A word to read", default_word(dataset), key=f"rec_word_{dataset.fingerprint[:12]}",
+                          max_chars=64, help=f"Up to {limits.MAX_WORD_LEN} characters of this word list.")
+    try:
+        _, ids = typed_word(typed, vocab)
+    except DataError as e:
+        (st.info if not typed.strip() else st.warning)(str(e), icon=":material/keyboard:")
+        ids = None
+    if ids is not None:
+        positions = positions_frame(vocab, ids)
+
+        st.markdown(f"The network reads the start token `{vocab.boundary}` and then each character; after each one it "
+                    "has a new hidden state and a prediction for the next character.")
+        states = hidden_states(model, ids)  # (n_layers, n_hidden, T)
+        for layer in range(layers):
+            title = "Hidden state h_t after each character" + (f" · layer {layer + 1}" if layers > 1 else "")
+            st.altair_chart(charts.unit_heatmap(unit_frame(states[layer], positions), title, "h", (-1, 1)),
+                            width="stretch")
+        st.caption("One row per unit, one column per position: red is near +1, blue near −1 (tanh's range). A unit that "
+                   "changes colour at a certain character has noticed it; one that keeps its colour carries something "
+                   "along the word.")
+
+        probs, top_ids = top_next_chars(model, ids, k=TOP_K)  # (T, k) each
+        itos = vocab.itos
+        following = [*ids, 0]  # what follows each position: the next character, then the end
+        top = pd.DataFrame([{"position": t, "rank": k + 1, "candidate": itos[int(top_ids[t, k])], "prob": float(probs[t, k]),
+                             "actual": itos[following[t]]} for t in range(len(following)) for k in range(top_ids.shape[1])])
+        st.altair_chart(charts.next_char_heatmap(top.merge(positions, on="position")), width="stretch")
+        with torch.no_grad():
+            all_probs = F.softmax(model(word_input(model, ids))[0][0], dim=-1)  # (T, V)
+        p_next = all_probs[torch.arange(len(following)), torch.tensor(following)]
+        word_loss = -p_next.log().mean().item()
+        show_table(pd.DataFrame({
+            "read so far": positions["prefix"],
+            "comes next": [itos[i] for i in following],
+            "its probability": p_next.tolist(),
+            "−log p": (-p_next.log()).tolist(),
+            f"top {TOP_K}": [" ".join(f"{itos[int(i)]} {float(p):.2f}" for i, p in zip(row_ids, row_p))
+                             for row_ids, row_p in zip(top_ids, probs)],
+        }).round(3), max_height=300)
+        st.caption(f"An orange frame marks the character that does come next (`{vocab.boundary}` is the end). The model's "
+                   f"loss on this word is **{word_loss:.3f}**: the mean of −log p over its {len(following)} predictions, "
+                   f"the same measure as the validation loss ({r.val_loss:.3f}).")
+
+        st.subheader("The GRU's gates")
+        if name != "gru":
+            st.caption("The RNN has no gates: every step rewrites the whole state. Choose **GRU** above to see them.")
+        else:
+            gates = gate_values(model, ids)  # {"update", "reset"}: (n_layers, n_hidden, T)
+            for layer in range(layers):
+                suffix = f" · layer {layer + 1}" if layers > 1 else ""
+                left, right = st.columns(2)
+                left.altair_chart(charts.unit_heatmap(unit_frame(gates["update"][layer], positions),
+                                                      "Update gate z_t: 1 keeps the old state" + suffix, "z", (0, 1),
+                                                      scheme="viridis"), width="stretch")
+                right.altair_chart(charts.unit_heatmap(unit_frame(gates["reset"][layer], positions),
+                                                       "Reset gate r_t: 0 lets the candidate ignore it" + suffix, "r",
+                                                       (0, 1), scheme="viridis"), width="stretch")
+            st.caption("h_t = (1 − z_t) · n_t + z_t · h_{t−1}: where z is bright (near 1) the unit keeps what it held "
+                       "and ignores this character; where it is dark the unit takes the new candidate n_t. The reset gate "
+                       "decides how much of the old state the candidate itself may use.")
+
+# --- vanishing gradients -------------------------------------------------------------------------
+with vanishing:
+    st.markdown(
+        "Train a model and every prediction's error flows back through the states that led to it: "
+        "∂loss/∂h_t says how much the state at position t could change that prediction. Below, the loss is the "
+        "last prediction of the word (that it ends there), and the chart shows the size of its gradient at every "
+        "earlier position, for the RNN and the GRU: solid lines trained, dashed as initialised."
+    )
+    if ids is None:
+        st.info("Type a word this model can read in the tab *3 · Look inside*.", icon=":material/keyboard:")
+    else:
+        chart_slot = st.container()
+        others = trained_runs(board, dataset, [other], key="rec_other_train", watched=watched)
+        rows = [gradient_rows(f"{cell} (this page's model)", cell, name, model_config, train_config.seed, model, len(vocab),
+                              ids, positions)]
+        if other.label in others:
+            rows.append(gradient_rows(other.label, other_cell, other_name, other.model_config, other.train_config.seed,
+                                      others[other.label].model, len(vocab), ids, positions))
+        else:
+            st.caption(f"Train the {other_cell} too to see both cells on one chart.")
+        norms = pd.concat(rows, ignore_index=True)
+        top_layer = " (top layer)" if layers > 1 or other.model_config.n_layers > 1 else ""
+        title = f"‖∂loss/∂h_t‖ at each position{top_layer}, for the word's last prediction"
+        chart_slot.altair_chart(charts.gradient_norms(norms[norms["norm"] > 0], title), width="stretch")
+        first, last = norms[norms["position"] == 0], norms[norms["position"] == norms["position"].max()]
+        fading = first.merge(last, on=["model", "state"], suffixes=(" first", " last"))
+        show_table(pd.DataFrame({
+            "model": fading["model"], "state": fading["state"],
+            "at the last position": fading["norm last"], "at the first": fading["norm first"],
+            "last ÷ first": fading["norm last"] / fading["norm first"],
+        }).map(lambda v: float(f"{v:.3g}") if isinstance(v, float) else v), max_height=220)
+        st.markdown(
+            "**Why the RNN's signal fades.** Each step back multiplies the gradient by "
+            "∂h_t/∂h_{t−1} = diag(1 − h_t²) · W_hh: tanh's slope is at most 1 and smaller wherever a unit is busy, "
+            "and small recurrent weights shrink it further, so over a long word it falls geometrically (or, with large "
+            "weights, explodes). Early characters then barely learn to matter for late predictions. "
+            "**Why the gate helps.** The GRU's state moves on as h_t = (1 − z_t) · n_t + z_t · h_{t−1}: its Jacobian "
+            "has the extra term diag(z_t), with no tanh and no matrix in it. Where the update gate is near 1 the old "
+            "state, and its gradient, pass through almost unchanged. Compare the slopes of the lines: the steeper, "
+            "the faster the signal fades."
+        )
 
 # --- against the other stages --------------------------------------------------------------------
-st.header("5 · Against the other stages")
-st.caption("Each stage's default model on this word list (its own settings and fast recipe), from the cache. "
-           "The loss is per predicted character, the end included, on the same validation words for all.")
-compared = [other, default_run("mlp", "MLP (lecture 2)"), default_run("wavenet", "WaveNet (lecture 5)")]
-done = trained_runs(board, dataset, compared, key="rec_compare_train", watched=watched)
-losses = pd.DataFrame(
-    [dict(model=f"{cell} (this page's model)", parameters=r.params, val=r.val_loss, train=r.train_loss,
-          seconds=r.seconds, highlight=True)]
-    + [dict(model=run.label, parameters=done[run.label].result.params, val=done[run.label].result.val_loss,
-            train=done[run.label].result.train_loss, seconds=done[run.label].result.seconds, highlight=False)
-       for run in compared if run.label in done]
-    + [dict(model="Bigram counts (lecture 1)", parameters=bigram.params, val=bigram.val_loss,
-            train=bigram.train_loss, seconds=bigram.seconds, highlight=False)])
-left, right = st.columns([3, 2])
-left.altair_chart(charts.val_losses(losses, "Validation loss of each stage's model"), width="stretch")
-with right:
-    show_table(losses.drop(columns="highlight").rename(columns={"val": "val loss", "train": "train loss",
-                                                              "seconds": "trained in (s)"}).round(4))
+with against:
+    st.caption("Each stage's default model on this word list (its own settings and fast recipe), from the cache. "
+               "The loss is per predicted character, the end included, on the same validation words for all.")
+    compared = [other, default_run("mlp", "MLP (lecture 2)"), default_run("wavenet", "WaveNet (lecture 5)")]
+    done = trained_runs(board, dataset, compared, key="rec_compare_train", watched=watched)
+    losses = pd.DataFrame(
+        [dict(model=f"{cell} (this page's model)", parameters=r.params, val=r.val_loss, train=r.train_loss,
+              seconds=r.seconds, highlight=True)]
+        + [dict(model=run.label, parameters=done[run.label].result.params, val=done[run.label].result.val_loss,
+                train=done[run.label].result.train_loss, seconds=done[run.label].result.seconds, highlight=False)
+           for run in compared if run.label in done]
+        + [dict(model="Bigram counts (lecture 1)", parameters=bigram.params, val=bigram.val_loss,
+                train=bigram.train_loss, seconds=bigram.seconds, highlight=False)])
+    left, right = st.columns([3, 2])
+    left.altair_chart(charts.val_losses(losses, "Validation loss of each stage's model"), width="stretch")
+    with right:
+        show_table(losses.drop(columns="highlight").rename(columns={"val": "val loss", "train": "train loss",
+                                                                  "seconds": "trained in (s)"}).round(4))
 
 # --- how it works --------------------------------------------------------------------------------
-st.header("How it works")
-st.markdown(r"""
+with how:
+    st.markdown(r"""
 **Reading a word.** The word's ids after the start token, $x = [., w_1, \dots, w_n]$, go in one at a time. Each
 character is looked up in an embedding table, $e_t = C[x_t]$, and the cell updates the state from it:
 $h_t = \text{cell}(e_t, h_{t-1})$ with $h_{-1} = 0$. The logits for the next character come from the state,
@@ -354,5 +365,5 @@ $\text{diag}(z_s)$, a path with no squashing, which the network can hold open wh
 The cells below compute the same numbers from the same weights (the package's tests check it); they draw every
 chart of sections 3 and 4, where each step's state, gates and gradient must be kept.
 """)
-show_source(RNNCell, GRUCell, title="The readable cells' source code")
-show_source(RecurrentLM, hidden_gradient_norms, title="The model's and the gradient norms' source code")
+    show_source(RNNCell, GRUCell, title="The readable cells' source code")
+    show_source(RecurrentLM, hidden_gradient_norms, title="The model's and the gradient norms' source code")

@@ -13,6 +13,7 @@ from live import live_training
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from presets import preset_run, preset_buttons, preset_training, presets_table
 from references import lecture_comparison
+from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from trainer import job_board, trained, viewer
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
@@ -64,6 +65,8 @@ FIELDS = [model_setting(NAME, "n_layer", key="tf_layers"), model_setting(NAME, "
           model_setting(NAME, "attention", key="tf_attention"), model_setting(NAME, "feed_forward", key="tf_mlp"),
           model_setting(NAME, "residual", key="tf_residual"), model_setting(NAME, "layernorm", key="tf_layernorm")]
 NAME_SETTING = Setting("tf_name", "Name", "emma")
+SECTIONS = ["1 · Walk the lecture's path", "2 · Train"]
+VIEWS = ["3 · The trick: a weighted average of the past", "4 · Attention in the trained model", "How it works"]
 SETTINGS = url_settings(FIELDS) + training_settings("tf", fast_training(NAME)) + [NAME_SETTING]
 BOW = "bow"  # makemore.py's BoW, the registry's other model of this stage
 BOW_LABEL = "makemore.py's BoW"
@@ -203,10 +206,11 @@ st.markdown(
     "Stack a few such blocks with an MLP, residual connections and LayerNorm and you have a small GPT. Here it "
     "reads names: every position predicts the next character, looking only backwards."
 )
+outline(SECTIONS, VIEWS)
 check_link(SETTINGS)  # links carry the settings: say which of this one's cannot be used
 
 # --- the lecture's path and the settings ---------------------------------------------------------
-st.header("1 · Walk the lecture's path")
+header(SECTIONS[0])
 st.caption("Each button sets up the model for one step of the lecture, with that step's recipe, and trains it. "
            "Trained models are kept: section 2 lists the steps side by side.")
 preset_buttons(PRESETS, TITLES, FIELDS, prefix="tf", train_key="tf_train", model_name=NAME)
@@ -232,7 +236,7 @@ with st.container():  # always there, so what follows keeps its place whether a 
         show_step_code(preset)
 
 # --- training ------------------------------------------------------------------------------------
-st.header("2 · Train")
+header(SECTIONS[1])
 bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
 job = trained_live(board, dataset, NAME, model_config, train_config, estimate, allowed=allowed, key="tf_train")
 
@@ -275,92 +279,97 @@ st.caption("Each word starts from the start token; the model reads everything it
            f"token (or at {limits.MAX_WORD_LEN} characters).")
 samples_and_export(job, dataset, "tf", top_k=True)
 
+trick, attention, how = deeper_views(VIEWS)
+
 # --- the trick -----------------------------------------------------------------------------------
-st.header("3 · The trick: a weighted average of the past")
-st.markdown(
-    "Position t may read positions 0…t, never the future. The lecture's trick does this with one matrix product: "
-    "start from **scores** (zeros for the plain average; query · key for attention), set the future to −∞ with a "
-    "lower-triangular **mask**, and take the softmax of each row: the future gets weight 0 and the past's "
-    "**weights** sum to 1. Then out = weights @ values. Type a name to see the three matrices for it."
-)
-typed = st.text_input("Name", NAME_SETTING.default, key="tf_name", max_chars=2 * limits.MAX_WORD_LEN, **BOUND,
-                      help=f"Up to {limits.MAX_WORD_LEN} characters of this word list.")
-if (typed or "").strip() == NAME_SETTING.default and not set(NAME_SETTING.default) <= set(vocab.chars):
-    typed = default_name(dataset)  # the page's default is a name; this list cannot spell it
-    st.caption(f"This list cannot spell “{NAME_SETTING.default}”: showing “{typed}”, one of its words. Type another.")
-try:
-    ids = [0, *typed_word(typed, vocab)[1]]  # the start token, then the name
-except DataError as e:
-    (st.info if not (typed or "").strip() else st.warning)(str(e), icon=":material/keyboard:")
-    ids = None
+with trick:
+    st.markdown(
+        "Position t may read positions 0…t, never the future. The lecture's trick does this with one matrix product: "
+        "start from **scores** (zeros for the plain average; query · key for attention), set the future to −∞ with a "
+        "lower-triangular **mask**, and take the softmax of each row: the future gets weight 0 and the past's "
+        "**weights** sum to 1. Then out = weights @ values. Type a name to see the three matrices for it."
+    )
+    typed = st.text_input("Name", NAME_SETTING.default, key="tf_name", max_chars=2 * limits.MAX_WORD_LEN, **BOUND,
+                          help=f"Up to {limits.MAX_WORD_LEN} characters of this word list.")
+    if (typed or "").strip() == NAME_SETTING.default and not set(NAME_SETTING.default) <= set(vocab.chars):
+        typed = default_name(dataset)  # the page's default is a name; this list cannot spell it
+        st.caption(f"This list cannot spell “{NAME_SETTING.default}”: showing “{typed}”, one of its words. Type another.")
+    try:
+        ids = [0, *typed_word(typed, vocab)[1]]  # the start token, then the name
+    except DataError as e:
+        (st.info if not (typed or "").strip() else st.warning)(str(e), icon=":material/keyboard:")
+        ids = None
 
-if ids is not None:
-    chars = [vocab.itos[i] for i in ids]
-    heads = c.n_head if c.attention else 1
-    left, right = st.columns(2)
-    layer = left.radio("Block", list(range(1, c.n_layer + 1)), horizontal=True, key=f"tf_trick_layer_{c.n_layer}")
-    head = right.radio("Head", list(range(1, heads + 1)), horizontal=True, key=f"tf_trick_head_{heads}",
-                       disabled=heads == 1, help="Each head has its own scores and weights."
-                       if c.attention else "The average has no heads.")
-    trick = the_trick(model, ids, layer - 1, head - 1)
-    mask = trick["mask"]
-    where = f" · block {layer}" + (f", head {head}" if c.attention else "")
-    T = len(chars)
-    size = TRICK_PX if T <= 14 else 2 * TRICK_PX - 60  # a long name: two to a row, bigger cells
-    cols = st.columns(3) if T <= 14 else [*st.columns(2), *st.columns(2)]
-    cols[0].altair_chart(charts.attention_map(matrix_frame(mask.float(), chars, masked=~mask), "1 · The mask",
-                                              "may look", domain=(0, 1), masked_text="0", fmt=".0f", size=size),
-                         width="content")
-    cols[1].altair_chart(charts.attention_map(matrix_frame(trick["scores"], chars), "2 · The scores" + where,
-                                              "score", scheme="redblue", masked_text="−∞", fmt=".1f", size=size),
-                         width="content")
-    cols[2].altair_chart(charts.attention_map(matrix_frame(trick["weights"], chars), "3 · The weights" + where,
-                                              "weight", domain=(0, 1), masked_text="0", size=size),
-                         width="content")
-    beside = cols[3] if len(cols) > 3 else st  # a long name leaves a place beside the weights
-    if c.attention:
-        beside.caption("The scores are q·k/√head_size, learned: how well what position t looks for (its query) "
-                       "matches what position s holds (its key). Blue: a high score, and so more weight; red: a low "
-                       "one. The bag of words would give every row the same weights, 1/(t+1) over the past: press "
-                       "**Bag of words** above to compare.")
+    if ids is not None:
+        chars = [vocab.itos[i] for i in ids]
+        heads = c.n_head if c.attention else 1
+        left, right = st.columns(2)
+        layer = left.radio("Block", list(range(1, c.n_layer + 1)), horizontal=True, key=f"tf_trick_layer_{c.n_layer}")
+        head = right.radio("Head", list(range(1, heads + 1)), horizontal=True, key=f"tf_trick_head_{heads}",
+                           disabled=heads == 1, help="Each head has its own scores and weights."
+                           if c.attention else "The average has no heads.")
+        trick = the_trick(model, ids, layer - 1, head - 1)
+        mask = trick["mask"]
+        where = f" · block {layer}" + (f", head {head}" if c.attention else "")
+        T = len(chars)
+        size = TRICK_PX if T <= 14 else 2 * TRICK_PX - 60  # a long name: two to a row, bigger cells
+        cols = st.columns(3) if T <= 14 else [*st.columns(2), *st.columns(2)]
+        cols[0].altair_chart(charts.attention_map(matrix_frame(mask.float(), chars, masked=~mask), "1 · The mask",
+                                                  "may look", domain=(0, 1), masked_text="0", fmt=".0f", size=size),
+                             width="content")
+        cols[1].altair_chart(charts.attention_map(matrix_frame(trick["scores"], chars), "2 · The scores" + where,
+                                                  "score", scheme="redblue", masked_text="−∞", fmt=".1f", size=size),
+                             width="content")
+        cols[2].altair_chart(charts.attention_map(matrix_frame(trick["weights"], chars), "3 · The weights" + where,
+                                                  "weight", domain=(0, 1), masked_text="0", size=size),
+                             width="content")
+        beside = cols[3] if len(cols) > 3 else st  # a long name leaves a place beside the weights
+        if c.attention:
+            beside.caption("The scores are q·k/√head_size, learned: how well what position t looks for (its query) "
+                           "matches what position s holds (its key). Blue: a high score, and so more weight; red: a low "
+                           "one. The bag of words would give every row the same weights, 1/(t+1) over the past: press "
+                           "**Bag of words** above to compare.")
+        else:
+            beside.caption("Without attention every score is 0, so each row of weights is uniform: 1/(t+1) on each "
+                           "earlier position, the plain average. Switch **Self-attention** on (or press **One head**) to "
+                           "learn them.")
+
+# --- attention in the trained model ----------------------------------------------------------------
+with attention:
+    if ids is None:
+        st.info("Type a name this model can read in the tab *3 · The trick*.", icon=":material/keyboard:")
     else:
-        beside.caption("Without attention every score is 0, so each row of weights is uniform: 1/(t+1) on each "
-                       "earlier position, the plain average. Switch **Self-attention** on (or press **One head**) to "
-                       "learn them.")
+        st.markdown(f"Every block and head for “{''.join(chars[1:])}”: row t shows where position t, having read "
+                    "the characters up to it, takes its information from. Darker is more weight; each row sums to 1.")
+        maps = attention_weights(model, ids)  # (n_layer, n_head, T, T)
+        for block in range(c.n_layer):
+            title = f"Block {block + 1}: " + ("each head's attention weights" if c.attention else "the average (no heads)")
+            st.altair_chart(charts.attention_heads(heads_frame(maps[block], chars, not c.attention), title),
+                            width="content")
+        if c.attention:
+            st.caption("Heads often specialise: one looks at the start token or the first letter, one at the previous "
+                       "character, one spreads out. The deeper blocks mix what the lower ones already gathered.")
 
-    # --- attention in the trained model ------------------------------------------------------------
-    st.header("4 · Attention in the trained model")
-    st.markdown(f"Every block and head for “{''.join(chars[1:])}”: row t shows where position t, having read "
-                "the characters up to it, takes its information from. Darker is more weight; each row sums to 1.")
-    maps = attention_weights(model, ids)  # (n_layer, n_head, T, T)
-    for block in range(c.n_layer):
-        title = f"Block {block + 1}: " + ("each head's attention weights" if c.attention else "the average (no heads)")
-        st.altair_chart(charts.attention_heads(heads_frame(maps[block], chars, not c.attention), title),
-                        width="content")
-    if c.attention:
-        st.caption("Heads often specialise: one looks at the start token or the first letter, one at the previous "
-                   "character, one spreads out. The deeper blocks mix what the lower ones already gathered.")
-
-    probs, top_ids = next_char_probs(model, ids, k=TOP_K)  # (T, k) each
-    itos = vocab.itos
-    following = [*ids[1:], 0]  # what follows each position: the next character, then the end
-    prefixes = ["".join(chars[: t + 1]) for t in range(len(chars))]
-    top = pd.DataFrame([{"position": t, "char": chars[t], "prefix": prefixes[t], "rank": k + 1,
-                         "candidate": itos[int(top_ids[t, k])], "prob": float(probs[t, k]),
-                         "actual": itos[following[t]]}
-                        for t in range(len(chars)) for k in range(top_ids.shape[1])])
-    st.altair_chart(charts.next_char_heatmap(top), width="stretch")
-    show_table(pd.DataFrame({
-        "read so far": prefixes,
-        "comes next": [itos[i] for i in following],
-        f"top {TOP_K}": [" ".join(f"{itos[int(i)]} {float(p):.2f}" for i, p in zip(row_ids, row_p))
-                         for row_ids, row_p in zip(top_ids, probs)],
-    }), max_height=300)
-    st.caption(f"An orange frame marks the character that does come next (`{vocab.boundary}` is the end).")
+        probs, top_ids = next_char_probs(model, ids, k=TOP_K)  # (T, k) each
+        itos = vocab.itos
+        following = [*ids[1:], 0]  # what follows each position: the next character, then the end
+        prefixes = ["".join(chars[: t + 1]) for t in range(len(chars))]
+        top = pd.DataFrame([{"position": t, "char": chars[t], "prefix": prefixes[t], "rank": k + 1,
+                             "candidate": itos[int(top_ids[t, k])], "prob": float(probs[t, k]),
+                             "actual": itos[following[t]]}
+                            for t in range(len(chars)) for k in range(top_ids.shape[1])])
+        st.altair_chart(charts.next_char_heatmap(top), width="stretch")
+        show_table(pd.DataFrame({
+            "read so far": prefixes,
+            "comes next": [itos[i] for i in following],
+            f"top {TOP_K}": [" ".join(f"{itos[int(i)]} {float(p):.2f}" for i, p in zip(row_ids, row_p))
+                             for row_ids, row_p in zip(top_ids, probs)],
+        }), max_height=300)
+        st.caption(f"An orange frame marks the character that does come next (`{vocab.boundary}` is the end).")
 
 # --- how it works --------------------------------------------------------------------------------
-st.header("How it works")
-st.markdown(r"""
+with how:
+    st.markdown(r"""
 **Input.** A word's ids after the start token, $x_0, \dots, x_{T-1}$, each looked up in a token table and added to
 a table of positions: $h_t = E[x_t] + P[t] \in \mathbb{R}^{C}$. Without $P$ the model could not tell *emma* from
 *mmea*: averaging and attention ignore order.
@@ -390,6 +399,6 @@ loss ignores them. The loss is per predicted character, as on every page.
 CPU); the views above use the explicit softmax$(QK^\top/\sqrt{d})\,V$ written below, which keeps its scores and
 weights. The package's tests check that both give the same outputs and gradients.
 """)
-show_source(explicit_attention, CausalAverage, CausalSelfAttention, title="Mixing across positions: the average and "
-            "attention (makemore/models/transformer.py)")
-show_source(FeedForward, Block, Transformer, title="The MLP, the block and the model")
+    show_source(explicit_attention, CausalAverage, CausalSelfAttention, title="Mixing across positions: the average and "
+                "attention (makemore/models/transformer.py)")
+    show_source(FeedForward, Block, Transformer, title="The MLP, the block and the model")

@@ -14,6 +14,7 @@ from model_controls import BOUND, model_controls, model_setting, url_settings
 from model_views import show_diagnostics, show_embeddings
 from presets import choose_preset, preset_buttons, preset_run, preset_training, presets_table
 from references import Reference, lecture_comparison, lecture_reference
+from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from trainer import job_board, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
@@ -53,6 +54,8 @@ FIELDS = [model_setting(NAME, "context", key="wn_context"), model_setting(NAME, 
           model_setting(NAME, "n_hidden", key="wn_hidden"), model_setting(NAME, "hierarchical", key="wn_tree"),
           model_setting(NAME, "bn_over_time", key="wn_bn")]
 NAME_SETTING = Setting("wn_name", "Name", "emma")
+SECTIONS = ["1 · Walk the lecture's path", "2 · Train"]
+VIEWS = ["3 · Walk the shapes", "4 · The BatchNorm bug", "5 · Look inside", "How it works"]
 SETTINGS = url_settings(FIELDS) + training_settings("wn", fast_training(NAME)) + [NAME_SETTING]
 
 
@@ -174,10 +177,11 @@ st.markdown(
     "like torch.nn's (Embedding, FlattenConsecutive, Linear, BatchNorm1d, Tanh in a Sequential), so the page "
     "can follow a tensor through each of them."
 )
+outline(SECTIONS, VIEWS)
 check_link(SETTINGS)  # links carry the settings: say which of this one's cannot be used
 
 # --- the lecture's path and the settings ---------------------------------------------------------
-st.header("1 · Walk the lecture's path")
+header(SECTIONS[0])
 st.caption("Each button sets up the network for one step of the lecture and trains it (with the training settings "
            "below, unless the step has a recipe of its own). Trained models are kept: section 2 lists them side by "
            "side.")
@@ -203,7 +207,7 @@ with st.container():  # always there, so what follows keeps its place whether a 
         st.info(preset_note(preset, dataset), icon=":material/school:")
 
 # --- training ------------------------------------------------------------------------------------
-st.header("2 · Train")
+header(SECTIONS[1])
 job = trained_live(board, dataset, NAME, model_config, train_config, estimate, allowed=allowed, key="wn_train")
 
 model, r = job.model, job.result
@@ -227,7 +231,7 @@ with right:
 st.subheader("The lecture's path, side by side")
 table = presets_table(board, dataset, NAME, PRESETS, TITLES, slider_training)
 if dataset.is_lecture_list:  # the lecture's numbers are for these names only
-    table["lecture's val (200k SGD steps)"] = [LECTURE_VAL_LOSS.get(name, "—") for name in PRESETS]
+    table["lecture's val (200k SGD steps)"] = [LECTURE_VAL_LOSS.get(name) for name in PRESETS]
 table["trained with"] = ["its own recipe" if isinstance(p, Preset) and p.train else "the settings above"
                          for p in PRESETS.values()]
 show_table(table)
@@ -236,88 +240,90 @@ st.caption("Empty rows are not trained yet with these training settings: press t
               "(the longer run is ours, not the lecture's). " if dataset.is_lecture_list else "")
            + "The lecture's log: context 3 → 8 gains most; the tree gains a little; the bigger net gains again.")
 
-# --- shapes --------------------------------------------------------------------------------------
-st.header("3 · Walk the shapes")
-st.markdown("Type a name: the table follows the window that predicts the character **after** it (the name's last "
-            f"{c.context} characters, `{vocab.boundary}` before its start) through every layer. B is the batch: "
-            "one window here, hundreds in training.")
-typed = st.text_input("Name", NAME_SETTING.default, key="wn_name", max_chars=2 * limits.MAX_WORD_LEN, **BOUND,
-                      help="Any word made of the list's characters.")
-try:
-    typed = typed_word(typed, vocab)[0]
-    problem = None
-except DataError as e:
-    problem = str(e)
-if problem:
-    st.warning(problem, icon=":material/edit_off:")
-else:
-    window = window_of(typed, vocab, c.context)
-    chars = [vocab.itos[i] for i in window]
-    show_table(shape_table(model, window, vocab), max_height=700)
-    with torch.no_grad():
-        probs = torch.softmax(model(torch.tensor([window]))[0][0], dim=-1)
-    top = torch.topk(probs, 5)
-    guesses = ", ".join(f"{'end of word' if i == 0 else vocab.itos[i]} {p:.0%}"
-                        for p, i in zip(top.values.tolist(), top.indices.tolist()))
-    st.caption(f"After “{typed}” this model expects: {guesses}.")
-    nodes, edges, level_names = tree_frames(c, chars)
-    st.altair_chart(charts.receptive_tree(nodes, edges, level_names, "Which characters each unit reads"),
-                    width="stretch")
-    st.caption("Each unit of a level reads two units of the level below, with the same weights for every pair (one "
-               "Linear layer applied at every position): the first level sees pairs of characters, the next fours, "
-               "the top the whole window. The flat net has one level that reads everything at once."
-               if c.hierarchical else
-               "The flat net reads the whole window in one layer: every character goes straight into every hidden "
-               "unit. Switch **Hierarchical** on to see the tree.")
-show_source(Embedding, FlattenConsecutive, Flatten, Linear, BatchNorm1d, Tanh, Sequential,
-            title="The building blocks' source code (makemore/layers.py)")
-
-# --- the BatchNorm bug ---------------------------------------------------------------------------
-st.header("4 · The BatchNorm bug")
-if not c.hierarchical:
-    st.info("The flat net's BatchNorm sees a plain (B, hidden) batch, so there is nothing to get wrong. Switch "
-            "**Hierarchical** on (or press the *Tree* presets) to see the bug.", icon=":material/info:")
-else:
-    st.markdown(
-        "In the tree, BatchNorm gets 3-D input: (B, positions, hidden). The lecture's first BatchNorm1d "
-        "averaged over dimension 0 only, so its running mean and variance came out as (1, positions, hidden): "
-        "**each position got its own statistics**, each from the B numbers of the batch. The fix averages over "
-        "dimensions (0, 1), batch and positions: (1, 1, hidden), one per channel as torch.nn.BatchNorm1d keeps, "
-        "each from B × positions numbers. The switch **BatchNorm over batch and time** chooses."
-    )
-    show_table(batchnorm_table(c, len(vocab), train_config.batch_size))
-    this = "the fix" if c.bn_over_time else "the bug"
-    other = not c.bn_over_time
-    other_val = trained_val(dataclasses.replace(c, bn_over_time=other), train_config)
-    losses = {c.bn_over_time: r.val_loss, other: other_val}
-    for column, over_time in zip(st.columns(2), (False, True)):
-        column.metric(f"val loss with {'the fix' if over_time else 'the bug'}",
-                      f"{losses[over_time]:.4f}" if losses[over_time] is not None else "not trained")
-    st.button(f"{'Show' if other_val is not None else 'Train'} the same net and training with "
-              f"{'the fix' if other else 'the bug'}", key="wn_bn_other", on_click=choose_preset,
-              args=({"wn_bn": other}, "wn_train"), icon=":material/compare_arrows:")
-    lecture = (f"the lecture measured {LECTURE_VAL_LOSS['hierarchical-bug']} with the bug and "
-               f"{LECTURE_VAL_LOSS['hierarchical']} fixed on these names, and " if dataset.is_lecture_list else "")
-    st.caption(f"This is {this}. Do not expect a big difference in loss: {lecture}with the fast recipe the two land "
-               "within a few thousandths of each other (train both to see), because even B numbers estimate a mean "
-               "well. The bug is in the shapes: statistics that should be shared by every position are not, and "
-               "each is noisier than it needs to be.")
-
-# --- inside the network ----------------------------------------------------------------------------
-st.header("5 · Look inside")
-if show_diagnostics(r.diagnostics, key=f"wn_step_{job.key}"):
-    st.caption("Layer 1 is the lowest level of the tree (pairs of characters), the last layer the top. The lower "
-               "levels' activations pool every position of the batch.")
-
 st.subheader("Samples")
 samples_and_export(job, dataset, "wn", top_k=True)
 
-st.subheader("The embedding table")
-show_embeddings(model.layers[0].weight, vocab)
+shapes, bug, inside, how = deeper_views(VIEWS)
+
+# --- shapes --------------------------------------------------------------------------------------
+with shapes:
+    st.markdown("Type a name: the table follows the window that predicts the character **after** it (the name's last "
+                f"{c.context} characters, `{vocab.boundary}` before its start) through every layer. B is the batch: "
+                "one window here, hundreds in training.")
+    typed = st.text_input("Name", NAME_SETTING.default, key="wn_name", max_chars=2 * limits.MAX_WORD_LEN, **BOUND,
+                          help="Any word made of the list's characters.")
+    try:
+        typed = typed_word(typed, vocab)[0]
+        problem = None
+    except DataError as e:
+        problem = str(e)
+    if problem:
+        st.warning(problem, icon=":material/edit_off:")
+    else:
+        window = window_of(typed, vocab, c.context)
+        chars = [vocab.itos[i] for i in window]
+        show_table(shape_table(model, window, vocab), max_height=700)
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.tensor([window]))[0][0], dim=-1)
+        top = torch.topk(probs, 5)
+        guesses = ", ".join(f"{'end of word' if i == 0 else vocab.itos[i]} {p:.0%}"
+                            for p, i in zip(top.values.tolist(), top.indices.tolist()))
+        st.caption(f"After “{typed}” this model expects: {guesses}.")
+        nodes, edges, level_names = tree_frames(c, chars)
+        st.altair_chart(charts.receptive_tree(nodes, edges, level_names, "Which characters each unit reads"),
+                        width="stretch")
+        st.caption("Each unit of a level reads two units of the level below, with the same weights for every pair (one "
+                   "Linear layer applied at every position): the first level sees pairs of characters, the next fours, "
+                   "the top the whole window. The flat net has one level that reads everything at once."
+                   if c.hierarchical else
+                   "The flat net reads the whole window in one layer: every character goes straight into every hidden "
+                   "unit. Switch **Hierarchical** on to see the tree.")
+    show_source(Embedding, FlattenConsecutive, Flatten, Linear, BatchNorm1d, Tanh, Sequential,
+                title="The building blocks' source code (makemore/layers.py)")
+
+# --- the BatchNorm bug ---------------------------------------------------------------------------
+with bug:
+    if not c.hierarchical:
+        st.info("The flat net's BatchNorm sees a plain (B, hidden) batch, so there is nothing to get wrong. Switch "
+                "**Hierarchical** on (or press the *Tree* presets) to see the bug.", icon=":material/info:")
+    else:
+        st.markdown(
+            "In the tree, BatchNorm gets 3-D input: (B, positions, hidden). The lecture's first BatchNorm1d "
+            "averaged over dimension 0 only, so its running mean and variance came out as (1, positions, hidden): "
+            "**each position got its own statistics**, each from the B numbers of the batch. The fix averages over "
+            "dimensions (0, 1), batch and positions: (1, 1, hidden), one per channel as torch.nn.BatchNorm1d keeps, "
+            "each from B × positions numbers. The switch **BatchNorm over batch and time** chooses."
+        )
+        show_table(batchnorm_table(c, len(vocab), train_config.batch_size))
+        this = "the fix" if c.bn_over_time else "the bug"
+        other = not c.bn_over_time
+        other_val = trained_val(dataclasses.replace(c, bn_over_time=other), train_config)
+        losses = {c.bn_over_time: r.val_loss, other: other_val}
+        for column, over_time in zip(st.columns(2), (False, True)):
+            column.metric(f"val loss with {'the fix' if over_time else 'the bug'}",
+                          f"{losses[over_time]:.4f}" if losses[over_time] is not None else "not trained")
+        st.button(f"{'Show' if other_val is not None else 'Train'} the same net and training with "
+                  f"{'the fix' if other else 'the bug'}", key="wn_bn_other", on_click=choose_preset,
+                  args=({"wn_bn": other}, "wn_train"), icon=":material/compare_arrows:")
+        lecture = (f"the lecture measured {LECTURE_VAL_LOSS['hierarchical-bug']} with the bug and "
+                   f"{LECTURE_VAL_LOSS['hierarchical']} fixed on these names, and " if dataset.is_lecture_list else "")
+        st.caption(f"This is {this}. Do not expect a big difference in loss: {lecture}with the fast recipe the two land "
+                   "within a few thousandths of each other (train both to see), because even B numbers estimate a mean "
+                   "well. The bug is in the shapes: statistics that should be shared by every position are not, and "
+                   "each is noisier than it needs to be.")
+
+# --- inside the network ----------------------------------------------------------------------------
+with inside:
+    if show_diagnostics(r.diagnostics, key=f"wn_step_{job.key}"):
+        st.caption("Layer 1 is the lowest level of the tree (pairs of characters), the last layer the top. The lower "
+                   "levels' activations pool every position of the batch.")
+
+    st.subheader("The embedding table")
+    show_embeddings(model.layers[0].weight, vocab)
 
 # --- how it works --------------------------------------------------------------------------------
-st.header("How it works")
-st.markdown(r"""
+with how:
+    st.markdown(r"""
 **The blocks.** `Embedding` looks up a vector of $d$ numbers per character: $(B, T) \to (B, T, d)$.
 `FlattenConsecutive(n)` joins every $n$ neighbouring vectors into one: $(B, T, C) \to (B, T/n, nC)$, a `view`
 that moves no data (a length-1 middle dimension is dropped). `Linear` computes $xW$ on the **last** dimension only,
@@ -348,4 +354,4 @@ for each of the $T$ positions.
 **The last layer starts small** ($W_{\text{out}} \times 0.1$), so the first predictions are nearly uniform and the
 first loss is near $\log V$, as in lecture 3.
 """)
-show_source(WaveNet, title="The model's source code (makemore/models/wavenet.py)")
+    show_source(WaveNet, title="The model's source code (makemore/models/wavenet.py)")
