@@ -230,12 +230,12 @@ def marks_drawn(page: Page, charts) -> int:
 def charts_drawn(page: Page) -> int:
     """How many charts the page has, in every tab of its deeper views (each opened in turn, then the
     first again); fails unless every one has drawn its marks."""
-    outside = page.locator("[data-testid=stVegaLiteChart]:not([role=tabpanel] [data-testid=stVegaLiteChart])")
+    outside = page.locator("[data-testid=stVegaLiteChart]:not([data-testid=stTabPanel] *)")
     count = marks_drawn(page, outside)
     tabs = page.get_by_role("tab")
     for i in range(tabs.count()):
         tabs.nth(i).click()
-        count += marks_drawn(page, page.locator("[role=tabpanel]:not([hidden]) [data-testid=stVegaLiteChart]"))
+        count += marks_drawn(page, page.locator("[data-testid=stTabPanel] [data-testid=stVegaLiteChart] >> visible=true"))
     if tabs.count():
         tabs.nth(0).click()
     return count
