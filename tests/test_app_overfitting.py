@@ -12,6 +12,7 @@ from test_app_mlp import APP, MLP_PAGE, chart_data, fresh_app, only_job  # noqa:
 from test_overfitting import made_up_words
 import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
+from makemore import cli
 from makemore.cache import SHIPPED_DIR
 from makemore.models import MODELS
 from makemore.train import TrainConfig
@@ -142,3 +143,28 @@ def test_the_pages_default_on_the_lectures_list_gets_no_warning_and_no_mark():
     at.button(key="mlp_train").click().run()
     assert_no_memorising(wait_for_training(at))
     assert only_job().train_config == TrainConfig(**MODELS["mlp"].train_defaults)
+
+
+def test_the_settings_against_overfitting_live_in_the_link_and_are_the_clis():
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=120)
+    at.query_params["mlp_wd"] = "0.1"
+    at.query_params["mlp_keep"] = "true"
+    at.run()
+    at.switch_page(MLP_PAGE).run()
+    assert not at.exception and not at.warning  # nothing in the link refused
+    assert at.select_slider(key="mlp_wd").value == 0.1 and at.toggle(key="mlp_keep").value is True
+    at.button(key="mlp_train").click().run()
+    job = only_job()
+    job.stop()
+    args = cli.build_parser("mlp").parse_args(["train", "--model", "mlp", "--weight-decay", "0.1", "--keep-best"])
+    assert job.key == trainer.job_board().key(job.dataset, "mlp", *cli.configs_from_args(args))
+    assert job.train_config.weight_decay == 0.1 and job.train_config.keep_best
+
+
+def test_a_link_with_a_weight_decay_the_slider_lacks_says_so():
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=120)
+    at.query_params["mlp_wd"] = "7"
+    at.run()
+    at.switch_page(MLP_PAGE).run()
+    assert any("Weight decay: '7' is not one of" in w.value for w in at.warning)
+    assert at.select_slider(key="mlp_wd").value == "recipe's"
