@@ -131,8 +131,9 @@ def memorising_notice(job: TrainingJob, verdict: Memorising) -> None:
         return
     for column, (key, label, values, tip) in zip(st.columns(len(fixes)), fixes):
         column.button(label, key=key, on_click=apply, args=(values,), help=tip, width="stretch")
-    st.caption("Each button changes a setting above (the fewer steps, the smaller model, the weight decay or the "
-               "kept weights); then press **Train**. One at a time shows what each one does.")
+    st.caption("Each button changes one setting above; then press **Train** and compare your runs. On a very small "
+               "list one fix is rarely enough (a smaller net alone can still learn every word by heart): combine "
+               "them, or give the model more words.")
 
 
 def memorising_fixes(job: TrainingJob, verdict: Memorising) -> list[tuple[str, str, dict, str]]:
