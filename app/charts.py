@@ -5,6 +5,7 @@ import altair as alt
 import pandas as pd
 
 SPLIT_COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b", "reference": "#888888"}
+WARNING = "#e45756"  # where a chart marks something going wrong (memorising)
 ACCENT = "#4c78a8"
 
 
@@ -94,9 +95,12 @@ def loss_scale(losses: pd.Series, log_y: bool, reference: float | None = None) -
 
 
 def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label: str = "",
-               log_y: bool = False, title: str = "Loss", y_title: str = "loss (NLL)") -> alt.LayerChart:
+               log_y: bool = False, title: str = "Loss", y_title: str = "loss (NLL)",
+               mark_step: int | None = None, mark_label: str = "", shade_label: str = "") -> alt.LayerChart:
     """df: step, loss, split ("train" per step, "val" at evaluations). A dashed rule marks a
-    reference loss (for example what the counting model scores)."""
+    reference loss (for example what the counting model scores). mark_step: a red rule with
+    `mark_label` at that step (where val was lowest), and with `shade_label` the steps after it
+    shaded (where the model memorised)."""
     splits = list(dict.fromkeys(df["split"]))
     color = alt.Color("split:N", title=None, scale=split_color(splits))
     y = alt.Y("loss:Q", title=y_title, scale=loss_scale(df["loss"], log_y, reference))
@@ -113,7 +117,26 @@ def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label
         rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"])
         text = alt.Chart(ref).mark_text(align="right", dy=-7, color=SPLIT_COLORS["reference"])
         layers += [rule.encode(y=y, tooltip=tip), text.encode(x="step:Q", y=y, text="label:N", tooltip=tip)]
+    if mark_step is not None:
+        layers = memorising_marks(mark_step, int(df["step"].max()), mark_label, shade_label) + layers
     return alt.layer(*layers)
+
+
+def memorising_marks(step: int, last: int, label: str, shade_label: str) -> list[alt.Chart]:
+    """A rule and its label at `step` and, with shade_label, the steps after it shaded (drawn
+    under the curves)."""
+    mark = pd.DataFrame({"step": [step], "end": [last], "label": [label], "shade": [shade_label]})
+    layers = []
+    if shade_label and last > step:
+        layers.append(alt.Chart(mark).mark_rect(color=WARNING, opacity=0.1).encode(
+            x="step:Q", x2="end:Q", tooltip=[alt.Tooltip("shade:N", title="after it")]))
+    tip = [alt.Tooltip("label:N", title="marked")]
+    layers.append(alt.Chart(mark).mark_rule(color=WARNING, strokeWidth=2).encode(x="step:Q", tooltip=tip))
+    right = step > 0.6 * last  # late in the run: the label goes left of the rule, inside the chart
+    layers.append(alt.Chart(mark).mark_text(align="right" if right else "left", baseline="top", dx=-5 if right else 5,
+                                            color=WARNING).encode(x="step:Q", y=alt.value(4), text="label:N",
+                                                                  tooltip=tip))
+    return layers
 
 
 def weights_vs_counts(df: pd.DataFrame) -> alt.LayerChart:

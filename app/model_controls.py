@@ -24,6 +24,7 @@ from makemore.models import MODELS
 from urlstate import Setting
 
 BOUND = dict(bind="query-params", persist_state="session")  # in the URL, and kept across pages
+PAGE_MODEL = "page_model_fields"  # session_state: (model, fields) of the model widgets this page drew
 RADIO_CHOICES = 3  # up to this many choices show side by side; more go in a selectbox
 
 
@@ -103,6 +104,7 @@ def model_controls(model: str, fields: list[ModelSetting], columns: int = 3):
     """Draw the fields' widgets in rows of `columns` and return the model's config: the widgets'
     values, the config's defaults for the fields the page does not show. A combination the config
     refuses (its __post_init__ raises ValueError) is shown as an error and ends the script run."""
+    st.session_state[PAGE_MODEL] = (model, tuple(fields))  # the results' "smaller model" sets one of them
     values = {}
     for start in range(0, len(fields), columns):
         for column, f in zip(st.columns(columns), fields[start:start + columns]):

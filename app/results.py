@@ -20,10 +20,14 @@ from makemore.cli import train_command_line
 from makemore.data import Vocab, WordDataset
 from makemore.jobs import TrainingJob
 from makemore.models import MODELS
+from makemore.models.bigram import BigramCountsConfig
+from makemore.overfitting import Memorising, memorising
 from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
+from model_controls import PAGE_MODEL
 from registry import STAGES
-from training_ui import training_summary
+from trainer import trained
+from training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
 from widgets import sample_controls, show_samples, show_table, smoothed_history
 
 MY_RUNS = "my_runs"  # session_state key: this browser session's runs, {run id: Run}, in the order trained
@@ -53,6 +57,9 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
         metrics.append(dict(label="parameters", value=f"{r.params:,}"))
     for column, metric in zip(st.columns(len(metrics)), metrics):
         column.metric(**metric)
+    verdict = memorising_verdict(job)
+    if verdict is not None:
+        memorising_notice(job, verdict)
 
 
 def uniform_loss(job: TrainingJob) -> float:
@@ -61,12 +68,117 @@ def uniform_loss(job: TrainingJob) -> float:
 
 
 def loss_chart(job: TrainingJob, reference: float, reference_label: str, container=st) -> None:
-    """Train loss (averaged) and val loss over the run, log scale, with a reference line."""
+    """Train loss (averaged) and val loss over the run, log scale, with a reference line; where val
+    began to rise while train fell, a red rule, and the steps after it shaded."""
     r = job.result
     frame = smoothed_history(r.step_history, r.loss_history, r.val_history)
+    verdict = memorising_verdict(job)
+    marks = {}
+    if verdict is not None and verdict.rising:
+        kept = " (its weights kept)" if r.kept_step == verdict.best_step else ""
+        marks = dict(mark_step=verdict.best_step, mark_label=f"val lowest: step {verdict.best_step:,}{kept}",
+                     shade_label="val rising while train falls: memorising")
     container.altair_chart(charts.loss_curve(frame, reference=reference, reference_label=reference_label, log_y=True,
-                                             title="Loss during training (train averaged, log scale)"),
+                                             title="Loss during training (train averaged, log scale)", **marks),
                            width="stretch")
+
+
+# --- memorising: overfitting met as a lesson ------------------------------------------------------
+
+VERDICT_SAMPLES = dict(num=20, seed=0, temperature=1.0, top_k=None)  # the samples a page shows first
+
+
+def memorising_verdict(job: TrainingJob) -> Memorising | None:
+    """makemore.overfitting's verdict on a finished training, against the bigram on the same list,
+    counting the copied words among the samples the page shows (until their settings change)."""
+    counts = trained(job.dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults))
+    verdict = memorising(job.result, uniform_loss(job), counts.result.val_loss)
+    if verdict is None:
+        return None
+    run = Run.of_job(job)
+    samples = run_samples(run.ident, job.dataset.fingerprint, **VERDICT_SAMPLES, _run=run,
+                          _train_words=job.dataset.splits["train"])
+    return memorising(job.result, uniform_loss(job), counts.result.val_loss, samples)
+
+
+def memorising_notice(job: TrainingJob, verdict: Memorising) -> None:
+    """Say, with the numbers, that the model learned its training words by heart, and offer what
+    helps as buttons that set the page's widgets."""
+    r = job.result
+    signs = []
+    if verdict.rising:
+        signs.append(f"Val was lowest at step {verdict.best_step:,} ({verdict.best_val:.3f}), then rose "
+                     f"{verdict.rise:.0%} to {verdict.last_val:.3f} while the train loss kept falling: the shaded "
+                     "part of the chart.")
+    if verdict.above_bigram:
+        signs.append(f"Val is above the bigram's {verdict.bigram:.3f}: counting pairs of characters guesses new "
+                     "words better.")
+    if verdict.above_uniform:
+        signs.append(f"Val is above a uniform guess, −log(1/{len(job.dataset.vocab)}) = {verdict.uniform:.3f}: "
+                     "giving every character the same chance would do better on new words.")
+    if verdict.copied:
+        signs.append(f"{verdict.copied} of the first {verdict.sampled} samples below are training words, copied.")
+    kept = (f" These are the weights of step {r.kept_step:,}, where val was lowest: they too have learned the "
+            "training words more than how words go." if r.kept_step and r.kept_step < r.steps else "")
+    words = len(job.dataset.splits["train"])
+    st.warning(f"**This model is memorising its training words** instead of learning how words are made: train "
+               f"loss **{verdict.train_loss:.3f}** on the words it trained on, val **{verdict.val_loss:.3f}** on "
+               f"words it has never seen.{kept}\n\n" + "\n".join(f"- {sign}" for sign in signs)
+               + f"\n\n{r.params:,} parameters for {words:,} training words are enough to learn each one by heart. "
+               "What helps:", icon=":material/psychology_alt:")
+    fixes = memorising_fixes(job, verdict)
+    if not fixes:
+        return
+    for column, (key, label, values, tip) in zip(st.columns(len(fixes)), fixes):
+        column.button(label, key=key, on_click=apply, args=(values,), help=tip, width="stretch")
+    st.caption("Each button changes one setting above; then press **Train** and compare your runs. On a very small "
+               "list one fix is rarely enough (a smaller net alone can still learn every word by heart): combine "
+               "them, or give the model more words.")
+
+
+def memorising_fixes(job: TrainingJob, verdict: Memorising) -> list[tuple[str, str, dict, str]]:
+    """(button key, label, widget values, help) of each fix this page's widgets can make: fewer
+    steps, a smaller model, more weight decay, the best-val weights."""
+    prefix = st.session_state.get(PAGE_TRAINING)
+    if prefix is None or f"{prefix}_steps" not in st.session_state:
+        return []  # a page without the training controls: the notice alone
+    training, fixes = job.train_config, []
+    steps = min(STEPS, key=lambda s: abs(math.log(s / verdict.best_step)))
+    if steps < training.max_steps:
+        fixes.append(("memorising_steps", f"Fewer steps: {steps:,}", {f"{prefix}_steps": steps},
+                      f"Stop near step {verdict.best_step:,}, where val was lowest."))
+    smaller = smaller_model(job)
+    if smaller is not None:
+        key, label, value = smaller
+        fixes.append(("memorising_model", f"A smaller model: {label.lower()} {value}", {key: value},
+                      "Half as wide: fewer weights to store the training words in."))
+    decay = next((d for d in WEIGHT_DECAYS[1:] if d >= max(0.1, 3 * training.weight_decay)), None)
+    if decay is not None:
+        fixes.append(("memorising_decay", f"Weight decay {decay:g}", {f"{prefix}_wd": decay},
+                      f"Pull the weights towards 0 at every step (now {training.weight_decay:g})."))
+    if not training.keep_best:
+        fixes.append(("memorising_keep", "Keep the best-val weights", {f"{prefix}_keep": True},
+                      "End with the weights of the validation point with the lowest loss."))
+    return fixes
+
+
+def smaller_model(job: TrainingJob) -> tuple[str, str, int] | None:
+    """(widget key, label, value) that halves the model's width (its hidden layer, else its
+    embeddings), within the widget's bounds; None when this page shows no such widget."""
+    model_name, fields = st.session_state.get(PAGE_MODEL, (None, ()))
+    if model_name != job.model_name:
+        return None
+    by_name = {f.name: f for f in fields}
+    field = by_name.get("n_hidden") or by_name.get("n_embd")
+    if field is None:
+        return None
+    now, meta = getattr(job.model_config, field.name), field.meta
+    if "options" in meta:
+        value = max((o for o in meta["options"] if o <= now // 2), default=None)
+    else:
+        step = meta.get("step", 1)
+        value = max(meta["min"], meta["min"] + (now // 2 - meta["min"]) // step * step)
+    return (field.key, field.label, value) if value is not None and value < now else None
 
 
 def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """What every page that trains live shares, from its settings to its Train button: the training
-controls (optimizer, learning rate, decay, steps, batch size, seed) bound to the URL, the check of a
-link's settings, the recipe buttons (fast and the lecture's), the line with the parameters and the
-time a run will take, and the Train button with the live view of a background training (live.py)
-until it ends, or an honest message when it failed."""
+controls (optimizer, learning rate, decay, steps, batch size, seed; weight decay and keeping the
+best-val weights against overfitting) bound to the URL, the check of a link's settings, the recipe
+buttons (fast and the lecture's), the line with the parameters and the time a run will take, and
+the Train button with the live view of a background training (live.py) until it ends, or an honest
+message when it failed."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ BATCH_SIZES = with_recipes((16, 32, 64, 128, 256, 512, 1024, 2048), "batch_size"
 # AdamW's beta2) come whole from a recipe: the fast one, or the lecture's ("Recipe details").
 WIDGET_FIELDS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "seed")
 DETAILS = {"fast": "the fast recipe", "lecture": "the lecture's recipe"}
+# "Against overfitting": weight decay (RECIPE keeps the recipe's own, so that a page's runs and links
+# stay what they were) and keeping the weights of the best validation loss
+RECIPE = "recipe's"
+WEIGHT_DECAYS = (RECIPE, *with_recipes((0.0, 0.0001, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0), "weight_decay"))
+PAGE_TRAINING = "page_training_prefix"  # session_state: the prefix of the training widgets this page drew
 # option -> what it means in makemore; the options are what the widgets show and the URL holds
 DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
 OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
@@ -57,7 +63,8 @@ def training_values(prefix: str, config: TrainConfig, recipe: str = "fast") -> d
     """The widget values (by key) that stand for a training config: for recipe buttons."""
     return {f"{prefix}_optimizer": option(OPTIMIZERS, config.optimizer), f"{prefix}_lr": config.lr,
             f"{prefix}_decay": option(DECAYS, config.schedule), f"{prefix}_steps": config.max_steps,
-            f"{prefix}_batch": config.batch_size, f"{prefix}_details": recipe}
+            f"{prefix}_batch": config.batch_size, f"{prefix}_details": recipe, f"{prefix}_wd": RECIPE,
+            f"{prefix}_keep": config.keep_best}
 
 
 def training_settings(prefix: str, defaults: TrainConfig) -> list[Setting]:
@@ -70,13 +77,16 @@ def training_settings(prefix: str, defaults: TrainConfig) -> list[Setting]:
         Setting(f"{prefix}_steps", "Steps", defaults.max_steps, options=STEPS),
         Setting(f"{prefix}_batch", "Batch size", defaults.batch_size, options=BATCH_SIZES),
         Setting(f"{prefix}_seed", "Seed", defaults.seed, lo=0, hi=1_000_000),
+        Setting(f"{prefix}_wd", "Weight decay", RECIPE, options=WEIGHT_DECAYS),
+        Setting(f"{prefix}_keep", "Keep the best-val weights", False),
     ]
 
 
 def training_summary(config: TrainConfig) -> str:
     """One line for a table of runs: "AdamW lr 0.01 · decay cosine · batch 512"."""
     return (f"{option(OPTIMIZERS, config.optimizer)} lr {config.lr:g} · decay {option(DECAYS, config.schedule)} "
-            f"· batch {config.batch_size}")
+            f"· batch {config.batch_size}" + (f" · weight decay {config.weight_decay:g}" if config.weight_decay else "")
+            + (" · best-val weights" if config.keep_best else ""))
 
 
 def apply(values: dict) -> None:
@@ -112,7 +122,8 @@ def details(config: TrainConfig) -> dict:
 
 def details_text(config: TrainConfig) -> str:
     names = {"weight_decay": "weight decay", "lr_floor": "cosine floor (× lr)", "warmup": "warmup steps",
-             "beta2": "AdamW β₂", "eval_interval": "validation every", "device": "device"}
+             "beta2": "AdamW β₂", "eval_interval": "validation every", "device": "device",
+             "keep_best": "keep the best-val weights"}
     return ", ".join(f"{names.get(k, k)} {v:g}" if isinstance(v, float) else f"{names.get(k, k)} {v}"
                      for k, v in details(config).items()) or "none"
 
@@ -155,8 +166,29 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lec
                           help=f"What no slider sets. The fast recipe: {details_text(defaults)}. {source_title(source)}'s: "
                           f"{details_text(lecture)}. The recipe buttons choose it too.")
         base = lecture if choice == "lecture" else defaults
+    base = against_overfitting(prefix, base)
+    st.session_state[PAGE_TRAINING] = prefix  # the results' fixes for memorising set these widgets
     return dataclasses.replace(base, max_steps=steps, batch_size=batch_size, optimizer=OPTIMIZERS[optimizer],
                                lr=lr, schedule=DECAYS[decay], seed=int(seed))
+
+
+def against_overfitting(prefix: str, recipe: TrainConfig) -> TrainConfig:
+    """Weight decay and keeping the best-val weights, in an expander (open once either is set):
+    `recipe` with what they change."""
+    changed = st.session_state.get(f"{prefix}_wd", RECIPE) != RECIPE or st.session_state.get(f"{prefix}_keep", False)
+    with st.expander("Against overfitting: weight decay, keeping the best-val weights", expanded=bool(changed),
+                     icon=":material/shield:"):
+        c1, c2 = st.columns(2, vertical_alignment="center")
+        decay = c1.select_slider(
+            "Weight decay", WEIGHT_DECAYS, RECIPE, key=f"{prefix}_wd", **BOUND,
+            help=f"Pulls every weight a little towards 0 at each step, so the net cannot bend itself around each "
+            f"training word. **{RECIPE}**: the recipe's own ({recipe.weight_decay:g} here).")
+        keep = c2.toggle("Keep the best-val weights", False, key=f"{prefix}_keep", **BOUND,
+                         help="Train all the steps, but end with the weights of the validation point with the "
+                         "lowest loss (early stopping, with the whole curve still shown).")
+    if decay != RECIPE:
+        recipe = dataclasses.replace(recipe, weight_decay=decay)
+    return dataclasses.replace(recipe, keep_best=keep)
 
 
 # --- recipes -------------------------------------------------------------------------------------

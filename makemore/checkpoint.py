@@ -47,10 +47,17 @@ class CheckpointError(ValueError):
     """A file that is not a usable makemore model; the message says why, in one sentence."""
 
 
+# TrainConfig fields added after the shipped models were named, with their defaults: a field at its
+# default is left out of the key, so that every run that could be asked for before it keeps its key
+# (and its file in data/models).
+ADDED_TRAIN_FIELDS = {"keep_best": False}
+
+
 def cache_key(fingerprint: str, model_name: str, model_config, train_config: TrainConfig) -> str:
     """Names a run by everything that decides its result: the data, the model and its training."""
-    desc = json.dumps([FORMAT, fingerprint, model_name, asdict(model_config), asdict(train_config)],
-                      sort_keys=True)
+    training = {name: value for name, value in asdict(train_config).items()
+                if name not in ADDED_TRAIN_FIELDS or value != ADDED_TRAIN_FIELDS[name]}
+    desc = json.dumps([FORMAT, fingerprint, model_name, asdict(model_config), training], sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:24]
 
 

@@ -79,6 +79,8 @@ def add_training_options(p, model_required=True):
                    help="validation every N steps (default 0: automatic, 20 per run, as the app does)")
     p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1))
     p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
+                   help="end with the weights of the validation with the lowest loss (default: the last step's)")
     p.add_argument("--cache", action="store_true", help="reuse/save trained models in the disk cache")
 
 
@@ -138,7 +140,7 @@ def build_parser(model_name=None):
 
 # the TrainConfig fields that `train` and `sample` take as options (--max-steps, --lr, ...)
 TRAIN_OPTIONS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "lr_floor", "warmup",
-                 "beta2", "eval_interval", "seed", "device")
+                 "beta2", "eval_interval", "seed", "device", "keep_best")
 
 
 def configs_from_args(args):
@@ -257,13 +259,14 @@ def run(argv):
         summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
                    "seconds": round(r.seconds, 3), "steps_per_sec": round(r.steps_per_sec, 1),
                    "train_loss": finite(r.train_loss), "val_loss": finite(r.val_loss),
-                   "test_loss": finite(r.test_loss), "device": r.device,
+                   "test_loss": finite(r.test_loss), "kept_step": r.kept_step, "device": r.device,
                    "config": asdict(model_config), "train_config": asdict(train_config)}
         if args.json:
             print(json.dumps(summary))
         else:
             print(f"{args.model}: {r.params:,} params, {r.steps} steps in {r.seconds:.1f}s  "
-                  f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}")
+                  f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}"
+                  + (f"  (the weights of step {r.kept_step:,}, the best val)" if r.kept_step else ""))
         return 0
 
     if args.command == "backprop-check":

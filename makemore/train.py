@@ -42,6 +42,10 @@ class TrainConfig:
     # CLI and the pages leave it automatic, so the same settings give the same cache key everywhere.
     eval_interval: int = 0
     device: str = "auto"
+    # restore, at the end, the weights of the evaluation with the lowest validation loss (early
+    # stopping without the stop: the run still shows how val went on). Left out of the cache key
+    # while False (makemore.checkpoint.cache_key), as every field added after the shipped models.
+    keep_best: bool = False
 
     def __post_init__(self):
         for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS),
@@ -97,6 +101,8 @@ class TrainResult:
     loss_history: list[float] = field(default_factory=list)
     val_history: list[tuple[int, float]] = field(default_factory=list)
     diagnostics: dict | None = None  # makemore.diagnostics' record, for models built of its layers
+    # keep_best: the step whose weights were restored (the losses above are theirs); None: the last step's
+    kept_step: int | None = None
 
     @property
     def steps_per_sec(self) -> float:
@@ -200,6 +206,7 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
         generator = torch.Generator().manual_seed(config.seed)  # private: reproducible under threads
         full_batch = config.batch_size <= 0 or config.batch_size >= len(Xtr)
         recorder = Recorder(model, config.max_steps) if diagnostics and tanh_layers(model) else None
+        best_val, best_state = math.inf, None
         for step in range(config.max_steps):
             lr = config.lr_at(step)
             for group in optimizer.param_groups:
@@ -230,6 +237,9 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
             if (step + 1) % config.eval_every == 0 or last:
                 val_loss = evaluate(model, Xva, Yva)
                 result.val_history.append((step + 1, val_loss))
+                if config.keep_best and val_loss < best_val:
+                    best_val, result.kept_step = val_loss, step + 1
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if callback is not None:
                 stop = callback(Progress(step + 1, config.max_steps, lr, loss, val_loss,
                                          time.perf_counter() - t0))
@@ -239,6 +249,8 @@ def train(model, dataset: WordDataset, config: TrainConfig, callback=None, diagn
 
         if recorder is not None:
             result.diagnostics = recorder.diagnostics
+        if best_state is not None and result.kept_step != result.steps:
+            model.load_state_dict(best_state)  # buffers too: BatchNorm's running statistics of that step
     result.seconds = time.perf_counter() - t0
     result.train_loss = evaluate(model, Xtr, Ytr)
     result.val_loss = evaluate(model, Xva, Yva)

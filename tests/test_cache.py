@@ -53,6 +53,28 @@ def test_cache_key_is_stable_and_depends_on_every_ingredient():
     assert len(set(others)) == len(others) and key not in others
 
 
+# Computed before keep_best was added: the shipped models in data/models are named by these keys
+KEYS_BEFORE_KEEP_BEST = {"TrainConfig()": "5b6ad5fe475951962d5e323f", "mlp fast": "a3d4a98833710e3211603818",
+                         "mlp lecture": "1fad549ee55705f5942b8502", "gru fast": "f959530efb0b1be74a067c8c",
+                         "transformer lecture": "f9a72b76dfdc564fc6c36f9e"}
+
+
+def test_fields_added_later_leave_the_keys_of_existing_configs_as_they_were():
+    from makemore.models import MODELS
+
+    def key(name, training):
+        return cache_key("fp", name, MODELS[name].config(), training)
+
+    keys = {"TrainConfig()": key("mlp", TrainConfig()),
+            "mlp fast": key("mlp", TrainConfig(**MODELS["mlp"].train_defaults)),
+            "mlp lecture": key("mlp", TrainConfig(**MODELS["mlp"].lecture.train)),
+            "gru fast": key("gru", TrainConfig(**MODELS["gru"].train_defaults)),
+            "transformer lecture": key("transformer", TrainConfig(**MODELS["transformer"].lecture.train))}
+    assert keys == KEYS_BEFORE_KEEP_BEST
+    # the new setting, once set, is a run of its own
+    assert key("mlp", TrainConfig(keep_best=True)) not in KEYS_BEFORE_KEEP_BEST.values()
+
+
 def test_cache_folder_comes_from_the_environment(isolated_cache_dir, monkeypatch, tmp_path):
     assert default_cache_dir() == isolated_cache_dir
     assert DiskCache().folder == isolated_cache_dir

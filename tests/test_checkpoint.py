@@ -4,6 +4,7 @@ file that is not a usable model is refused with a reason, and is never run."""
 import io
 import pickle
 import zipfile
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -130,3 +131,23 @@ def test_bytes_and_files_hold_the_same_thing(saved):
     _, _, checkpoint, path = saved
     assert zipfile.is_zipfile(io.BytesIO(checkpoint_bytes(checkpoint)))
     assert read_checkpoint(checkpoint_bytes(checkpoint)).to_dict().keys() == load_checkpoint(path).to_dict().keys()
+
+
+def test_keep_best_and_the_kept_step_round_trip_and_a_file_from_before_them_still_loads(saved, tmp_path):
+    dataset, _, _, _ = saved
+    config = TrainConfig(max_steps=30, batch_size=16, optimizer="adamw", lr=0.01, eval_interval=5, keep_best=True)
+    model = create_model("mlp", len(dataset.vocab), CONFIG, seed=config.seed)
+    result = train(model, dataset, config)
+    assert result.kept_step is not None
+    checkpoint = Checkpoint.of("mlp", model, CONFIG, config, result, dataset)
+    loaded = read_checkpoint(checkpoint_bytes(checkpoint))
+    assert loaded.train_config.keep_best and loaded.result.kept_step == result.kept_step
+    assert loaded.key == checkpoint.key
+    # a file written before the two fields existed
+    old = checkpoint.to_dict() | {"train_config": {k: v for k, v in asdict(TRAINING).items() if k != "keep_best"}}
+    old["result"] = {k: v for k, v in old["result"].items() if k != "kept_step"}
+    old["key"] = Checkpoint.of("mlp", model, CONFIG, TRAINING, result, dataset).key
+    buffer = io.BytesIO()
+    torch.save(old, buffer)
+    loaded = read_checkpoint(buffer.getvalue())
+    assert loaded.train_config == TRAINING and loaded.result.kept_step is None and loaded.key == old["key"]

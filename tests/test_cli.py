@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import makemore.cache
-from makemore.cli import main
+from makemore.cli import main, train_command_line
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 
@@ -96,6 +96,19 @@ def test_train_options_and_model_options_reach_the_configs(capsys, words_file):
     assert s["steps"] == 7 and s["device"] == "cpu"
 
 
+def test_keep_best_reaches_the_config_and_the_summary_names_the_kept_step(capsys, words_file):
+    options = ["train", "--model", "mlp", "--data", words_file, "--max-steps", "60", "--eval-interval", "10",
+               "--n-hidden", "16"]
+    s = json_summary(capsys, *options, "--keep-best", "--json")
+    assert s["train_config"]["keep_best"] is True and s["kept_step"] in range(10, 61, 10)
+    assert json_summary(capsys, *options, "--no-keep-best", "--json")["kept_step"] is None
+    code, out, _ = cli(capsys, *options, "--keep-best")
+    assert code == 0 and f"(the weights of step {s['kept_step']}, the best val)" in out[-1]
+    command = train_command_line("mlp", MODELS["mlp"].config(),
+                                 TrainConfig(**{**MODELS["mlp"].train_defaults, "keep_best": True}), "w.txt")
+    assert command == "python -m makemore train --model mlp --data w.txt --keep-best"
+
+
 def test_train_json_reports_infinite_loss_as_null(capsys, write_words):
     # alpha 0 and a validation/test pair never seen in training: the NLL is infinite, JSON has no inf
     words = [f"{c}{c}" for c in "abcdefghij"] + ["ab", "ba"]
@@ -140,6 +153,7 @@ BAD_INPUT = [  # (argv, what the one line must say)
     ("train --model bigram --data {words} --alpha -1", ["--alpha", "between 0 and 10", "-1"]),
     ("train --model bigram-nn --data {words} --alpha 1", ["unrecognized arguments", "--alpha"]),
     ("train --model bigram --data {words} --optimizer adam", ["--optimizer", "invalid choice", "adam"]),
+    ("train --model mlp --data {words} --keep-best=yes", ["--keep-best", "ignored explicit argument", "yes"]),
     ("train --data {words}", ["required", "--model"]),
     ("", ["required", "command"]),
     ("sample --num 5", ["sample needs --load", "--model"]),

@@ -1,5 +1,6 @@
 """makemore.train: the one training loop, its schedules, its history and its stopping."""
 
+import dataclasses
 import math
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from makemore.models import create_model, next_char_loss
+from makemore.models.mlp import MLPConfig
 from makemore.train import Progress, TrainConfig, TrainResult, evaluate, resolve_device, train
 
 
@@ -231,6 +233,28 @@ def test_evaluate_in_chunks_equals_one_pass_and_keeps_the_mode(tiny_dataset):
     model.eval()
     evaluate(model, X, Y)
     assert not model.training
+
+
+def test_keep_best_ends_with_the_weights_of_the_lowest_validation_loss(tiny_dataset):
+    # 32 names, a constant rate: val is lowest early and rises as the net memorises them
+    config = TrainConfig(max_steps=300, batch_size=16, optimizer="adamw", lr=0.01, eval_interval=25, keep_best=True)
+    mlp = MLPConfig(n_hidden=64)
+    model = create_model("mlp", len(tiny_dataset.vocab), mlp, seed=config.seed)
+    r = train(model, tiny_dataset, config)
+    best_step, best_val = min(r.val_history, key=lambda point: point[1])
+    assert r.kept_step == best_step < r.steps and r.val_history[-1][1] > best_val  # the last weights were worse
+    assert r.val_loss == best_val  # the losses are the restored weights'
+    assert r.val_loss == evaluate(model, *tiny_dataset.examples("val", mlp.block_size))
+    # the very weights of that step: a run that ends there (the same minibatches, the same rate)
+    shorter = create_model("mlp", len(tiny_dataset.vocab), mlp, seed=config.seed)
+    s = train(shorter, tiny_dataset, dataclasses.replace(config, max_steps=best_step, keep_best=False))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), shorter.state_dict().values()))
+    assert (r.train_loss, r.test_loss) == (s.train_loss, s.test_loss) and s.kept_step is None
+
+
+def test_without_keep_best_the_run_ends_with_its_last_weights(tiny_dataset):
+    _, r = run(tiny_dataset, max_steps=40, batch_size=8, lr=0.5, eval_interval=10)
+    assert r.kept_step is None and r.val_loss == pytest.approx(r.val_history[-1][1], abs=1e-6)
 
 
 def test_train_result_round_trips_through_a_dict(tiny_dataset):
