@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import charts
 from datasets_ui import current_dataset
 from live import live_training
-from model_controls import BOUND, model_controls, model_setting, url_settings
+from model_controls import BOUND, initial, model_controls, model_setting, url_settings
 from presets import matching_preset, preset_buttons
 from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
 from trainer import job_board, trained, viewer
@@ -146,8 +146,9 @@ check_link(SETTINGS)  # links carry the settings: say which of this one's cannot
 
 # --- settings ------------------------------------------------------------------------------------
 st.header("1 · Choose the cell and how to train it")
-cell = st.radio("Cell", list(CELLS), index=list(CELLS).index(CELL.default), key=CELL.key, horizontal=True,
-                **BOUND, help="**RNN**: h_t = tanh(W [x_t; h_{t−1}] + b). **GRU**: the same idea with an update "
+cell = st.radio("Cell", list(CELLS), index=initial(CELL.key, list(CELLS).index(CELL.default), 0), key=CELL.key,
+                horizontal=True, **BOUND,
+                help="**RNN**: h_t = tanh(W [x_t; h_{t−1}] + b). **GRU**: the same idea with an update "
                 "and a reset gate. Each keeps its own settings below.")
 name = CELLS[cell]
 recipe_buttons(name, name, FIELDS[name], note="makemore.py itself runs until stopped; here its settings reach "
