@@ -42,8 +42,8 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
     ]
     if first_loss:
         ideal = uniform_loss(job)
-        metrics.append(dict(label="loss at step 1", value=f"{r.loss_history[0]:.3f}", delta_color="inverse",
-                            delta=f"{r.loss_history[0] - ideal:+.3f} vs uniform guess",
+        metrics.append(dict(label="loss at step 1", value=f"{r.loss_history[0]:.3f}",
+                            **first_loss_delta(r.loss_history[0] - ideal),
                             help=f"The uniform guess, −log(1/{len(job.dataset.vocab)}) = {ideal:.3f}, is what a "
                             "network that knows nothing yet should score."))
     metrics.append(dict(label="trained in", value=f"{r.seconds:.1f} s",
@@ -53,6 +53,17 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
         metrics.append(dict(label="parameters", value=f"{r.params:,}"))
     for column, metric in zip(st.columns(len(metrics)), metrics):
         column.metric(**metric)
+
+
+UNIFORM_TOLERANCE = 0.05  # a first loss this close to the uniform guess is the goal (a good init), not a miss
+
+
+def first_loss_delta(excess: float) -> dict:
+    """The step-1 metric's delta, for a first loss `excess` above the uniform guess: green and without
+    an arrow when it is the guess (within UNIFORM_TOLERANCE), red and up when clearly above it."""
+    if abs(excess) <= UNIFORM_TOLERANCE:
+        return dict(delta="≈ uniform guess", delta_color="green", delta_arrow="off")
+    return dict(delta=f"{excess:+.3f} vs uniform guess", delta_color="inverse")
 
 
 def uniform_loss(job: TrainingJob) -> float:
