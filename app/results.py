@@ -23,6 +23,7 @@ from makemore.models import MODELS
 from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
 from registry import STAGES
+from trainer import is_mine
 from training_ui import lecture_training, training_summary
 from widgets import sample_controls, show_samples, show_table, smoothed_history
 
@@ -82,7 +83,7 @@ def loss_chart(job: TrainingJob, reference: float, reference_label: str, contain
 
 def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     """Add this run to the page's runs of the session (once per training, however often the page
-    reruns) and return them all, in the order trained. `columns` come first (what the page varies),
+    reruns; to "my runs" if the session trained it) and return them all, in the order trained. `columns` come first (what the page varies),
     then the losses, the time and the training."""
     r = job.result
     add_my_run(stage_title(job.model_name, page), job.dataset, job.model_name, job.model_config, job.train_config,
@@ -177,11 +178,15 @@ def stage_title(model_name: str, default: str = "") -> str:
 
 def add_my_run(page: str, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
                model: nn.Module, result: TrainResult) -> None:
-    """Record a finished training in this browser session's runs (once, however often the page
-    reruns; a run trained again with the same settings replaces its record). remember_run calls it;
-    a page that trains without the job board calls it after its training."""
-    runs = st.session_state.setdefault(MY_RUNS, {})
+    """Record a finished training in this browser session's runs if the session trained it (it
+    started it, or watched it live: trainer.is_mine), not if it only looked at a model loaded from
+    the shipped files or the cache; once, however often the page reruns (a run trained again with
+    the same settings replaces its record). remember_run calls it; a page that trains without the
+    job board calls it after its training."""
     key = cache_key(dataset.fingerprint, model_name, model_config, train_config)
+    if not is_mine(key):
+        return
+    runs = st.session_state.setdefault(MY_RUNS, {})
     if key in runs and runs[key].result is result:
         return
     runs[key] = Run.of(page, dataset, model_name, model_config, train_config, model, result)

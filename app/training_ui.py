@@ -19,7 +19,7 @@ from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard
 from makemore.models import MODELS, WORDS, param_count
 from makemore.train import TrainConfig
 from model_controls import BOUND, ModelSetting, initial, widget_values
-from trainer import viewer
+from trainer import start_training
 from urlstate import Setting, parse_query
 
 def with_recipes(values: tuple, field: str) -> tuple:
@@ -278,7 +278,7 @@ def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_c
         pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
                             disabled=not allowed, key=key)
         if allowed and (pressed or (start and job is None)):
-            board.start(dataset, model_name, model_config, train_config, estimate=estimate, viewer=viewer())
+            start_training(board, dataset, model_name, model_config, train_config, estimate)
             st.rerun()  # draw the page again without this button, with the live view in its place
     if job is None:
         st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "

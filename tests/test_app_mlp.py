@@ -191,3 +191,16 @@ def test_a_run_over_the_time_budget_cannot_start():
     at.select_slider(key="mlp_steps").set_value(200_000).run()
     assert any("the playground allows" in w.value for w in at.warning)
     assert at.button(key="mlp_train").disabled
+
+
+def test_my_runs_hold_the_trainings_of_the_session_not_a_shipped_model_it_looked_at(monkeypatch):
+    monkeypatch.delenv("MAKEMORE_SHIPPED_DIR")  # the shipped models, as a fresh clone has them
+    at = open_mlp()
+    at.selectbox(key="dataset_choice").set_value("surnames.txt").run()
+    assert any(m.label == "val loss" for m in at.metric)  # the default's result, from data/models
+    assert trainer.job_board().trainings_started == 0
+    assert not at.session_state["my_runs"] if "my_runs" in at.session_state else True
+    at.select_slider(key="mlp_steps").set_value(500).run()  # a setting nobody has trained
+    at = finish_trainings(at.button(key="mlp_train").click().run())
+    runs = list(at.session_state["my_runs"].values())
+    assert [(run.model_name, run.result.steps) for run in runs] == [("mlp", 500)]

@@ -14,7 +14,7 @@ from live import live_training
 from model_controls import BOUND, initial, model_controls, model_setting, url_settings
 from presets import matching_preset, preset_buttons
 from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
-from trainer import job_board, trained, viewer
+from trainer import job_board, start_training, trained
 from training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
                          training_controls, training_settings)
 from urlstate import Setting
@@ -85,8 +85,7 @@ def trained_runs(board: JobBoard, dataset: WordDataset, runs: list[Run], key: st
         names = " and ".join(r.label for r in missing)
         if st.button(f"Train {names} (about {sum(estimates):.0f} s)", key=key, icon=":material/play_arrow:"):
             for run, estimate in zip(missing, estimates):
-                board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate,
-                            viewer=viewer())
+                start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
             st.rerun()
     return {label: job for label, job in jobs.items() if job is not None and job.status == DONE}
 

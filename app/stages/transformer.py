@@ -13,7 +13,7 @@ from live import live_training
 from model_controls import BOUND, model_controls, model_setting, url_settings
 from presets import preset_run, preset_buttons, preset_training, presets_table
 from results import samples_and_export, lecture_comparison, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, trained, viewer
+from trainer import job_board, start_training, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
@@ -137,8 +137,7 @@ def train_missing(board: JobBoard, dataset: WordDataset, runs: list[Run], key: s
                  key=key, icon=":material/play_arrow:",
                  help="Each with its own recipe, in the background. " + ", ".join(r.label for r in missing) + "."):
         for run, estimate in zip(missing, estimates):
-            board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate,
-                        viewer=viewer())
+            start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
         st.rerun()
 
 
