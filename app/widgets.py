@@ -52,9 +52,13 @@ def shown(word: str) -> str:
     return word or "(empty)"  # the model may end a word before its first character
 
 
+MISSING = "—"  # what a table shows where it has no value (st.dataframe would write "None")
+
+
 def show_table(df: pd.DataFrame, max_height: int = 420) -> None:
-    """A dataframe as tall as its rows, up to max_height pixels."""
-    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * (len(df) + 1) + 3, max_height))
+    """A dataframe as tall as its rows, up to max_height pixels; "—" where a value is missing."""
+    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * (len(df) + 1) + 3, max_height),
+                 placeholder=MISSING)
 
 
 def show_samples(samples: list[Sample]) -> None:

@@ -12,7 +12,7 @@ from model_import import import_widget, imported_models
 from results import export_controls, my_runs, show_my_runs
 from trainer import job_board
 from training_ui import failure_message
-from widgets import sample_controls, show_table, shown
+from widgets import MISSING, sample_controls, show_table, shown
 from makemore import limits
 from makemore.jobs import FAILED
 
@@ -100,7 +100,8 @@ table = comparison_frame(entries, dataset)
 st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,  # every row, no more
              column_config={"val loss": st.column_config.NumberColumn(format="%.4f"),
                             "params": st.column_config.NumberColumn("parameters", format="localized"),
-                            "seconds": st.column_config.NumberColumn("trained in (s)", format="%.2f")})
+                            "seconds": st.column_config.NumberColumn("trained in (s)", format="%.2f")},
+             placeholder=MISSING)
 best = table.loc[table["val loss"].idxmin()]
 st.caption(f"Lowest validation loss on {dataset.name}: **{best['model']}**, {best['val loss']:.4f} with "
            f"{best['params']:,} parameters in {best['seconds']:.1f} s of training. Val loss is the mean −log P of "

@@ -17,7 +17,7 @@ from trainer import job_board, start_training, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
-from widgets import show_source, show_table, source_of
+from widgets import MISSING, show_source, show_table, source_of
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
 from makemore.estimate import training_seconds
@@ -254,7 +254,7 @@ with right:
 st.subheader("The lecture's path, side by side")
 table = path_table(board, dataset)
 st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 12,  # room for a scrollbar
-             column_config={"what it changes": st.column_config.TextColumn(width="large")})
+             column_config={"what it changes": st.column_config.TextColumn(width="large")}, placeholder=MISSING)
 trained_rows = table.dropna(subset=["val loss"])
 losses = pd.DataFrame({"model": trained_rows["preset"], "val": trained_rows["val loss"].astype(float),
                        "highlight": False}).reset_index(drop=True)
