@@ -45,10 +45,10 @@ def model_shape(models) -> alt.Shape:
 def same_spot(df: pd.DataFrame, x: str) -> pd.Series:
     """Each model's rank among the models drawn on (almost) the same spot, in the table's order: 0
     for the first, 1 for the next... (bigram and bigram-nn: the same 729 parameters, about the same
-    loss). Near: within 4 % of the chart's span each way (a label's height, about)."""
+    loss). Near: within 12 % of the chart's width (a label's length, about) and 5 % of its height."""
     log_x, loss = df[x].map(math.log10).tolist(), df["val loss"].tolist()
-    near_x = max(0.05, 0.04 * (max(log_x) - min(log_x)))
-    near_y = max(0.005, 0.04 * (max(loss) - min(loss)))
+    near_x = max(0.05, 0.12 * (max(log_x) - min(log_x)))
+    near_y = max(0.005, 0.05 * (max(loss) - min(loss)))
     ranks = [sum(abs(log_x[i] - log_x[j]) < near_x and abs(loss[i] - loss[j]) < near_y for j in range(i))
              for i in range(len(df))]
     return pd.Series(ranks, index=df.index)
