@@ -63,12 +63,13 @@ def val_loss_against(df: pd.DataFrame, x: str, x_title: str, title: str, x_forma
     df = df.assign(spot=same_spot(df, x))
     low, high = math.floor(math.log10(df[x].min())), math.ceil(math.log10(df[x].max()))
     powers = [10.0**k for k in range(low, high + 1)] if df[x].nunique() > 1 else alt.Undefined  # else: its value
-    layers = []
-    for k in range(int(df["spot"].max()) + 1):  # a layer per rank: a mark's offsets are the same for all its points
+    layers, top = [], int(df["spot"].max())
+    for k in range(top + 1):  # a layer per rank: a mark's offsets are the same for all its points
         mine = alt.datum.spot == k
         layers.append(alt.Chart().mark_point(size=140, opacity=0.9, filled=True, xOffset=k * NUDGE)
                       .encode(shape=model_shape(df["model"])).transform_filter(mine))
-        layers.append(alt.Chart().mark_text(align="left", baseline="middle", dx=10 + k * NUDGE, dy=k * LABEL_GAP,
+        # every label starts past the last nudged point, lower for each rank
+        layers.append(alt.Chart().mark_text(align="left", baseline="middle", dx=10 + top * NUDGE, dy=k * LABEL_GAP,
                                             fontSize=11)
                       .encode(text="model:N").transform_filter(mine))
     return alt.layer(*layers, data=df, title=title).encode(
