@@ -95,7 +95,7 @@ def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     return pd.DataFrame(runs.values())
 
 
-def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 330) -> None:
+def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 600) -> None:
     if best_first:
         st.markdown("**Your runs on this page**, best first")
         runs = runs.sort_values("val")

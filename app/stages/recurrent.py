@@ -178,10 +178,8 @@ model, r = job.model, job.result
 c = model_config
 runs = remember_run("recurrent", job, cell=cell, model=f"{c.n_layers} × {c.n_hidden} · emb {c.n_embd}")
 result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
-left, right = st.columns([3, 2])
-loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
-with right:
-    show_runs(runs, best_first=True)
+loss_chart(job, reference=bigram.val_loss, reference_label="bigram val")
+show_runs(runs, best_first=True)  # full width: in a column beside the chart its columns would not fit
 
 st.subheader("Samples")
 st.caption("Each word starts from the start token; the model reads every character it drew and stops at the "

@@ -248,8 +248,8 @@ result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
 left, right = st.columns([3, 2])
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
 with right:
-    show_runs(runs, best_first=True, max_height=300)
     st.caption(lecture_comparison(NAME))
+show_runs(runs, best_first=True)  # full width: in the column beside the chart its columns would not fit
 
 st.subheader("The lecture's path, side by side")
 table = path_table(board, dataset)

@@ -210,10 +210,8 @@ runs = remember_run("wn", job, run=TITLES[preset] if preset else "your own",
                           f"hidden {c.n_hidden}" + (" · BN bug" if c.hierarchical and not c.bn_over_time else ""))
 result_metrics(job, compare_to=(f"{SPEC.lecture.source}'s final net", lecture_val), params=True)
 
-left, right = st.columns([3, 2])
-loss_chart(job, reference=lecture_val, reference_label=f"{SPEC.lecture.source}, 200k SGD steps", container=left)
-with right:
-    show_runs(runs, best_first=True, max_height=300)
+loss_chart(job, reference=lecture_val, reference_label=f"{SPEC.lecture.source}, 200k SGD steps")
+show_runs(runs, best_first=True)  # full width: in a column beside the chart its columns would not fit
 
 st.subheader("The lecture's path, side by side")
 table = presets_table(board, dataset, NAME, PRESETS, TITLES, slider_training)
