@@ -19,7 +19,7 @@ from makemore.sample import Sample
 from makemore.train import TrainConfig, evaluate, split_tensors
 from registry import STAGES
 from results import Run, run_samples, stage_title
-from trainer import viewer
+from trainer import start_training, viewer
 from training_ui import failure_message, training_summary
 
 MIN_POSITION_SHARE = 0.01  # the per-position chart stops where fewer than 1 % of the words still go on
@@ -65,8 +65,7 @@ def is_missing(job: TrainingJob | None) -> bool:
 
 def start(board: JobBoard, dataset: WordDataset, wanted: list[Default]) -> None:
     for d in wanted:
-        board.start(dataset, d.model_name, d.model_config, d.train_config, estimate=d.estimate(dataset),
-                    viewer=viewer())
+        start_training(board, dataset, d.model_name, d.model_config, d.train_config, d.estimate(dataset))
 
 
 def default_run(d: Default, job: TrainingJob) -> Run:

@@ -7,7 +7,7 @@ import streamlit as st
 
 import charts
 from makemore.jobs import QUEUED, JobBoard, TrainingJob
-from trainer import viewer
+from trainer import mark_mine, viewer
 from widgets import smoothed_history
 
 REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
@@ -19,6 +19,7 @@ WAITING_REFRESH_SECONDS = 5.0
 
 def live_training(board: JobBoard, job: TrainingJob) -> None:
     """The live view of a job: its place in the queue while it waits, then its progress."""
+    mark_mine(job.key)  # a training this session watches is its own when it ends, whoever started it
     if job.snapshot().status == QUEUED:
         waiting(board, job)
     else:

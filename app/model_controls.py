@@ -28,6 +28,16 @@ PAGE_MODEL = "page_model_fields"  # session_state: (model, fields) of the model 
 RADIO_CHOICES = 3  # up to this many choices show side by side; more go in a selectbox
 
 
+def initial(key: str, default: Any, unset: Any = None) -> Any:
+    """The default to draw a bound widget with: once the session holds a value for its key, `unset`,
+    what the widget takes for "no default" (None for a slider; 0 for an index, "min" for a number
+    input, False for a toggle: these keep the widget from offering an empty value). Buttons (recipes,
+    presets, the sweep's rate) set widgets through st.session_state before they are drawn, and a
+    widget given a default as well makes Streamlit log a warning with a stack trace; the session's
+    value wins either way."""
+    return unset if key in st.session_state else default
+
+
 @dataclass(frozen=True)
 class ModelSetting:
     """One field of a model's config on a page: its widget, and the URL parameter `key`."""
@@ -71,16 +81,17 @@ class ModelSetting:
         meta, default = self.meta, self.default
         common = dict(key=self.key, help=meta.get("help"), **BOUND)
         if isinstance(default, bool):
-            return container.toggle(self.label, default, **common)
+            return container.toggle(self.label, initial(self.key, default, False), **common)
         if "choices" in meta:
             choices = list(meta["choices"])
             draw = container.radio if len(choices) <= RADIO_CHOICES else container.selectbox
-            return draw(self.label, choices, index=choices.index(default), format_func=self.shown, **common)
+            return draw(self.label, choices, index=initial(self.key, choices.index(default), 0),
+                        format_func=self.shown, **common)
         if "options" in meta:
-            return container.select_slider(self.label, list(meta["options"]), default, **common)
+            return container.select_slider(self.label, list(meta["options"]), initial(self.key, default), **common)
         kind = type(default)
         step = meta.get("step", 1 if kind is int else None)
-        return container.slider(self.label, kind(meta["min"]), kind(meta["max"]), default,
+        return container.slider(self.label, kind(meta["min"]), kind(meta["max"]), initial(self.key, default),
                                 None if step is None else kind(step), **common)
 
 

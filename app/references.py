@@ -17,7 +17,7 @@ from makemore.estimate import training_seconds
 from makemore.jobs import DONE, JobBoard, TrainingJob
 from makemore.models import MODELS
 from makemore.train import TrainConfig
-from trainer import viewer
+from trainer import start_training
 
 
 @dataclass(frozen=True)
@@ -126,5 +126,5 @@ def lecture_comparison(board: JobBoard, dataset: WordDataset, model_name: str, k
                + ("" if allowed else f" That is over the playground's {limits.MAX_TRAIN_SECONDS / 60:.0f} minutes."))
     if st.button(f"Train {lecture.source}'s recipe on this list (about {seconds:.0f} s)", key=key,
                  icon=":material/school:", disabled=not allowed):
-        board.start(dataset, model_name, *lecture_run(model_name), estimate=seconds, viewer=viewer())
+        start_training(board, dataset, model_name, *lecture_run(model_name), estimate=seconds)
         st.rerun()

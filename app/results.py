@@ -26,7 +26,7 @@ from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
 from model_controls import PAGE_MODEL
 from registry import STAGES
-from trainer import trained
+from trainer import is_mine, trained
 from training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
 from widgets import sample_controls, show_samples, show_table, smoothed_history
 
@@ -46,8 +46,8 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
     ]
     if first_loss:
         ideal = uniform_loss(job)
-        metrics.append(dict(label="loss at step 1", value=f"{r.loss_history[0]:.3f}", delta_color="inverse",
-                            delta=f"{r.loss_history[0] - ideal:+.3f} vs uniform guess",
+        metrics.append(dict(label="loss at step 1", value=f"{r.loss_history[0]:.3f}",
+                            **first_loss_delta(r.loss_history[0] - ideal),
                             help=f"The uniform guess, −log(1/{len(job.dataset.vocab)}) = {ideal:.3f}, is what a "
                             "network that knows nothing yet should score."))
     metrics.append(dict(label="trained in", value=f"{r.seconds:.1f} s",
@@ -60,6 +60,17 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
     verdict = memorising_verdict(job)
     if verdict is not None:
         memorising_notice(job, verdict)
+
+
+UNIFORM_TOLERANCE = 0.05  # a first loss this close to the uniform guess is the goal (a good init), not a miss
+
+
+def first_loss_delta(excess: float) -> dict:
+    """The step-1 metric's delta, for a first loss `excess` above the uniform guess: green and without
+    an arrow when it is the guess (within UNIFORM_TOLERANCE), red and up when clearly above it."""
+    if abs(excess) <= UNIFORM_TOLERANCE:
+        return dict(delta="≈ uniform guess", delta_color="green", delta_arrow="off")
+    return dict(delta=f"{excess:+.3f} vs uniform guess", delta_color="inverse")
 
 
 def uniform_loss(job: TrainingJob) -> float:
@@ -183,7 +194,7 @@ def smaller_model(job: TrainingJob) -> tuple[str, str, int] | None:
 
 def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     """Add this run to the page's runs of the session (once per training, however often the page
-    reruns) and return them all, in the order trained. `columns` come first (what the page varies),
+    reruns; to "my runs" if the session trained it) and return them all, in the order trained. `columns` come first (what the page varies),
     then the losses, the time and the training."""
     r = job.result
     add_my_run(stage_title(job.model_name, page), job.dataset, job.model_name, job.model_config, job.train_config,
@@ -195,7 +206,7 @@ def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     return pd.DataFrame(runs.values())
 
 
-def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 330) -> None:
+def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 600) -> None:
     if best_first:
         st.markdown("**Your runs on this page**, best first")
         runs = runs.sort_values("val")
@@ -267,11 +278,15 @@ def stage_title(model_name: str, default: str = "") -> str:
 
 def add_my_run(page: str, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
                model: nn.Module, result: TrainResult) -> None:
-    """Record a finished training in this browser session's runs (once, however often the page
-    reruns; a run trained again with the same settings replaces its record). remember_run calls it;
-    a page that trains without the job board calls it after its training."""
-    runs = st.session_state.setdefault(MY_RUNS, {})
+    """Record a finished training in this browser session's runs if the session trained it (it
+    started it, or watched it live: trainer.is_mine), not if it only looked at a model loaded from
+    the shipped files or the cache; once, however often the page reruns (a run trained again with
+    the same settings replaces its record). remember_run calls it; a page that trains without the
+    job board calls it after its training."""
     key = cache_key(dataset.fingerprint, model_name, model_config, train_config)
+    if not is_mine(key):
+        return
+    runs = st.session_state.setdefault(MY_RUNS, {})
     if key in runs and runs[key].result is result:
         return
     runs[key] = Run.of(page, dataset, model_name, model_config, train_config, model, result)

@@ -8,6 +8,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from makemore import limits
 from makemore.cache import DiskCache, Trained, load_or_train
+from makemore.checkpoint import cache_key
 from makemore.data import WordDataset
 from makemore.jobs import JobBoard
 from makemore.train import TrainConfig
@@ -29,14 +30,38 @@ def _trained(fingerprint: str, model_name: str, model_config, train_config: Trai
                          f"{p.max_steps:,}, loss {p.loss:.3f}")
 
     try:
-        return load_or_train(_dataset, model_name, model_config, train_config, callback=show, cache=DiskCache())
+        done = load_or_train(_dataset, model_name, model_config, train_config, callback=show, cache=DiskCache())
     finally:
         bar.empty()
+    if not done.from_cache:  # trained now, in the session whose page asked for it
+        mark_mine(cache_key(fingerprint, model_name, model_config, train_config))
+    return done
 
 
 def trained(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig) -> Trained:
     """The model trained with these settings: from memory, from disk, or trained now."""
     return _trained(dataset.fingerprint, model_name, model_config, train_config, dataset)
+
+
+MINE = "my_trainings"  # session_state key: the cache keys of the trainings this session started or watched
+
+
+def mark_mine(key: str) -> None:
+    """Count the training with this cache key as this browser session's own ("my runs", results.py)."""
+    st.session_state.setdefault(MINE, set()).add(key)
+
+
+def is_mine(key: str) -> bool:
+    """Did this session start (or watch live) the training with this cache key? A model it only
+    looked at, loaded from the shipped files or the cache, or trained by someone else, is not its own."""
+    return key in st.session_state.get(MINE, ())
+
+
+def start_training(board: JobBoard, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
+                   estimate: float | None) -> None:
+    """Start a background training for this browser session: the board's job, and the session's own."""
+    board.start(dataset, model_name, model_config, train_config, estimate=estimate, viewer=viewer())
+    mark_mine(board.key(dataset, model_name, model_config, train_config))
 
 
 @st.cache_resource(show_spinner=False)

@@ -20,9 +20,9 @@ from makemore.estimate import training_seconds
 from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard, TrainingJob
 from makemore.models import MODELS, WORDS, param_count
 from makemore.train import TrainConfig
-from model_controls import BOUND, ModelSetting, widget_values
+from model_controls import BOUND, ModelSetting, initial, widget_values
 from references import lecture_sentence, source_title
-from trainer import job_board, viewer
+from trainer import job_board, start_training
 from urlstate import Setting, parse_query
 
 def with_recipes(values: tuple, field: str) -> tuple:
@@ -138,25 +138,27 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lec
     base = defaults
 
     def index(name: str, options) -> int:
-        return list(options).index(settings[f"{prefix}_{name}"].default)
+        return initial(f"{prefix}_{name}", list(options).index(settings[f"{prefix}_{name}"].default), 0)
 
     c1, c2, c3 = st.columns(3)
     optimizer = c1.radio("Optimizer", list(OPTIMIZERS), key=f"{prefix}_optimizer", horizontal=True, **BOUND,
                          index=index("optimizer", OPTIMIZERS),
                          help="**SGD** (the lectures'): step against the gradient. **AdamW**: per-weight step "
                          "sizes from running averages of the gradient; much less sensitive to the learning rate.")
-    lr = c2.select_slider("Learning rate", LEARNING_RATES, defaults.lr, key=f"{prefix}_lr", **BOUND,
-                          help=f"Log scale. {lr_help}".strip())
+    lr = c2.select_slider("Learning rate", LEARNING_RATES, initial(f"{prefix}_lr", defaults.lr), key=f"{prefix}_lr",
+                          **BOUND, help=f"Log scale. {lr_help}".strip())
     decay = c3.selectbox("Learning-rate decay", list(DECAYS), key=f"{prefix}_decay", **BOUND,
                          index=index("decay", DECAYS),
                          help="**step**: the rate ÷ 10 for the second half (the lectures'). **cosine**: a smooth "
                          "fall to a tenth of the rate by the last step. **off**: one rate throughout.")
     c1, c2, c3 = st.columns(3)
-    steps = c1.select_slider("Steps", STEPS, defaults.max_steps, key=f"{prefix}_steps", **BOUND)
-    batch_size = c2.select_slider("Batch size", BATCH_SIZES, defaults.batch_size, key=f"{prefix}_batch", **BOUND,
+    steps = c1.select_slider("Steps", STEPS, initial(f"{prefix}_steps", defaults.max_steps), key=f"{prefix}_steps",
+                             **BOUND)
+    batch_size = c2.select_slider("Batch size", BATCH_SIZES, initial(f"{prefix}_batch", defaults.batch_size),
+                                  key=f"{prefix}_batch", **BOUND,
                                   help="Examples per step. Bigger: a less noisy gradient, slower steps.")
-    seed = c3.number_input("Seed", 0, 1_000_000, defaults.seed, key=f"{prefix}_seed", **BOUND,
-                           help="Sets the initial weights and the order of the minibatches.")
+    seed = c3.number_input("Seed", 0, 1_000_000, initial(f"{prefix}_seed", defaults.seed, "min"), key=f"{prefix}_seed",
+                           **BOUND, help="Sets the initial weights and the order of the minibatches.")
     if lecture is not None and details(lecture) != details(defaults):
         source = next((spec.lecture.source for spec in MODELS.values()
                        if spec.lecture and TrainConfig(**spec.lecture.train) == lecture), "the lecture")
@@ -294,7 +296,7 @@ def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_c
         pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
                             disabled=not allowed, key=key)
         if allowed and (pressed or (start and job is None)):
-            board.start(dataset, model_name, model_config, train_config, estimate=estimate, viewer=viewer())
+            start_training(board, dataset, model_name, model_config, train_config, estimate)
             st.rerun()  # draw the page again without this button, with the live view in its place
     if job is None:
         st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "

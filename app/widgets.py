@@ -52,9 +52,49 @@ def shown(word: str) -> str:
     return word or "(empty)"  # the model may end a word before its first character
 
 
-def show_table(df: pd.DataFrame, max_height: int = 420) -> None:
-    """A dataframe as tall as its rows, up to max_height pixels."""
-    st.dataframe(df, hide_index=True, width="stretch", height=min(36 * (len(df) + 1) + 3, max_height))
+MISSING = "—"  # what a table shows where it has no value (st.dataframe would write "None")
+ROW_HEIGHT = 35  # st.dataframe's row (and header) height in pixels, one line of text; set, so heights add up
+FRAME = 3  # the table's border
+SCROLLBAR = 12  # room for a horizontal scrollbar, which would otherwise cover the last row
+# Widths are guessed from the text: 14 px Source Sans averages under 7 px a character, and a cell
+# pads 8 px each side. A table wider than TABLE_WIDTH (the page's width in a 1,400 px window, beside
+# the sidebar) wraps its long text columns in WRAPPED_WIDTH instead, in rows tall enough for it all.
+CHAR_WIDTH, CELL_PADDING, LINE_HEIGHT = 7, 16, 20
+TABLE_WIDTH = 900
+LONG_TEXT = 24  # characters: a text column that may wrap
+WRAPPED_WIDTH = 200
+
+
+def table_height(rows: int, row_height: int = ROW_HEIGHT) -> int:
+    """The pixels a table of `rows` rows and its header need: every row shown, none cut."""
+    return ROW_HEIGHT + rows * row_height + FRAME + SCROLLBAR
+
+
+def text_width(values) -> int:
+    return max((len(str(v)) for v in values), default=0)
+
+
+def table_layout(df: pd.DataFrame) -> tuple[dict, int]:
+    """(column configs, row height) that show every column at once rather than scrolling sideways:
+    when the table would be wider than TABLE_WIDTH, its long text columns wrap, and the rows grow
+    to hold their longest text."""
+    chars = {name: max(len(str(name)), text_width(df[name])) for name in df.columns}
+    if sum(n * CHAR_WIDTH + CELL_PADDING for n in chars.values()) <= TABLE_WIDTH:
+        return {}, ROW_HEIGHT
+    long = [name for name in df.columns if not pd.api.types.is_numeric_dtype(df[name]) and chars[name] > LONG_TEXT]
+    per_line = (WRAPPED_WIDTH - CELL_PADDING) // CHAR_WIDTH
+    lines = max((-(-text_width(df[name]) // per_line) for name in long), default=1)
+    configs = {name: st.column_config.TextColumn(width=WRAPPED_WIDTH) for name in long}
+    return configs, max(ROW_HEIGHT, 10 + lines * LINE_HEIGHT, 66 if long else 0)  # the grid wraps only past 64 px
+
+
+def show_table(df: pd.DataFrame, max_height: int = 420, column_config: dict | None = None) -> None:
+    """A dataframe with every row (up to max_height pixels, then it scrolls) and every column shown,
+    long text wrapped when the columns would not fit; "—" where a value is missing. `column_config`
+    adds to (or overrides) the columns' configs."""
+    configs, row_height = table_layout(df)
+    st.dataframe(df, hide_index=True, width="stretch", height=min(table_height(len(df), row_height), max_height),
+                 row_height=row_height, placeholder=MISSING, column_config={**configs, **(column_config or {})})
 
 
 def show_samples(samples: list[Sample]) -> None:

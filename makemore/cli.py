@@ -231,7 +231,8 @@ def backprop_check(args):
     return 1 if wrong else 0
 
 
-def run(argv):
+def parse_args(argv) -> argparse.Namespace:
+    """The command line's arguments, with the options of its --model (UsageError if they are wrong)."""
     # Parse twice: first to learn the model, then with that model's own options added. The first
     # pass ignores --help, so that `train --model mlp-bn --help` lists the model's options too.
     try:
@@ -241,7 +242,11 @@ def run(argv):
         model_name = None  # the second pass says what is wrong (or prints the help asked for)
     if model_name is not None and model_name not in MODELS:
         raise UsageError(f"unknown model {model_name!r}; choose one of: {', '.join(MODELS)}")
-    args = build_parser(model_name).parse_args(argv)
+    return build_parser(model_name).parse_args(argv)
+
+
+def run(argv):
+    args = parse_args(argv)
 
     if args.command == "models":
         for name, spec in MODELS.items():

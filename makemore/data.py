@@ -265,10 +265,30 @@ def typed_word(text: str, vocab: Vocab) -> tuple[str, list[int]]:
         one = len(unknown) == 1
         message = (f"{', '.join(shown_char(c) for c in unknown)} {'is' if one else 'are'} not among the characters "
                    f"of this word list ({''.join(vocab.chars)}), so the model has never seen {'it' if one else 'them'}.")
-        if all(c in vocab.stoi for c in word.lower()):
-            message += f" This list has no capitals: try `{word.lower()}`."
+        readable = readable_form(word, vocab)
+        if readable == word.lower():
+            message += f" This list has no capitals: try `{readable}`."
+        elif readable is not None:
+            lacks = "capitals or accents" if word != word.lower() else "accents"
+            message += f" This list writes its words without {lacks}: try `{readable}`."
         raise DataError(message)
     return word, vocab.encode(word)
+
+
+def readable_form(word: str, vocab: Vocab) -> str | None:
+    """The word in this vocabulary's characters when only capitals or accents it lacks stand in the
+    way ("Zoë" -> "zoe" for the names); None when that does not make it readable. A character the
+    vocabulary has is kept as it is, accented or not."""
+    def fitted(c: str) -> str:
+        if c in vocab.stoi:
+            return c
+        if c.lower() in vocab.stoi:
+            return c.lower()
+        bare = "".join(part for part in unicodedata.normalize("NFKD", c) if not unicodedata.combining(part))
+        return unicodedata.normalize("NFC", bare).lower()
+
+    form = "".join(fitted(c) for c in word)
+    return form if all(c in vocab.stoi for c in form) else None
 
 
 # -----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 diagnostics at a chosen step; the comparison of runs; settings in the URL."""
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
@@ -124,3 +125,14 @@ def test_a_run_over_the_time_budget_cannot_start():
     assert at.button(key="bn_train").disabled
     click(at, "bn_preset_deep")  # a preset keeps the training settings: still too long, so nothing starts
     assert trainer.job_board().trainings_started == 0
+
+
+def test_a_first_loss_at_the_uniform_guess_is_shown_as_the_goal_and_one_far_above_in_red():
+    at = finish_trainings(click(quick(open_page()), "bn_preset_batchnorm"))
+    good = next(m for m in at.metric if m.label == "loss at step 1")
+    assert good.delta == "≈ uniform guess"
+    assert good.proto.color == MetricProto.MetricColor.GREEN and good.proto.direction == MetricProto.MetricDirection.NONE
+    at = finish_trainings(click(at, "bn_preset_naive"))  # logits far too large at first: a loss far above the guess
+    bad = next(m for m in at.metric if m.label == "loss at step 1")
+    assert bad.delta.startswith("+") and bad.delta.endswith("vs uniform guess")
+    assert bad.proto.color == MetricProto.MetricColor.RED and bad.proto.direction == MetricProto.MetricDirection.UP

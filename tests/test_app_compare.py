@@ -268,26 +268,29 @@ def test_my_runs_list_each_sessions_own_trainings_and_download_as_csv(downloads)
     student.button(key="mlp_train").click().run()
     finish_trainings()
     check(student.run())
-    check(student.switch_page("stages/bigram.py").run())  # its neural bigram trains in the page
+    check(student.switch_page("stages/bigram.py").run())  # its default (the page trains it if no one has)
+    check(student.slider(key="bigram_steps").set_value(40).run())  # another one: it trains in the page
     check(student.switch_page(COMPARE).run())
     other = session()
 
     mine = table(student, 0)
-    # the MLP page showed its default first (trained already), then the student's own network
-    assert list(mine["page"]) == ["MLP", "MLP", "Bigram"] and set(mine["dataset"]) == {"tiny.txt"}
-    assert "n_hidden 64" in mine["config"][1] and mine["steps"][1] == SHORT_STEPS
+    # the student's trainings, not the MLP default the page showed first (trained already by another session)
+    assert list(mine["page"])[0] == "MLP" and list(mine["page"]).count("MLP") == 1
+    assert set(mine["dataset"]) == {"tiny.txt"}
+    assert "n_hidden 64" in mine["config"][0] and mine["steps"][0] == SHORT_STEPS
+    assert mine["model"].iloc[-1] == "bigram-nn" and mine["steps"].iloc[-1] == 40
     assert {"val loss", "params", "seconds"} <= set(mine.columns)
     csv = pd.read_csv(io.BytesIO(downloads("my-runs.csv")))
-    assert list(csv["model"]) == ["mlp", "mlp", "bigram-nn"]
-    assert csv["command"][1].startswith("python -m makemore train --model mlp --data tiny.txt --n-hidden 64")
+    assert list(csv["model"]) == list(mine["model"])
+    assert csv["command"][0].startswith("python -m makemore train --model mlp --data tiny.txt --n-hidden 64")
     assert any("not trained anything in this session" in i.value for i in other.info)
     assert "my_runs" not in other.session_state
 
     # a run joins the comparison (the runs with default settings are in it already)
     added = student.multiselect(key="compare_added")
-    assert added.options == ["mlp · your run 2"]
+    assert added.options == ["mlp · your run 1", f"bigram-nn · your run {len(mine)}"]
     own = next(run.ident for run in student.session_state["my_runs"].values() if run.model_config.n_hidden == 64)
     check(added.select(own).run())
     rows = comparison(student)
-    assert list(rows["model"]) == [*DEFAULTS, "mlp · your run 2"]
+    assert list(rows["model"]) == [*DEFAULTS, "mlp · your run 1"]
     assert "n_hidden 64" in rows["config"].iloc[-1]

@@ -1,6 +1,7 @@
 """The MLP page under AppTest: settings, live training in the background, results, the
 learning-rate finder, and settings carried by the URL."""
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -191,3 +192,42 @@ def test_a_run_over_the_time_budget_cannot_start():
     at.select_slider(key="mlp_steps").set_value(200_000).run()
     assert any("the playground allows" in w.value for w in at.warning)
     assert at.button(key="mlp_train").disabled
+
+
+def test_my_runs_hold_the_trainings_of_the_session_not_a_shipped_model_it_looked_at(monkeypatch):
+    monkeypatch.delenv("MAKEMORE_SHIPPED_DIR")  # the shipped models, as a fresh clone has them
+    at = open_mlp()
+    at.selectbox(key="dataset_choice").set_value("surnames.txt").run()
+    assert any(m.label == "val loss" for m in at.metric)  # the default's result, from data/models
+    assert trainer.job_board().trainings_started == 0
+    assert not at.session_state["my_runs"] if "my_runs" in at.session_state else True
+    at.select_slider(key="mlp_steps").set_value(500).run()  # a setting nobody has trained
+    at = finish_trainings(at.button(key="mlp_train").click().run())
+    runs = list(at.session_state["my_runs"].values())
+    assert [(run.model_name, run.result.steps) for run in runs] == [("mlp", 500)]
+
+
+def test_tables_are_tall_enough_for_every_row_and_wrap_long_text_when_their_columns_would_not_fit():
+    import widgets  # the app's module (on sys.path above)
+
+    at = train_quickly(open_mlp())
+    splits = next(d for d in at.dataframe if list(d.value.columns) == ["model", "train", "val", "test"])
+    assert splits.proto.row_height == widgets.ROW_HEIGHT  # set, so the height below is exact
+    assert widgets.table_height(len(splits.value)) >= widgets.ROW_HEIGHT * (len(splits.value) + 1) + widgets.SCROLLBAR
+
+    wide = pd.DataFrame({"page": ["MLP"], "model": ["mlp-bn"], "config": ["block_size 3 · n_embd 10 · n_hidden 200 · "
+                                                                          "n_layers 1 · batchnorm True · init kaiming"],
+                         "val loss": [2.1], "train loss": [2.0], "params": [12_097], "seconds": [7.9], "steps": [4000],
+                         "training": ["AdamW lr 0.01 · decay cosine · batch 1024"], "status": ["done"]})
+    configs, row_height = widgets.table_layout(wide)
+    assert set(configs) == {"config", "training"}  # the long text wraps in columns of a set width
+    assert all(c["width"] == widgets.WRAPPED_WIDTH for c in configs.values())
+    assert row_height >= 3 * widgets.LINE_HEIGHT  # the config takes three lines at that width: none is cut
+    assert widgets.table_layout(wide[["model", "val loss"]]) == ({}, widgets.ROW_HEIGHT)  # a narrow table: as is
+
+    runs = next(d for d in at.dataframe if "first loss" in d.value.columns)  # "Your runs on this page"
+    assert runs.proto.placeholder == widgets.MISSING and runs.proto.row_height == widgets.ROW_HEIGHT  # fits as is
+    hidden_index = {"_index": {"hidden": True}}
+    assert json.loads(runs.proto.columns) == hidden_index  # full width: no column needs wrapping
+    embeddings = next(d for d in at.dataframe if "nearest (distance)" in d.value.columns)
+    assert json.loads(embeddings.proto.columns) == hidden_index

@@ -155,7 +155,8 @@ def test_names_the_model_cannot_read_get_a_message():
     assert len(data_of(at, MASK)) == 4 * 4  # the link's name: the start token and three characters
     for typed, message in [("", "Type a word"), ("Emma", "try `emma`"), ("em3ma", "`3` is not among the characters"),
                            ("a" * 33, "That is 33 characters"), ("em.ma", "marks where words start and end"),
-                           ("e m", "a space is not among")]:
+                           ("e m", "a space is not among"),
+                           ("Zoë", "`Z`, `ë` are not among the characters"), ("Zoë", "try `zoe`")]:
         name_box(at).set_value(typed).run()
         assert not at.exception, typed
         notes = [m.value for m in [*at.warning, *at.info]]

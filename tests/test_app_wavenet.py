@@ -251,3 +251,12 @@ def test_recipe_buttons_set_the_training():
     assert not at.button(key="wn_train").disabled  # the lecture's own run fits the time budget
     next(b for b in at.button if b.label == "Fast recipe").click().run()
     assert at.radio(key="wn_optimizer").value == "AdamW" and at.select_slider(key="wn_batch").value == 256
+
+
+def test_a_missing_value_shows_as_a_dash_in_every_table_not_none():
+    at = trained()
+    presets = next(d for d in at.dataframe if "lecture's val (200k SGD steps)" in d.value.columns)
+    longer = presets.value[presets.value["preset"].str.contains("Longer")]
+    assert longer["lecture's val (200k SGD steps)"].isna().all()  # the lecture has no such run
+    gaps = [d for d in at.dataframe if d.value.isna().any().any()]
+    assert presets in gaps and all(d.proto.placeholder == "—" for d in gaps)

@@ -1,17 +1,20 @@
 """The command line, run in-process through makemore.cli.main (plus one real `python -m makemore`)."""
 
 import json
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import makemore.cache
-from makemore.cli import main, train_command_line
+from makemore.cli import main, parse_args, train_command_line
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 
+REPO = Path(__file__).resolve().parent.parent
 SUMMARY_KEYS = {"model", "params", "steps", "seconds", "train_loss", "val_loss", "test_loss"}
 
 
@@ -338,3 +341,34 @@ def test_every_new_model_trains_saves_and_samples_from_the_command_line(capsys, 
                      "--save", path, "--json")
     assert s["steps"] == 20 and s["val_loss"] is not None and path.is_file()
     assert len(sample_lines(capsys, "--load", path, "--num", 5)) == 5
+
+
+# -----------------------------------------------------------------------------------------------
+# the README's examples
+
+
+def readme_commands() -> list[list[str]]:
+    """Every `python -m makemore ...` line of README.md as argv (continued lines joined, comments cut)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    return [shlex.split(line.split("python -m makemore", 1)[1], comments=True)
+            for line in text.splitlines() if line.strip().startswith("python -m makemore")]
+
+
+def in_repository(path: str) -> bool:
+    """A file of a fresh clone, named relative to its root (where the README's commands run)."""
+    full = (REPO / path).resolve()
+    return full.is_relative_to(REPO) and full.is_file()
+
+
+def test_every_command_of_the_readme_parses_and_reads_only_files_of_the_repository():
+    commands = readme_commands()
+    assert len(commands) >= 10 and ["models"] in commands
+    saved = set()  # a file an earlier command writes (--save) is there for a later one (--load)
+    for argv in commands:
+        args = parse_args(argv)  # raises UsageError for an unknown option or a bad value
+        if "--data" in argv:
+            assert in_repository(args.data), f"{' '.join(argv)}: no {args.data} in the repository"
+        if getattr(args, "load", None):
+            assert args.load in saved or in_repository(args.load), f"{' '.join(argv)}: nothing writes {args.load}"
+        if getattr(args, "save", None):
+            saved.add(args.save)

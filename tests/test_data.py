@@ -369,3 +369,31 @@ def test_a_typed_word_a_model_cannot_read_is_refused_with_what_to_change(tiny_da
 def test_a_typed_word_is_trimmed_normalised_and_encoded(tiny_dataset):
     assert typed_word("  emma ", tiny_dataset.vocab) == ("emma", tiny_dataset.vocab.encode("emma"))
     assert typed_word("a" * 32, tiny_dataset.vocab)[0] == "a" * 32
+
+
+@pytest.mark.parametrize("text, suggestion", [
+    ("Emma", "This list has no capitals: try `emma`."),
+    ("zoë", "This list writes its words without accents: try `zoe`."),
+    ("Zoë", "This list writes its words without capitals or accents: try `zoe`."),
+    ("ZOË", "This list writes its words without capitals or accents: try `zoe`."),
+    ("Zoe\u0308", "without capitals or accents: try `zoe`."),  # decomposed: Z, o, e and a combining diaeresis
+    ("José-María", None),  # the hyphen is not in the list either: no suggestion can be read
+    ("Straße", None),  # ß has no accent to drop
+], ids=["capitals", "accent", "both", "upper", "decomposed", "still unreadable", "no accent to drop"])
+def test_a_typed_word_with_capitals_or_accents_the_list_lacks_gets_a_readable_suggestion(tiny_dataset, text,
+                                                                                        suggestion):
+    with pytest.raises(DataError) as refused:
+        typed_word(text, tiny_dataset.vocab)
+    if suggestion is None:
+        assert "try `" not in str(refused.value)
+    else:
+        assert str(refused.value).endswith(suggestion)
+        assert typed_word(suggestion.rsplit("`", 2)[1], tiny_dataset.vocab)  # the suggestion reads
+
+
+def test_accents_a_list_has_are_kept_in_a_suggestion():
+    vocab = WordDataset("accents.txt", ["zoé", "rené", "anna", "zoe"]).vocab
+    with pytest.raises(DataError, match=re.escape("This list has no capitals: try `rené`.")):
+        typed_word("RENÉ", vocab)  # é is one of the list's characters: lower case is enough
+    with pytest.raises(DataError, match=re.escape("without capitals or accents: try `zoe`.")):
+        typed_word("ZOË", vocab)  # ë is not: it loses its accent

@@ -8,7 +8,7 @@ import streamlit as st
 
 import charts
 from datasets_ui import current_dataset
-from model_controls import BOUND, model_setting
+from model_controls import BOUND, initial, model_setting
 from results import add_my_run
 from trainer import trained
 from training_ui import check_link
@@ -126,15 +126,17 @@ def use_recipe():
 
 
 c1, c2, c3, c4 = st.columns(4)
-optimizer = c1.radio("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(NETWORK.optimizer),
+optimizer = c1.radio("Optimizer", list(OPTIMIZERS), index=initial("bigram_optimizer",
+                                                                list(OPTIMIZERS).index(NETWORK.optimizer), 0),
                      key="bigram_optimizer", on_change=use_recipe, format_func=OPTIMIZERS.get, **BOUND,
                      help="Switching sets the learning rate that suits it.")
-lr = c2.select_slider("Learning rate", LEARNING_RATES, NETWORK.lr, key="bigram_lr", **BOUND)
-steps = c3.slider("Steps (each on the full training set)", STEPS["lo"], STEPS["hi"], NETWORK.max_steps,
-                  STEPS["step"], key="bigram_steps", **BOUND)
-weight_decay = c4.select_slider("Weight decay (L2)", WEIGHT_DECAYS, NETWORK.weight_decay, key="bigram_wd", **BOUND)
-seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000, NETWORK.seed, key="bigram_seed",
-                                     **BOUND)
+lr = c2.select_slider("Learning rate", LEARNING_RATES, initial("bigram_lr", NETWORK.lr), key="bigram_lr", **BOUND)
+steps = c3.slider("Steps (each on the full training set)", STEPS["lo"], STEPS["hi"],
+                  initial("bigram_steps", NETWORK.max_steps), STEPS["step"], key="bigram_steps", **BOUND)
+weight_decay = c4.select_slider("Weight decay (L2)", WEIGHT_DECAYS, initial("bigram_wd", NETWORK.weight_decay),
+                                key="bigram_wd", **BOUND)
+seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000,
+                                     initial("bigram_seed", NETWORK.seed, "min"), key="bigram_seed", **BOUND)
 st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
            "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")
 

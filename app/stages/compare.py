@@ -97,10 +97,10 @@ if not entries:
     st.info("No model is trained on this list yet: train them above.", icon=":material/hourglass_empty:")
     st.stop()
 table = comparison_frame(entries, dataset)
-st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,  # every row, no more
-             column_config={"val loss": st.column_config.NumberColumn(format="%.4f"),
-                            "params": st.column_config.NumberColumn("parameters", format="localized"),
-                            "seconds": st.column_config.NumberColumn("trained in (s)", format="%.2f")})
+show_table(table, max_height=10_000,  # every row
+           column_config={"val loss": st.column_config.NumberColumn(format="%.4f", width="small"),
+                          "params": st.column_config.NumberColumn("parameters", format="localized", width="small"),
+                          "seconds": st.column_config.NumberColumn("trained in (s)", format="%.2f", width="small")})
 best = table.loc[table["val loss"].idxmin()]
 st.caption(f"Lowest validation loss on {dataset.name}: **{best['model']}**, {best['val loss']:.4f} with "
            f"{best['params']:,} parameters in {best['seconds']:.1f} s of training. Val loss is the mean −log P of "

@@ -102,8 +102,8 @@ with right:
         "val": [r.val_loss, bigram.val_loss],
         "test": [r.test_loss, bigram.test_loss],
     }).round(4))
-    show_runs(runs, best_first=True, max_height=240)
     lecture_comparison(board, dataset, "mlp", key="mlp_lecture_train")
+show_runs(runs, best_first=True)  # full width: in the column beside the chart its columns would not fit
 
 st.subheader("Samples")
 samples_and_export(job, dataset, "mlp", top_k=True)

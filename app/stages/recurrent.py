@@ -11,12 +11,12 @@ import torch.nn.functional as F
 import charts
 from datasets_ui import current_dataset
 from live import live_training
-from model_controls import BOUND, model_controls, model_setting, url_settings
+from model_controls import BOUND, initial, model_controls, model_setting, url_settings
 from presets import matching_preset, preset_buttons
 from references import lecture_comparison
 from sections import deeper_views, header, outline
 from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
-from trainer import job_board, trained, viewer
+from trainer import job_board, start_training, trained
 from training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
                          training_controls, training_settings)
 from urlstate import Setting
@@ -90,8 +90,7 @@ def trained_runs(board: JobBoard, dataset: WordDataset, runs: list[Run], key: st
         names = " and ".join(r.label for r in missing)
         if st.button(f"Train {names} (about {sum(estimates):.0f} s)", key=key, icon=":material/play_arrow:"):
             for run, estimate in zip(missing, estimates):
-                board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate,
-                            viewer=viewer())
+                start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
             st.rerun()
     return {label: job for label, job in jobs.items() if job is not None and job.status == DONE}
 
@@ -152,8 +151,9 @@ check_link(SETTINGS)  # links carry the settings: say which of this one's cannot
 
 # --- settings ------------------------------------------------------------------------------------
 header(SECTIONS[0])
-cell = st.radio("Cell", list(CELLS), index=list(CELLS).index(CELL.default), key=CELL.key, horizontal=True,
-                **BOUND, help="**RNN**: h_t = tanh(W [x_t; h_{t−1}] + b). **GRU**: the same idea with an update "
+cell = st.radio("Cell", list(CELLS), index=initial(CELL.key, list(CELLS).index(CELL.default), 0), key=CELL.key,
+                horizontal=True, **BOUND,
+                help="**RNN**: h_t = tanh(W [x_t; h_{t−1}] + b). **GRU**: the same idea with an update "
                 "and a reset gate. Each keeps its own settings below.")
 name = CELLS[cell]
 recipe_buttons(name, name, FIELDS[name], note="makemore.py itself runs until stopped: its recipe here stops at "
@@ -184,11 +184,9 @@ model, r = job.model, job.result
 c = model_config
 runs = remember_run("recurrent", job, cell=cell, model=f"{c.n_layers} × {c.n_hidden} · emb {c.n_embd}")
 result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
-left, right = st.columns([3, 2])
-loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
-with right:
-    show_runs(runs, best_first=True)
-    lecture_comparison(board, dataset, name, key=f"{name}_lecture_train")
+loss_chart(job, reference=bigram.val_loss, reference_label="bigram val")
+show_runs(runs, best_first=True)  # full width: in a column beside the chart its columns would not fit
+lecture_comparison(board, dataset, name, key=f"{name}_lecture_train")
 
 st.subheader("Samples")
 st.caption("Each word starts from the start token; the model reads every character it drew and stops at the "

@@ -15,11 +15,11 @@ from presets import preset_run, preset_buttons, preset_training, presets_table
 from references import lecture_comparison
 from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, trained, viewer
+from trainer import job_board, start_training, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
-from widgets import show_source, show_table, source_of
+from widgets import MISSING, show_source, show_table, source_of
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
 from makemore.estimate import training_seconds
@@ -138,8 +138,7 @@ def train_missing(board: JobBoard, dataset: WordDataset, runs: list[Run], key: s
                  key=key, icon=":material/play_arrow:",
                  help="Each with its own recipe, in the background. " + ", ".join(r.label for r in missing) + "."):
         for run, estimate in zip(missing, estimates):
-            board.start(dataset, run.model_name, run.model_config, run.train_config, estimate=estimate,
-                        viewer=viewer())
+            start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
         st.rerun()
 
 
@@ -251,13 +250,13 @@ result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
 left, right = st.columns([3, 2])
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
 with right:
-    show_runs(runs, best_first=True, max_height=300)
     lecture_comparison(board, dataset, NAME, key="tf_lecture_train")
+show_runs(runs, best_first=True)  # full width: in the column beside the chart its columns would not fit
 
 st.subheader("The lecture's path, side by side")
 table = path_table(board, dataset)
 st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 12,  # room for a scrollbar
-             column_config={"what it changes": st.column_config.TextColumn(width="large")})
+             column_config={"what it changes": st.column_config.TextColumn(width="large")}, placeholder=MISSING)
 trained_rows = table.dropna(subset=["val loss"])
 losses = pd.DataFrame({"model": trained_rows["preset"], "val": trained_rows["val loss"].astype(float),
                        "highlight": False}).reset_index(drop=True)

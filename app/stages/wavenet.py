@@ -222,11 +222,9 @@ runs = remember_run("wn", job, run=TITLES[preset] if preset else "your own",
                           f"hidden {c.n_hidden}" + (" · BN bug" if c.hierarchical and not c.bn_over_time else ""))
 result_metrics(job, compare_to=(reference.label, reference.val_loss), params=True)
 
-left, right = st.columns([3, 2])
-loss_chart(job, reference=reference.val_loss, reference_label=reference.label, container=left)
-with right:
-    show_runs(runs, best_first=True, max_height=300)
-    lecture_comparison(board, dataset, NAME, key="wn_lecture_train")
+loss_chart(job, reference=reference.val_loss, reference_label=reference.label)
+show_runs(runs, best_first=True)  # full width: in a column beside the chart its columns would not fit
+lecture_comparison(board, dataset, NAME, key="wn_lecture_train")
 
 st.subheader("The lecture's path, side by side")
 table = presets_table(board, dataset, NAME, PRESETS, TITLES, slider_training)
