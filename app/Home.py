@@ -14,6 +14,7 @@ if ROOT not in sys.path:
 def run_app() -> None:
     import streamlit as st
 
+    import warmup
     from datasets_ui import dataset_sidebar
     from registry import STAGES
 
@@ -23,8 +24,10 @@ def run_app() -> None:
         "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
         "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
     })
-    dataset_sidebar()
-    navigation.run()
+    with warmup.visiting():  # the warm-up waits while a visitor's page runs
+        warmup.start()  # once per server process, in the background: see warmup.py
+        dataset_sidebar()
+        navigation.run()
 
 
 # Streamlit runs this file as __main__. Every training process (makemore.jobs starts them with

@@ -1,0 +1,169 @@
+"""The work every page shares, done once per server process in a background thread as soon as the
+app first runs, so that the first visitor of each page does not wait for it (issue 22: on a fresh
+server the first visit of a page took 5-14 s, later ones under 1 s).
+
+    warmup.start()   # Home.py's run_app: the first call starts the thread, later calls return it
+
+It imports what the pages import (torch, pandas, altair, the models), loads the default word list
+through the pages' own cache (datasets_ui.load_builtin) with the examples the Bigram page reads,
+runs torch and Altair once (their first call pays a one-time set-up), and puts every default and
+preset model shipped for the default list on the job board the pages share (trainer.job_board).
+It never trains: a model that is not shipped stays missing, as it would be for the page.
+
+Streamlit runs no app code before a browser connects, so "once per server" begins with the first
+script run of the process. Only Home.py's run_app starts it, which the training children (they
+import Home.py as __mp_main__) never call. It gives way to visitors: between two pieces of work it
+waits while a page is running (Home.py wraps each run in `visiting()`), at most GIVE_WAY_SECONDS
+each time, so a busy classroom does not hold it back forever. The home page needs no torch (see
+makemore/data.py): the first visitor's first page is not slowed down by the warm-up importing it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+from streamlit.logger import get_logger
+
+_LOGGER = get_logger(__name__)  # Streamlit's handler and level: into the server's log
+GIVE_WAY_SECONDS = 2.0
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_runs = 0  # script runs going on now
+_no_runs = threading.Condition(_lock)
+finished = threading.Event()
+seconds: dict[str, float] = {}  # step -> how long it took (for the log and the tests)
+failures: dict[str, str] = {}  # step -> what went wrong; a failed step only costs its page the wait
+
+
+def start() -> threading.Thread:
+    """The warm-up thread of this process, started on the first call."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_run, name="makemore-warmup", daemon=True)
+            _thread.start()
+        return _thread
+
+
+@contextmanager
+def visiting():
+    """Around a script run: the warm-up waits until it is over (or GIVE_WAY_SECONDS have passed)."""
+    global _runs
+    with _lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs -= 1
+            _no_runs.notify_all()
+
+
+def give_way() -> None:
+    with _lock:
+        _no_runs.wait_for(lambda: _runs == 0, timeout=GIVE_WAY_SECONDS)
+
+
+def _run() -> None:
+    t0 = time.perf_counter()
+    try:
+        for step in (import_pages_dependencies, default_dataset, first_torch_and_altair_calls, shipped_models):
+            give_way()
+            started = time.perf_counter()
+            try:
+                step()
+            except Exception as error:  # the page does the same work itself later, and reports any error
+                failures[step.__name__] = f"{type(error).__name__}: {error}"
+                _LOGGER.warning("warm-up step %s failed: %s", step.__name__, error)
+            seconds[step.__name__] = time.perf_counter() - started
+    finally:
+        finished.set()
+        _LOGGER.info("warm-up done in %.1f s (%s)", time.perf_counter() - t0,
+                     ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
+
+
+def import_pages_dependencies() -> None:
+    import altair  # noqa: F401
+    import pandas  # noqa: F401
+    import torch  # noqa: F401
+
+    import charts  # noqa: F401
+    import comparison  # noqa: F401
+    import live  # noqa: F401
+    import model_import  # noqa: F401
+    import model_views  # noqa: F401
+    import presets  # noqa: F401
+    import results  # noqa: F401
+    import trainer  # noqa: F401
+    import training_ui  # noqa: F401
+    import widgets  # noqa: F401
+    import makemore.backprop  # noqa: F401
+    import makemore.engine  # noqa: F401
+    import makemore.models.recurrent  # noqa: F401
+    import makemore.models.transformer  # noqa: F401
+    import makemore.models.wavenet  # noqa: F401
+
+
+def default_dataset():
+    """The default list through the pages' cache (st.cache_resource is shared by every session and
+    needs no script run to be filled, only the server's runtime), with the examples the Bigram
+    page evaluates its counts on."""
+    from datasets_ui import DEFAULT, load_builtin
+
+    dataset = load_builtin(DEFAULT)
+    for split in ("train", "val"):
+        dataset.examples(split, 1)
+    return dataset
+
+
+def first_torch_and_altair_calls() -> None:
+    """torch's first forward pass over a large batch took a second more than its second (thread
+    pool and kernel set-up), Altair's first validation of a layered chart 0.4 s more: pay both here,
+    with the Bigram page's own calls (its counts evaluated; its heatmap)."""
+    import pandas as pd
+
+    import charts
+    from makemore.cache import DiskCache, load_or_train
+    from makemore.models import MODELS
+    from makemore.models.bigram import BigramCountsConfig
+    from makemore.train import TrainConfig, evaluate
+
+    dataset = default_dataset()
+    counts = load_or_train(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults),
+                           cache=DiskCache()).model  # counting takes a moment: never a long training
+    evaluate(counts, *dataset.examples("train", 1))
+    cells = pd.DataFrame([("a", "b", "ab", 1, 0.5), ("b", "a", "ba", 2, 0.5)],
+                         columns=["prev", "next", "pair", "count", "prob"])
+    charts.pair_heatmap(cells).to_dict()
+    history = pd.DataFrame({"step": [1, 2, 2], "loss": [3.0, 2.5, 2.6], "split": ["train", "train", "val"]})
+    charts.loss_curve(history, reference=2.45, reference_label="counts").to_dict()  # every training page's
+
+
+def shipped_models() -> None:
+    """Every page's default and preset models: their cost estimate (the first one runs a model under
+    torch's FLOP counter, which imports torch._dynamo: 1-4 s) and the models shipped for them, from
+    disk onto the board the pages share (what each page's first view looks up), in the sidebar's
+    order. The bigram models go through trainer.trained instead, and load in a moment."""
+    from datasets_ui import DEFAULT, load_builtin
+    from presets import preset_training
+    from registry import STAGES
+    from trainer import job_board
+    from training_ui import fast_training
+    from makemore.estimate import training_seconds
+    from makemore.models import MODELS
+
+    dataset = load_builtin(DEFAULT)
+    board = job_board()
+    for stage in STAGES:
+        for name in stage.models:
+            if name in ("bigram", "bigram-nn"):
+                continue
+            spec = MODELS[name]
+            runs = [(spec.config(), fast_training(name))]
+            runs += [(preset.config, preset_training(name, preset, fast_training(name))) for preset in spec.presets.values()]
+            for model_config, train_config in runs:
+                give_way()
+                training_seconds(name, dataset, model_config, train_config)  # its forward pass is kept (lru_cache)
+                board.find(dataset, name, model_config, train_config)
