@@ -96,7 +96,7 @@ class Server:
         """shipped: the models in data/models (True), none (False), or those in another folder."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir)}
+        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_WARMUP": "1"}  # as deployed
         if shipped is True:
             env.pop("MAKEMORE_SHIPPED_DIR", None)
         else:

@@ -70,7 +70,8 @@ def shipped_mlp(folder: Path) -> None:
 
 def run_python(code: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "MAKEMORE_CACHE_DIR": str(tmp_path / "cache"), **env})
+                          env={**os.environ, "MAKEMORE_CACHE_DIR": str(tmp_path / "cache"), "MAKEMORE_WARMUP": "1",
+                               **env})
 
 
 def test_the_warm_up_runs_once_per_process_in_the_background_and_fills_the_pages_caches(tmp_path):
@@ -106,3 +107,32 @@ def test_a_training_child_process_does_not_run_the_warm_up(tmp_path):
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[] []"
+
+
+def test_the_warm_up_waits_while_a_page_runs(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
+        import warmup
+        with warmup.visiting():  # as Home.py runs each page
+            warmup.start()
+            time.sleep(1.0)
+            during = dict(warmup.seconds)
+        assert warmup.finished.wait(180)
+        print(during, sorted(warmup.seconds), warmup.failures)
+    """)
+    done = run_python(code, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == ("{} ['default_dataset', 'first_torch_and_altair_calls', "
+                                                    "'import_pages_dependencies', 'shipped_models'] {}")
+
+
+def test_no_warm_up_when_it_is_turned_off(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
+        import warmup
+        print(warmup.start())
+    """)
+    done = run_python(code, tmp_path, MAKEMORE_WARMUP="0")
+    assert done.returncode == 0 and done.stdout.strip() == "None", done.stderr[-3000:]
