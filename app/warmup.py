@@ -148,8 +148,9 @@ def first_torch_and_altair_calls() -> None:
 def shipped_models() -> None:
     """Every page's default and preset models: their cost estimate (the first one runs a model under
     torch's FLOP counter, which imports torch._dynamo: 1-4 s) and the models shipped for them, from
-    disk onto the board the pages share (what each page's first view looks up), in the sidebar's
-    order. The bigram models go through trainer.trained instead, and load in a moment."""
+    disk onto the board the pages share (what each page's first view, and the Compare page, looks
+    up), in the sidebar's order; for each default, the validation examples it reads (Compare
+    evaluates every default on them)."""
     from datasets_ui import DEFAULT, load_builtin
     from presets import preset_training
     from registry import STAGES
@@ -157,17 +158,19 @@ def shipped_models() -> None:
     from training_ui import fast_training
     from makemore.estimate import training_seconds
     from makemore.models import MODELS
+    from makemore.train import split_tensors
 
     dataset = load_builtin(DEFAULT)
     board = job_board()
     for stage in STAGES:
         for name in stage.models:
-            if name in ("bigram", "bigram-nn"):
-                continue
             spec = MODELS[name]
             runs = [(spec.config(), fast_training(name))]
-            runs += [(preset.config, preset_training(name, preset, fast_training(name))) for preset in spec.presets.values()]
+            runs += [(preset.config, preset_training(name, preset, fast_training(name)))
+                     for preset in spec.presets.values()]
             for model_config, train_config in runs:
                 give_way()
                 training_seconds(name, dataset, model_config, train_config)  # its forward pass is kept (lru_cache)
-                board.find(dataset, name, model_config, train_config)
+                job = board.find(dataset, name, model_config, train_config)
+                if job is not None and job.model is not None and (model_config, train_config) == runs[0]:
+                    split_tensors(job.model, dataset, "val")  # kept by the dataset

@@ -21,11 +21,14 @@ browsers take what is left (30 of them still draw their pages slowly). The N = 1
 tells what the crowd costs.
 
 --first-visits runs another round alone: a fresh server, one student, who opens the home page and
-then each page through its sidebar link, as the teacher does on the projector at the start of a class;
-per page the time from the click to its first chart (the first visit of a page pays whatever the
-server has not yet imported, loaded or compiled for it), and every request the browser made to a host
-other than the server (an offline classroom logs each as an error). Figures only: nothing here asserts a limit (tests/test_classroom.py
-runs N = 3).
+then each page through its sidebar link, as the teacher does on the projector at the start of a
+class (--think: seconds on each page before the next click); per page the time from the click to
+its first chart (the first visit of a page pays whatever the server has not yet imported, loaded
+or compiled for it: app/warmup.py), and every request the browser made to a host other than the
+server (an offline classroom logs each as an error).
+
+Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3, and the first
+visits).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
-TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}}  # the sidebar's links
+FIRST_VISIT_PAGES = [*PAGES, "/compare"]  # the first visitor's round: every page of the sidebar
+TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare"}
 CHART = "[data-testid=stVegaLiteChart] .marks, [data-testid=stGraphVizChart] svg"
 PAGE_TIMEOUT_MS = 300_000
 TRAINING_TIMEOUT_MS = 900_000
@@ -344,7 +348,7 @@ async def first_visits(url: str, chromium: str, report: FirstVisits) -> None:
         page.on("request", lambda r: r.url.split("//", 1)[-1].split("/", 1)[0] != host
                 and not r.url.startswith(("data:", "blob:")) and report.foreign_requests.append(r.url))
         try:
-            for path in PAGES:
+            for path in FIRST_VISIT_PAGES:
                 if path == "/":  # the teacher's first page: typed into the address bar
                     t0 = time.monotonic()
                     await page.goto(url + path)
@@ -389,7 +393,7 @@ def first_visits_summary(report: FirstVisits) -> str:
              f"{report.server_up:.1f} s; {report.think:g} s on each page before the next click; peak memory "
              f"of its process tree {report.peak_bytes / 1e9:.2f} GB",
              f"  {'page':12} {'first chart':>12}   from the click (the home page: from typing its address)"]
-    for path in PAGES:
+    for path in FIRST_VISIT_PAGES:
         seconds = report.first_chart.get(path)
         lines.append(f"  {path:12} {f'{seconds:.2f} s' if seconds is not None else 'no chart':>12}")
     foreign = sorted({u.split("//", 1)[-1].split("/", 1)[0] for u in report.foreign_requests})
@@ -495,7 +499,7 @@ def main(argv=None) -> list[Report]:
     parser.add_argument("--think", type=float, default=0.0,
                         help="with --first-visits: seconds on each page, once it has run, before the next click")
     parser.add_argument("--shipped-dir", type=Path,
-                        help="the shipped models from this folder instead of data/models (e.g. while those are rebuilt)")
+                        help="the shipped models from this folder, not data/models (e.g. while those are rebuilt)")
     args = parser.parse_args(argv)
     shipped = args.shipped_dir or True
     if args.first_visits:

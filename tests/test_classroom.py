@@ -56,7 +56,7 @@ def first_visits():
 def test_the_first_visitor_of_each_page_through_the_sidebar_sees_a_chart_and_the_browser_asks_no_other_host(
         first_visits):
     assert first_visits.error is None and first_visits.exceptions == []
-    assert set(first_visits.first_chart) == set(classroom.PAGES)
+    assert set(first_visits.first_chart) == set(classroom.FIRST_VISIT_PAGES)
     assert all(seconds is not None for seconds in first_visits.first_chart.values())
     # the favicon is served by the app (app/assets): an offline classroom's browsers log no errors
     assert first_visits.foreign_requests == []
