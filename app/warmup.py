@@ -6,8 +6,9 @@ server the first visit of a page took 5-14 s, later ones under 1 s).
 
 It imports what the pages import (torch, pandas, altair, the models), loads the default word list
 through the pages' own cache (datasets_ui.load_builtin) with the examples the Bigram page reads,
-runs torch and Altair once (their first call pays a one-time set-up), and puts every default and
-preset model shipped for the default list on the job board the pages share (trainer.job_board).
+runs torch and Altair once (their first call pays a one-time set-up), puts every default and
+preset model shipped for the default list on the job board the pages share (trainer.job_board),
+and evaluates the defaults for the Compare page (comparison.model_numbers).
 It never trains: a model that is not shipped stays missing, as it would be for the page.
 
 Streamlit runs no app code before a browser connects, so "once per server" begins with the first
@@ -73,7 +74,8 @@ def give_way() -> None:
 def _run() -> None:
     t0 = time.perf_counter()
     try:
-        for step in (import_pages_dependencies, default_dataset, first_torch_and_altair_calls, shipped_models):
+        for step in (import_pages_dependencies, default_dataset, first_torch_and_altair_calls, shipped_models,
+                     compared_defaults):
             give_way()
             started = time.perf_counter()
             try:
@@ -174,3 +176,19 @@ def shipped_models() -> None:
                 job = board.find(dataset, name, model_config, train_config)
                 if job is not None and job.model is not None and (model_config, train_config) == runs[0]:
                     split_tensors(job.model, dataset, "val")  # kept by the dataset
+
+
+def compared_defaults() -> None:
+    """The Compare page's numbers for every shipped default (its val loss and its loss at each
+    position of the val words): 10-20 s of evaluation on a busy server, once, in the page's own
+    cache (st.cache_data; its spinner draws nothing outside a script run)."""
+    from comparison import default_jobs, default_run, is_ready, model_numbers
+    from datasets_ui import DEFAULT, load_builtin
+    from trainer import job_board
+
+    dataset = load_builtin(DEFAULT)
+    for default, job in default_jobs(job_board(), dataset).items():
+        give_way()
+        if is_ready(job):
+            run = default_run(default, job)
+            model_numbers(run.ident, dataset.fingerprint, run, dataset)

@@ -87,8 +87,8 @@ def test_the_warm_up_runs_once_per_process_in_the_background_and_fills_the_pages
     # it waits for the first visitor's page (which needs no torch) and then works on after that run ended
     assert out["busy_after_the_first_run"]
     assert out["failures"] == {}
-    assert out["steps"] == ["default_dataset", "first_torch_and_altair_calls", "import_pages_dependencies",
-                            "shipped_models"]
+    assert out["steps"] == ["compared_defaults", "default_dataset", "first_torch_and_altair_calls",
+                            "import_pages_dependencies", "shipped_models"]
     assert out["load_seconds"] < 0.05  # the pages' own dataset cache: a hit
     assert "('train', 1)" in out["examples"] and "('val', 1)" in out["examples"]  # the Bigram page's
     assert out["forward_costs"] > 0  # the cost estimates' forward passes, kept for the pages
@@ -123,8 +123,9 @@ def test_the_warm_up_waits_while_a_page_runs(tmp_path):
     """)
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == ("{} ['default_dataset', 'first_torch_and_altair_calls', "
-                                                    "'import_pages_dependencies', 'shipped_models'] {}")
+    assert done.stdout.strip().splitlines()[-1] == ("{} ['compared_defaults', 'default_dataset', "
+                                                    "'first_torch_and_altair_calls', 'import_pages_dependencies', "
+                                                    "'shipped_models'] {}")
 
 
 def test_no_warm_up_when_it_is_turned_off(tmp_path):
