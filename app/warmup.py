@@ -30,9 +30,13 @@ from streamlit.logger import get_logger
 
 _LOGGER = get_logger(__name__)  # Streamlit's handler and level: into the server's log
 GIVE_WAY_SECONDS = 10.0  # longer than a cold page run on a busy server; short enough for a busy class
+# A page's first load is two script runs a moment apart (the second once the browser has the page
+# list): the warm-up waits for a quiet moment this long, not only for the end of a run.
+QUIET_SECONDS = 1.0
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _runs = 0  # script runs going on now
+_last_run_ended = 0.0  # time.monotonic()
 _no_runs = threading.Condition(_lock)
 finished = threading.Event()
 seconds: dict[str, float] = {}  # step -> how long it took (for the log and the tests)
@@ -55,7 +59,7 @@ def start() -> threading.Thread | None:
 @contextmanager
 def visiting():
     """Around a script run: the warm-up waits until it is over (or GIVE_WAY_SECONDS have passed)."""
-    global _runs
+    global _runs, _last_run_ended
     with _lock:
         _runs += 1
     try:
@@ -63,12 +67,20 @@ def visiting():
     finally:
         with _lock:
             _runs -= 1
+            _last_run_ended = time.monotonic()
             _no_runs.notify_all()
 
 
 def give_way() -> None:
+    """Wait until no page has run for QUIET_SECONDS, at most GIVE_WAY_SECONDS."""
+    deadline = time.monotonic() + GIVE_WAY_SECONDS
     with _lock:
-        _no_runs.wait_for(lambda: _runs == 0, timeout=GIVE_WAY_SECONDS)
+        while time.monotonic() < deadline:
+            quiet_in = _last_run_ended + QUIET_SECONDS - time.monotonic()
+            if _runs == 0 and quiet_in <= 0:
+                return
+            until = quiet_in if _runs == 0 else GIVE_WAY_SECONDS  # a run's end notifies
+            _no_runs.wait(timeout=max(0.01, min(deadline - time.monotonic(), until)))
 
 
 def _run() -> None:
