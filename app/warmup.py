@@ -14,8 +14,8 @@ It never trains: a model that is not shipped stays missing, as it would be for t
 Streamlit runs no app code before a browser connects, so "once per server" begins with the first
 script run of the process. Only Home.py's run_app starts it, which the training children (they
 import Home.py as __mp_main__) never call. It gives way to visitors: between two pieces of work it
-waits while a page is running (Home.py wraps each run in `visiting()`), at most GIVE_WAY_SECONDS
-each time, so a busy classroom does not hold it back forever. The home page needs no torch (see
+waits while a page is running (Home.py wraps each run in `visiting()`) and for QUIET_SECONDS after,
+at most GIVE_WAY_SECONDS each time, so a busy classroom does not hold it back forever. The home page needs no torch (see
 makemore/data.py): the first visitor's first page is not slowed down by the warm-up importing it.
 """
 
@@ -30,8 +30,9 @@ from streamlit.logger import get_logger
 
 _LOGGER = get_logger(__name__)  # Streamlit's handler and level: into the server's log
 GIVE_WAY_SECONDS = 10.0  # longer than a cold page run on a busy server; short enough for a busy class
-# A page's first load is two script runs a moment apart (the second once the browser has the page
-# list): the warm-up waits for a quiet moment this long, not only for the end of a run.
+# A visitor's click may bring more than one script run a moment apart (a rerun, a page switch): the
+# warm-up waits for a quiet moment this long, not only for the end of a run (without it, the home
+# page's first visit was slower than with no warm-up at all).
 QUIET_SECONDS = 1.0
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
