@@ -9,22 +9,28 @@ from pathlib import Path
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.append(ROOT)
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def run_app() -> None:
     import streamlit as st
 
+    import warmup
     from datasets_ui import dataset_sidebar
     from registry import STAGES
 
-    st.set_page_config(page_title="makemore playground", page_icon=":material/school:", layout="wide")
+    # A file, not ":material/school:": Streamlit makes a material page icon the browser's favicon by
+    # linking it on fonts.gstatic.com, fetched on every page (an offline classroom logs each as an error).
+    st.set_page_config(page_title="makemore playground", page_icon=str(FAVICON), layout="wide")
     navigation = st.navigation({
         "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
         "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
         "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
     })
-    dataset_sidebar()
-    navigation.run()
+    with warmup.visiting():  # the warm-up waits while a visitor's page runs
+        warmup.start()  # once per server process, in the background: see warmup.py
+        dataset_sidebar()
+        navigation.run()
 
 
 # Streamlit runs this file as __main__. Every training process (makemore.jobs starts them with

@@ -96,7 +96,9 @@ def trainings_progress(jobs: list[TrainingJob]) -> None:
 
 # --- the numbers behind the table and the charts, once per (model, word list) --------------------
 
-@st.cache_data(max_entries=512, show_spinner="Evaluating…")
+# No spinner of its own: the warm-up (warmup.py) fills this cache outside a script run, where a
+# cached function's spinner logs a warning; comparison_frame draws one around its calls.
+@st.cache_data(max_entries=512, show_spinner=False)
 def model_numbers(ident: str, fingerprint: str, _run: Run, _dataset: WordDataset) -> dict:
     """The run's val loss on this word list and its loss at each position of the val words.
     `ident` names the run (a cache key, or an imported file's hash), `fingerprint` the list."""
@@ -132,7 +134,8 @@ def comparison_frame(entries: list[tuple[str, Run]], dataset: WordDataset) -> pd
     time and training."""
     rows = []
     for label, run in entries:
-        numbers = model_numbers(run.ident, dataset.fingerprint, run, dataset)
+        with st.spinner("Evaluating…"):  # shown only if it takes a moment: a cache miss
+            numbers = model_numbers(run.ident, dataset.fingerprint, run, dataset)
         r = run.result
         rows.append({"model": label, "val loss": round(numbers["val"], 4), "params": r.params,
                      "seconds": round(r.seconds, 2), "page": run.page, "config": run.config_text,

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 20 minutes)
     .venv/bin/python bench/classroom.py --sessions 3    # N = 3 only
+    .venv/bin/python bench/classroom.py --first-visits  # one student's first visit of each page (2 minutes)
 
 Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
 deployment has them), then opens N headless Chromium sessions (Playwright driving Debian's
@@ -17,8 +18,17 @@ In a class every browser runs on its student's own computer. Here they share the
 cores, so they run in Linux's idle scheduling class (`chrt --idle`; Chromium resets a plain nice
 value): the server and its trainings get the cores first, as on a machine of their own, and the
 browsers take what is left (30 of them still draw their pages slowly). The N = 1 run beside it
-tells what the crowd costs. Figures only: nothing here asserts a limit (tests/test_classroom.py
-runs N = 3).
+tells what the crowd costs.
+
+--first-visits runs another round alone: a fresh server, one student, who opens the home page and
+then each page through its sidebar link, as the teacher does on the projector at the start of a
+class (--think: seconds on each page before the next click); per page the time from the click to
+its first chart (the first visit of a page pays whatever the server has not yet imported, loaded
+or compiled for it: app/warmup.py), and every request the browser made to a host other than the
+server (an offline classroom logs each as an error).
+
+Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3, and the first
+visits).
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
+FIRST_VISIT_PAGES = [*PAGES, "/compare"]  # the first visitor's round: every page of the sidebar
+TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare"}
 CHART = "[data-testid=stVegaLiteChart] .marks, [data-testid=stGraphVizChart] svg"
 PAGE_TIMEOUT_MS = 300_000
 TRAINING_TIMEOUT_MS = 900_000
@@ -84,14 +96,15 @@ def proportional_bytes(pid: int) -> int:
 class Server:
     """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
 
-    def __init__(self, cache_dir: Path, log: Path, shipped: bool = True):
+    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True):
+        """shipped: the models in data/models (True), none (False), or those in another folder."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir)}
-        if not shipped:
-            env["MAKEMORE_SHIPPED_DIR"] = ""
-        else:
+        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_WARMUP": "1"}  # as deployed
+        if shipped is True:
             env.pop("MAKEMORE_SHIPPED_DIR", None)
+        else:
+            env["MAKEMORE_SHIPPED_DIR"] = str(shipped) if shipped else ""
         streamlit = Path(sys.executable).with_name("streamlit")
         self.log = open(log, "wb")
         self.process = subprocess.Popen(
@@ -292,6 +305,106 @@ async def classroom(url: str, sessions: list[Session], server: Server, train: bo
 
 
 # -----------------------------------------------------------------------------------------------
+# the first visitor: each page's first visit through the sidebar
+
+
+@dataclass
+class FirstVisits:
+    first_chart: dict = field(default_factory=dict)  # page -> seconds from the click, None when no chart came
+    foreign_requests: list = field(default_factory=list)  # URLs on a host other than the server
+    exceptions: list = field(default_factory=list)  # (page, text)
+    peak_bytes: int = 0
+    server_up: float = 0.0  # seconds from the server's start to its health check answering
+    think: float = 0.0  # seconds the student spends on each page before the next click
+    error: str | None = None
+
+
+async def new_chart(page, t0: float) -> float | None:
+    """Seconds from t0 to a chart drawn by this run (not one left from the page before, marked old
+    by the caller), or None when the run ended 5 s ago without one."""
+    chart = page.locator(CHART.replace(" .marks", " .marks:not([data-bench-old])")
+                         .replace(" svg", " svg:not([data-bench-old])")).first
+    done = page.locator("[data-testid=stApp][data-test-script-state=notRunning]")
+    done_since = None
+    while time.monotonic() - t0 < PAGE_TIMEOUT_MS / 1000:
+        if await chart.count() and await chart.is_visible():
+            return time.monotonic() - t0
+        done_since = (done_since or time.monotonic()) if await done.count() else None
+        if done_since and time.monotonic() - done_since > 5:
+            return None
+        await page.wait_for_timeout(20)
+    return None
+
+
+async def first_visits(url: str, chromium: str, report: FirstVisits) -> None:
+    from playwright.async_api import async_playwright
+
+    host = url.split("//", 1)[1]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        page = await context.new_page()
+        page.on("request", lambda r: r.url.split("//", 1)[-1].split("/", 1)[0] != host
+                and not r.url.startswith(("data:", "blob:")) and report.foreign_requests.append(r.url))
+        try:
+            for path in FIRST_VISIT_PAGES:
+                if path == "/":  # the teacher's first page: typed into the address bar
+                    t0 = time.monotonic()
+                    await page.goto(url + path)
+                else:
+                    # charts of the page before may stay in the DOM for a moment: only a new one counts
+                    await page.evaluate(f"""document.querySelectorAll({CHART!r})
+                                             .forEach(e => e.setAttribute('data-bench-old', ''))""")
+                    link = page.locator("[data-testid=stSidebarNavLink]", has_text=TITLES[path]).first
+                    t0 = time.monotonic()
+                    await link.click()
+                report.first_chart[path] = await new_chart(page, t0)
+                await wait_for_run(page)
+                await page.wait_for_timeout(report.think * 1000)
+                for text in await page.locator("[data-testid=stException]").all_inner_texts():
+                    report.exceptions.append((path, text[:300]))
+        finally:
+            await browser.close()
+
+
+def run_first_visits(shipped: bool | Path = True, think: float = 0.0) -> FirstVisits:
+    report = FirstVisits(think=think)
+    with tempfile.TemporaryDirectory() as folder:
+        t0 = time.monotonic()
+        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped)
+        try:
+            server.wait_healthy()
+            report.server_up = time.monotonic() - t0
+            chromium = low_priority(CHROMIUM, Path(folder))
+            try:
+                run_on_own_thread(first_visits(server.url, chromium, report))
+            except Exception as e:  # reported, never hidden
+                report.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            time.sleep(0.5)
+            report.peak_bytes = server.peak_bytes
+        finally:
+            server.stop()
+    return report
+
+
+def first_visits_summary(report: FirstVisits) -> str:
+    lines = [f"first visits (a fresh server, one student, each page through the sidebar): server up in "
+             f"{report.server_up:.1f} s; {report.think:g} s on each page before the next click; peak memory "
+             f"of its process tree {report.peak_bytes / 1e9:.2f} GB",
+             f"  {'page':12} {'first chart':>12}   from the click (the home page: from typing its address)"]
+    for path in FIRST_VISIT_PAGES:
+        seconds = report.first_chart.get(path)
+        lines.append(f"  {path:12} {f'{seconds:.2f} s' if seconds is not None else 'no chart':>12}")
+    foreign = sorted({u.split("//", 1)[-1].split("/", 1)[0] for u in report.foreign_requests})
+    lines.append(f"  requests to other hosts than the server: {len(report.foreign_requests)}"
+                 + (f" ({', '.join(foreign)}; e.g. {report.foreign_requests[0][:120]})" if foreign else ""))
+    problems = ([report.error] if report.error else []) + [f"{p}: exception: {t}" for p, t in report.exceptions]
+    lines += [f"  problem: {p}" for p in problems]
+    return "\n".join(lines)
+
+
+# -----------------------------------------------------------------------------------------------
 # a run and its report
 
 
@@ -381,10 +494,21 @@ def main(argv=None) -> list[Report]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="*", default=[1, 30], help="class sizes to run, in turn")
     parser.add_argument("--no-training", action="store_true", help="only visit the pages")
+    parser.add_argument("--first-visits", action="store_true",
+                        help="only the first visitor: each page's first visit through the sidebar, on a fresh server")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="with --first-visits: seconds on each page, once it has run, before the next click")
+    parser.add_argument("--shipped-dir", type=Path,
+                        help="the shipped models from this folder, not data/models (e.g. while those are rebuilt)")
     args = parser.parse_args(argv)
+    shipped = args.shipped_dir or True
+    if args.first_visits:
+        report = run_first_visits(shipped, think=args.think)
+        print(first_visits_summary(report), flush=True)
+        return [report]
     reports = []
     for n in args.sessions:
-        report = run(n, train=not args.no_training)
+        report = run(n, train=not args.no_training, shipped=shipped)
         print(summary(report), flush=True)
         reports.append(report)
     return reports

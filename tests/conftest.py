@@ -34,10 +34,14 @@ TINY_WORDS = [
 @pytest.fixture(autouse=True)
 def isolated_cache_dir(tmp_path, monkeypatch):
     """Every test gets its own disk cache folder, so nothing is ever written to ~/.cache, and no
-    shipped models (data/models): a test that wants them asks for them (tests/test_shipped.py)."""
+    shipped models (data/models): a test that wants them asks for them (tests/test_shipped.py); and no
+    warm-up."""
     folder = tmp_path / "makemore-cache"
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(folder))
     monkeypatch.setenv("MAKEMORE_SHIPPED_DIR", "")
+    # no warm-up thread (app/warmup.py) filling the caches that the AppTests clear between tests;
+    # the servers of the browser tests turn it on again
+    monkeypatch.setenv("MAKEMORE_WARMUP", "0")
     return folder
 
 

@@ -88,7 +88,8 @@ def app_server(tmp_path_factory):
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with open(log, "wb") as out:
         server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": ""})
+                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": "",
+                                       "MAKEMORE_WARMUP": "1"})  # a server as deployed: warmed up
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS

@@ -1,6 +1,8 @@
 """A small classroom in the browser (bench/classroom.py with N = 3): a freshly started server with an
 empty cache and the shipped models; three students at once visit every page, each of which must show
-a chart with no click and no exception, then each trains a setting of their own to the end.
+a chart with no click and no exception, then each trains a setting of their own to the end. And the
+first visitor of a fresh server, alone, opening each page through the sidebar: a chart on every
+page, and no request to another host than the server.
 (The full N = 30 run is the benchmark: `python bench/classroom.py`; its figures are in the README.)"""
 
 import os
@@ -38,3 +40,23 @@ def test_every_student_sees_every_page_with_a_chart_and_no_exception_on_a_cold_s
 def test_every_student_trains_a_setting_of_their_own_to_the_end(report):
     assert [s.trained_in is not None for s in report.sessions] == [True] * 3
     assert report.cpu_trainings > 0 and report.peak_bytes > 0
+
+
+@pytest.fixture(scope="module")
+def first_visits():
+    if not Path(classroom.CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
+        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-chromium.sh`")
+    result = classroom.run_first_visits()
+    print(classroom.first_visits_summary(result))
+    return result
+
+
+def test_the_first_visitor_of_each_page_through_the_sidebar_sees_a_chart_and_the_browser_asks_no_other_host(
+        first_visits):
+    assert first_visits.error is None and first_visits.exceptions == []
+    assert set(first_visits.first_chart) == set(classroom.FIRST_VISIT_PAGES)
+    assert all(seconds is not None for seconds in first_visits.first_chart.values())
+    # the favicon is served by the app (app/assets): an offline classroom's browsers log no errors
+    assert first_visits.foreign_requests == []

@@ -1,0 +1,207 @@
+"""The work every page shares, done once per server process in a background thread as soon as the
+app first runs, so that the first visitor of each page does not wait for it (issue 22: on a fresh
+server the first visit of a page took 5-14 s, later ones under 1 s).
+
+    warmup.start()   # Home.py's run_app: the first call starts the thread, later calls return it
+
+It imports what the pages import (torch, pandas, altair, the models), loads the default word list
+through the pages' own cache (datasets_ui.load_builtin) with the examples the Bigram page reads,
+runs torch and Altair once (their first call pays a one-time set-up), puts every default and
+preset model shipped for the default list on the job board the pages share (trainer.job_board),
+and evaluates the defaults for the Compare page (comparison.model_numbers).
+It never trains: a model that is not shipped stays missing, as it would be for the page.
+
+Streamlit runs no app code before a browser connects, so "once per server" begins with the first
+script run of the process. Only Home.py's run_app starts it, which the training children (they
+import Home.py as __mp_main__) never call. It gives way to visitors: between two pieces of work it
+waits while a page is running (Home.py wraps each run in `visiting()`) and for QUIET_SECONDS after,
+at most GIVE_WAY_SECONDS each time, so a busy classroom does not hold it back forever. The home page needs no torch (see
+makemore/data.py): the first visitor's first page is not slowed down by the warm-up importing it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+
+from streamlit.logger import get_logger
+
+_LOGGER = get_logger(__name__)  # Streamlit's handler and level: into the server's log
+GIVE_WAY_SECONDS = 10.0  # longer than a cold page run on a busy server; short enough for a busy class
+# A visitor's click may bring more than one script run a moment apart (a rerun, a page switch): the
+# warm-up waits for a quiet moment this long, not only for the end of a run (without it, the home
+# page's first visit was slower than with no warm-up at all).
+QUIET_SECONDS = 1.0
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_runs = 0  # script runs going on now
+_last_run_ended = 0.0  # time.monotonic()
+_no_runs = threading.Condition(_lock)
+finished = threading.Event()
+seconds: dict[str, float] = {}  # step -> how long it took (for the log and the tests)
+failures: dict[str, str] = {}  # step -> what went wrong; a failed step only costs its page the wait
+
+
+def start() -> threading.Thread | None:
+    """The warm-up thread of this process, started on the first call; None with MAKEMORE_WARMUP=0
+    (the tests run the app in their own process under AppTest, and clear and refill its caches)."""
+    global _thread
+    if os.environ.get("MAKEMORE_WARMUP", "1") == "0":
+        return None
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_run, name="makemore-warmup", daemon=True)
+            _thread.start()
+        return _thread
+
+
+@contextmanager
+def visiting():
+    """Around a script run: the warm-up waits until it is over (or GIVE_WAY_SECONDS have passed)."""
+    global _runs, _last_run_ended
+    with _lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs -= 1
+            _last_run_ended = time.monotonic()
+            _no_runs.notify_all()
+
+
+def give_way() -> None:
+    """Wait until no page has run for QUIET_SECONDS, at most GIVE_WAY_SECONDS."""
+    deadline = time.monotonic() + GIVE_WAY_SECONDS
+    with _lock:
+        while time.monotonic() < deadline:
+            quiet_in = _last_run_ended + QUIET_SECONDS - time.monotonic()
+            if _runs == 0 and quiet_in <= 0:
+                return
+            until = quiet_in if _runs == 0 else GIVE_WAY_SECONDS  # a run's end notifies
+            _no_runs.wait(timeout=max(0.01, min(deadline - time.monotonic(), until)))
+
+
+def _run() -> None:
+    t0 = time.perf_counter()
+    try:
+        for step in (import_pages_dependencies, default_dataset, first_torch_and_altair_calls, shipped_models,
+                     compared_defaults):
+            give_way()
+            started = time.perf_counter()
+            try:
+                step()
+            except Exception as error:  # the page does the same work itself later, and reports any error
+                failures[step.__name__] = f"{type(error).__name__}: {error}"
+                _LOGGER.warning("warm-up step %s failed: %s", step.__name__, error)
+            seconds[step.__name__] = time.perf_counter() - started
+    finally:
+        finished.set()
+        _LOGGER.info("warm-up done in %.1f s (%s)", time.perf_counter() - t0,
+                     ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
+
+
+def import_pages_dependencies() -> None:
+    import altair  # noqa: F401
+    import pandas  # noqa: F401
+    import torch  # noqa: F401
+
+    import charts  # noqa: F401
+    import comparison  # noqa: F401
+    import live  # noqa: F401
+    import model_import  # noqa: F401
+    import model_views  # noqa: F401
+    import presets  # noqa: F401
+    import results  # noqa: F401
+    import trainer  # noqa: F401
+    import training_ui  # noqa: F401
+    import widgets  # noqa: F401
+    import makemore.backprop  # noqa: F401
+    import makemore.engine  # noqa: F401
+    import makemore.models.recurrent  # noqa: F401
+    import makemore.models.transformer  # noqa: F401
+    import makemore.models.wavenet  # noqa: F401
+
+
+def default_dataset():
+    """The default list through the pages' cache (st.cache_resource is shared by every session and
+    needs no script run to be filled, only the server's runtime), with the examples the Bigram
+    page evaluates its counts on."""
+    from datasets_ui import DEFAULT, load_builtin
+
+    dataset = load_builtin(DEFAULT)
+    for split in ("train", "val"):
+        dataset.examples(split, 1)
+    return dataset
+
+
+def first_torch_and_altair_calls() -> None:
+    """torch's first forward pass over a large batch took a second more than its second (thread
+    pool and kernel set-up), Altair's first validation of a layered chart 0.4 s more: pay both here,
+    with the Bigram page's own calls (its counts evaluated; its heatmap)."""
+    import pandas as pd
+
+    import charts
+    from makemore.cache import DiskCache, load_or_train
+    from makemore.models import MODELS
+    from makemore.models.bigram import BigramCountsConfig
+    from makemore.train import TrainConfig, evaluate
+
+    dataset = default_dataset()
+    counts = load_or_train(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults),
+                           cache=DiskCache()).model  # counting takes a moment: never a long training
+    evaluate(counts, *dataset.examples("train", 1))
+    cells = pd.DataFrame([("a", "b", "ab", 1, 0.5), ("b", "a", "ba", 2, 0.5)],
+                         columns=["prev", "next", "pair", "count", "prob"])
+    charts.pair_heatmap(cells).to_dict()
+    history = pd.DataFrame({"step": [1, 2, 2], "loss": [3.0, 2.5, 2.6], "split": ["train", "train", "val"]})
+    charts.loss_curve(history, reference=2.45, reference_label="counts").to_dict()  # every training page's
+
+
+def shipped_models() -> None:
+    """Every page's default and preset models: their cost estimate (the first one runs a model under
+    torch's FLOP counter, which imports torch._dynamo: 1-4 s) and the models shipped for them, from
+    disk onto the board the pages share (what each page's first view, and the Compare page, looks
+    up), in the sidebar's order; for each default, the validation examples it reads (Compare
+    evaluates every default on them)."""
+    from datasets_ui import DEFAULT, load_builtin
+    from presets import preset_training
+    from registry import STAGES
+    from trainer import job_board
+    from training_ui import fast_training
+    from makemore.estimate import training_seconds
+    from makemore.models import MODELS
+    from makemore.train import split_tensors
+
+    dataset = load_builtin(DEFAULT)
+    board = job_board()
+    for stage in STAGES:
+        for name in stage.models:
+            spec = MODELS[name]
+            runs = [(spec.config(), fast_training(name))]
+            runs += [(preset.config, preset_training(name, preset, fast_training(name)))
+                     for preset in spec.presets.values()]
+            for model_config, train_config in runs:
+                give_way()
+                training_seconds(name, dataset, model_config, train_config)  # its forward pass is kept (lru_cache)
+                job = board.find(dataset, name, model_config, train_config)
+                if job is not None and job.model is not None and (model_config, train_config) == runs[0]:
+                    split_tensors(job.model, dataset, "val")  # kept by the dataset
+
+
+def compared_defaults() -> None:
+    """The Compare page's numbers for every shipped default (its val loss and its loss at each
+    position of the val words): 10-20 s of evaluation on a busy server, once, in the page's own
+    cache (st.cache_data; its spinner draws nothing outside a script run)."""
+    from comparison import default_jobs, default_run, is_ready, model_numbers
+    from datasets_ui import DEFAULT, load_builtin
+    from trainer import job_board
+
+    dataset = load_builtin(DEFAULT)
+    for default, job in default_jobs(job_board(), dataset).items():
+        give_way()
+        if is_ready(job):
+            run = default_run(default, job)
+            model_numbers(run.ident, dataset.fingerprint, run, dataset)

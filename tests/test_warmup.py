@@ -1,0 +1,139 @@
+"""app/warmup.py: the work every page shares, done once per server process in the background.
+
+Each test runs in a process of its own (the warm-up is once per process, and other tests' AppTests
+would have started it already in this one): the app under AppTest, as the first visitor would open
+it, with a shipped-models folder holding one default model for the default list."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FIRST_VISITS = """
+import json, sys, threading, time
+sys.path[:0] = [{root!r}, {app!r}]
+from streamlit.testing.v1 import AppTest
+
+home = AppTest.from_file({home!r}, default_timeout=120)
+home.run()
+import warmup  # the module the app's run imported
+thread = warmup.start()
+busy_after_the_first_run = thread.is_alive() and not warmup.finished.is_set()
+home.run()  # a second run, and a second visitor: no second warm-up
+AppTest.from_file({home!r}, default_timeout=120).run()
+threads = [t.name for t in threading.enumerate() if t.name == thread.name]
+assert warmup.finished.wait(180), "the warm-up did not finish"
+
+from datasets_ui import DEFAULT, load_builtin
+import trainer
+from makemore.estimate import forward_cost
+from makemore.models import MODELS
+from makemore.train import TrainConfig
+
+t0 = time.perf_counter()
+dataset = load_builtin(DEFAULT)
+load_seconds = time.perf_counter() - t0
+key = trainer.job_board().key(dataset, "mlp", MODELS["mlp"].config(), TrainConfig(**MODELS["mlp"].train_defaults))
+print(json.dumps({{
+    "same_thread": warmup.start() is thread, "threads": threads, "thread": thread.name,
+    "script_thread": threading.current_thread().name, "busy_after_the_first_run": busy_after_the_first_run,
+    "failures": warmup.failures, "steps": sorted(warmup.seconds), "load_seconds": load_seconds,
+    "examples": sorted(str(k) for k in dataset._examples), "forward_costs": forward_cost.cache_info().currsize,
+    "on_the_board": key in trainer.job_board()._jobs,
+}}))
+"""
+
+
+def shipped_mlp(folder: Path) -> None:
+    """The MLP's default run on the default list, as `makemore pretrain` ships it (weights untrained:
+    only where it is found matters here)."""
+    sys.path.insert(0, str(ROOT / "app"))
+    from datasets_ui import DATA_DIR, DEFAULT
+
+    from makemore.checkpoint import Checkpoint, save_checkpoint
+    from makemore.data import WordDataset
+    from makemore.models import MODELS, create_model
+    from makemore.train import TrainConfig, TrainResult
+
+    dataset = WordDataset.from_file(DATA_DIR / DEFAULT)
+    config, train_config = MODELS["mlp"].config(), TrainConfig(**MODELS["mlp"].train_defaults)
+    model = create_model("mlp", len(dataset.vocab), config, seed=train_config.seed)
+    result = TrainResult(params=1, steps=train_config.max_steps, seconds=1.0, train_loss=2.2, val_loss=2.2,
+                         test_loss=2.2)
+    checkpoint = Checkpoint.of("mlp", model, config, train_config, result, dataset)
+    save_checkpoint(folder / f"{checkpoint.key}.pt", checkpoint)
+
+
+def run_python(code: str, tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MAKEMORE_CACHE_DIR": str(tmp_path / "cache"), "MAKEMORE_WARMUP": "1",
+                               **env})
+
+
+def test_the_warm_up_runs_once_per_process_in_the_background_and_fills_the_pages_caches(tmp_path):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shipped_mlp(shipped)
+    code = FIRST_VISITS.format(root=str(ROOT), app=str(ROOT / "app"), home=str(ROOT / "app" / "Home.py"))
+    done = run_python(code, tmp_path, MAKEMORE_SHIPPED_DIR=str(shipped))
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["same_thread"] and out["threads"] == [out["thread"]]  # once, however many runs and visitors
+    assert out["thread"] != out["script_thread"]
+    # it waits for the first visitor's page (which needs no torch) and then works on after that run ended
+    assert out["busy_after_the_first_run"]
+    assert out["failures"] == {}
+    assert out["steps"] == ["compared_defaults", "default_dataset", "first_torch_and_altair_calls",
+                            "import_pages_dependencies", "shipped_models"]
+    assert out["load_seconds"] < 0.05  # the pages' own dataset cache: a hit
+    assert "('train', 1)" in out["examples"] and "('val', 1)" in out["examples"]  # the Bigram page's
+    assert out["forward_costs"] > 0  # the cost estimates' forward passes, kept for the pages
+    assert out["on_the_board"]  # the shipped model, found for the MLP page
+
+
+def test_a_training_child_process_does_not_run_the_warm_up(tmp_path):
+    # A training child (multiprocessing's forkserver or spawn) runs the parent's __main__, Home.py,
+    # once more as __mp_main__: exactly this.
+    code = textwrap.dedent(f"""
+        import runpy, sys, threading
+        runpy.run_path({str(ROOT / "app" / "Home.py")!r}, run_name="__mp_main__")
+        print(sorted(m for m in ("warmup", "streamlit", "altair", "pandas") if m in sys.modules),
+              [t.name for t in threading.enumerate() if "warm" in t.name])
+    """)
+    done = run_python(code, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[] []"
+
+
+def test_the_warm_up_waits_while_a_page_runs(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
+        import warmup
+        with warmup.visiting():  # as Home.py runs each page
+            warmup.start()
+            time.sleep(1.0)
+            during = dict(warmup.seconds)
+        assert warmup.finished.wait(180)
+        print(during, sorted(warmup.seconds), warmup.failures)
+    """)
+    done = run_python(code, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == ("{} ['compared_defaults', 'default_dataset', "
+                                                    "'first_torch_and_altair_calls', 'import_pages_dependencies', "
+                                                    "'shipped_models'] {}")
+
+
+def test_no_warm_up_when_it_is_turned_off(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
+        import warmup
+        print(warmup.start())
+    """)
+    done = run_python(code, tmp_path, MAKEMORE_WARMUP="0")
+    assert done.returncode == 0 and done.stdout.strip() == "None", done.stderr[-3000:]
