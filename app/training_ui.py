@@ -182,10 +182,11 @@ def against_overfitting(prefix: str, recipe: TrainConfig) -> TrainConfig:
                      icon=":material/shield:"):
         c1, c2 = st.columns(2, vertical_alignment="center")
         decay = c1.select_slider(
-            "Weight decay", WEIGHT_DECAYS, RECIPE, key=f"{prefix}_wd", **BOUND,
+            "Weight decay", WEIGHT_DECAYS, initial(f"{prefix}_wd", RECIPE), key=f"{prefix}_wd", **BOUND,
             help=f"Pulls every weight a little towards 0 at each step, so the net cannot bend itself around each "
             f"training word. **{RECIPE}**: the recipe's own ({recipe.weight_decay:g} here).")
-        keep = c2.toggle("Keep the best-val weights", False, key=f"{prefix}_keep", **BOUND,
+        keep = c2.toggle("Keep the best-val weights", initial(f"{prefix}_keep", False, False), key=f"{prefix}_keep",
+                         **BOUND,
                          help="Train all the steps, but end with the weights of the validation point with the "
                          "lowest loss (early stopping, with the whole curve still shown).")
     if decay != RECIPE:

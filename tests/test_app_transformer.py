@@ -216,5 +216,7 @@ def test_a_list_that_cannot_spell_the_default_name_shows_one_of_its_words():
     at.switch_page(PAGE).run()
     at = train_small(at)
     shown_name = next(c.value for c in at.caption if "cannot spell “emma”" in c.value).split("“")[2].split("”")[0]
-    assert shown_name in words and not at.warning
+    assert shown_name in words
+    assert not [w for w in at.warning if w.icon == ":material/keyboard:"]  # the shown name is readable
+    # (20 words: the model memorises them, and the page says so: a warning of another kind)
     assert len(data_of(at, MASK)) == (len(shown_name) + 1) ** 2
