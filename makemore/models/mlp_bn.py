@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from makemore import limits
 from makemore.layers import BatchNorm1d, Linear, Tanh
-from makemore.models.fields import same_field
+from makemore.models.shared_fields import same_field
 from makemore.models.loss import next_char_loss
 from makemore.models.mlp import MLPConfig
 

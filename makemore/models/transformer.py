@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from makemore import limits
-from makemore.models.fields import same_field
+from makemore.models.shared_fields import same_field
 from makemore.models.loss import next_char_loss
 
 
