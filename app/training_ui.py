@@ -25,6 +25,67 @@ from references import lecture_sentence, source_title
 from trainer import job_board, start_training
 from urlstate import Setting, parse_query
 
+# TrainConfig's fields by name: their metadata holds each setting's label, help and bounds (makemore/train.py)
+TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# field -> the last part of its widget's key and URL parameter (`{prefix}_{part}`); every field with a widget
+KEYS = {"optimizer": "optimizer", "lr": "lr", "schedule": "decay", "max_steps": "steps", "batch_size": "batch",
+        "seed": "seed", "weight_decay": "wd", "keep_best": "keep"}
+
+
+def key(prefix: str, name: str) -> str:
+    """The widget key and URL parameter of TrainConfig's field `name` on the page of `prefix`: "mlp_steps"."""
+    return f"{prefix}_{KEYS[name]}"
+
+
+def meta(name: str) -> dict:
+    """The metadata of TrainConfig's field `name`."""
+    return dict(TRAIN_FIELDS[name].metadata)
+
+
+def allowed(name: str, value) -> bool:
+    """Whether TrainConfig's field `name` may hold `value`, by its metadata's bounds or choices."""
+    m = meta(name)
+    if "choices" in m:
+        return value in m["choices"]
+    if isinstance(TRAIN_FIELDS[name].default, bool):
+        return isinstance(value, bool)
+    return m["min"] <= value <= m["max"] and not (m.get("positive") and value <= 0)
+
+
+def choice_options(name: str) -> dict:
+    """Shown text -> value, for a field with choices: {"AdamW": "adamw", "SGD": "sgd"}."""
+    m = meta(name)
+    return {m.get("choice_labels", {}).get(c, c): c for c in m["choices"]}
+
+
+def checked(name: str, values: tuple) -> tuple:
+    """`values`, a widget's for TrainConfig's field `name`, each within the field's bounds (a value
+    outside them is a mistake in the app, refused when the page loads)."""
+    wrong = [v for v in values if not allowed(name, v)]
+    if wrong:
+        raise ValueError(f"{name} cannot be {', '.join(map(str, wrong))} (makemore.train.TrainConfig's bounds)")
+    return values
+
+
+def offered(name: str, values: tuple) -> tuple:
+    """A training page's widget values for TrainConfig's field `name`: `values`, and the recipes'
+    within their range, checked against the field's bounds."""
+    return checked(name, with_recipes(values, name))
+
+
+def train_setting(parameter: str, name: str, default, options: tuple = (), lo=None, hi=None) -> Setting:
+    """What the URL may hold in `parameter` for TrainConfig's field `name`: one of the widget's
+    `options` (from `offered`), else a number within the field's bounds (or within `lo`-`hi`, a
+    page's narrower slider)."""
+    m = meta(name)
+    if options:
+        return Setting(parameter, m["label"], default, options=tuple(options))
+    lo, hi = m.get("min") if lo is None else lo, m.get("max") if hi is None else hi
+    if lo is not None and not (allowed(name, lo) and allowed(name, hi)):
+        raise ValueError(f"{name} cannot range over {lo}-{hi} (makemore.train.TrainConfig's bounds)")
+    return Setting(parameter, m["label"], default, lo=lo, hi=hi)
+
+
 def with_recipes(values: tuple, field: str) -> tuple:
     """The slider's values, and every value within their range that a registered recipe or preset
     uses (its buttons set them; the Bigram page's full-batch steps are its own sliders')."""
@@ -35,23 +96,24 @@ def with_recipes(values: tuple, field: str) -> tuple:
     return tuple(sorted(set(values) | used))
 
 
-LEARNING_RATES = with_recipes((0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
-                               0.05, 0.1, 0.2, 0.3, 0.5, 1.0), "lr")
-STEPS = with_recipes((500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000,
-                      200_000), "max_steps")
-BATCH_SIZES = with_recipes((16, 32, 64, 128, 256, 512, 1024, 2048), "batch_size")
-# The six widgets set these TrainConfig fields; the others (weight decay, warmup, the cosine floor,
-# AdamW's beta2) come whole from a recipe: the fast one, or the lecture's ("Recipe details").
-WIDGET_FIELDS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "seed")
+LEARNING_RATES = offered("lr", (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03,
+                                0.05, 0.1, 0.2, 0.3, 0.5, 1.0))
+STEPS = offered("max_steps", (500, 1000, 2000, 3000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 50_000,
+                              100_000, 200_000))
+BATCH_SIZES = offered("batch_size", (16, 32, 64, 128, 256, 512, 1024, 2048))
+# The six widgets in two rows set these TrainConfig fields (their metadata's widget "training"); the
+# others come from a recipe (the fast one, or the lecture's: "Recipe details"), weight decay and
+# keeping the best weights changed by the expander against overfitting (widget "overfitting").
+WIDGET_FIELDS = tuple(name for name, f in TRAIN_FIELDS.items() if f.metadata.get("widget") == "training")
 DETAILS = {"fast": "the fast recipe", "lecture": "the lecture's recipe"}
 # "Against overfitting": weight decay (RECIPE keeps the recipe's own, so that a page's runs and links
 # stay what they were) and keeping the weights of the best validation loss
 RECIPE = "recipe's"
-WEIGHT_DECAYS = (RECIPE, *with_recipes((0.0, 0.0001, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0), "weight_decay"))
+WEIGHT_DECAYS = (RECIPE, *offered("weight_decay", (0.0, 0.0001, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0)))
 PAGE_TRAINING = "page_training_prefix"  # session_state: the prefix of the training widgets this page drew
 # option -> what it means in makemore; the options are what the widgets show and the URL holds
-DECAYS = {"off": "constant", "step": "step", "cosine": "cosine"}
-OPTIMIZERS = {"AdamW": "adamw", "SGD": "sgd"}
+DECAYS = choice_options("schedule")  # {"off": "constant", "step": "step", "cosine": "cosine"}
+OPTIMIZERS = choice_options("optimizer")  # {"AdamW": "adamw", "SGD": "sgd"}
 
 
 def option(options, value):
@@ -61,24 +123,29 @@ def option(options, value):
 
 def training_values(prefix: str, config: TrainConfig, recipe: str = "fast") -> dict:
     """The widget values (by key) that stand for a training config: for recipe buttons."""
-    return {f"{prefix}_optimizer": option(OPTIMIZERS, config.optimizer), f"{prefix}_lr": config.lr,
-            f"{prefix}_decay": option(DECAYS, config.schedule), f"{prefix}_steps": config.max_steps,
-            f"{prefix}_batch": config.batch_size, f"{prefix}_details": recipe, f"{prefix}_wd": RECIPE,
-            f"{prefix}_keep": config.keep_best}
+    return {key(prefix, "optimizer"): option(OPTIMIZERS, config.optimizer), key(prefix, "lr"): config.lr,
+            key(prefix, "schedule"): option(DECAYS, config.schedule), key(prefix, "max_steps"): config.max_steps,
+            key(prefix, "batch_size"): config.batch_size, f"{prefix}_details": recipe,
+            key(prefix, "weight_decay"): RECIPE, key(prefix, "keep_best"): config.keep_best}
 
 
 def training_settings(prefix: str, defaults: TrainConfig) -> list[Setting]:
-    values = training_values(prefix, defaults)
+    """What the URL may hold for the training widgets of a page (keys `{prefix}_...`)."""
+    values = training_values(prefix, defaults) | {key(prefix, "seed"): defaults.seed}  # no recipe sets the seed
+
+    def setting(name: str, options: tuple = ()) -> Setting:
+        return train_setting(key(prefix, name), name, values[key(prefix, name)], options)
+
     return [
         Setting(f"{prefix}_details", "Recipe details", "fast", options=tuple(DETAILS)),
-        Setting(f"{prefix}_optimizer", "Optimizer", values[f"{prefix}_optimizer"], options=tuple(OPTIMIZERS)),
-        Setting(f"{prefix}_lr", "Learning rate", defaults.lr, options=LEARNING_RATES),
-        Setting(f"{prefix}_decay", "Learning-rate decay", values[f"{prefix}_decay"], options=tuple(DECAYS)),
-        Setting(f"{prefix}_steps", "Steps", defaults.max_steps, options=STEPS),
-        Setting(f"{prefix}_batch", "Batch size", defaults.batch_size, options=BATCH_SIZES),
-        Setting(f"{prefix}_seed", "Seed", defaults.seed, lo=0, hi=1_000_000),
-        Setting(f"{prefix}_wd", "Weight decay", RECIPE, options=WEIGHT_DECAYS),
-        Setting(f"{prefix}_keep", "Keep the best-val weights", False),
+        setting("optimizer", tuple(OPTIMIZERS)),
+        setting("lr", LEARNING_RATES),
+        setting("schedule", tuple(DECAYS)),
+        setting("max_steps", STEPS),
+        setting("batch_size", BATCH_SIZES),
+        setting("seed"),
+        setting("weight_decay", WEIGHT_DECAYS),
+        setting("keep_best"),
     ]
 
 
@@ -120,11 +187,14 @@ def details(config: TrainConfig) -> dict:
             if f.name not in WIDGET_FIELDS and getattr(config, f.name) != getattr(plain, f.name)}
 
 
+def phrase(name: str) -> str:
+    """How TrainConfig's field `name` reads inside a sentence: "weight decay", "AdamW β₂"."""
+    m = meta(name)
+    return m.get("phrase", m["label"].lower())
+
+
 def details_text(config: TrainConfig) -> str:
-    names = {"weight_decay": "weight decay", "lr_floor": "cosine floor (× lr)", "warmup": "warmup steps",
-             "beta2": "AdamW β₂", "eval_interval": "validation every", "device": "device",
-             "keep_best": "keep the best-val weights"}
-    return ", ".join(f"{names.get(k, k)} {v:g}" if isinstance(v, float) else f"{names.get(k, k)} {v}"
+    return ", ".join(f"{phrase(k)} {v:g}" if isinstance(v, float) else f"{phrase(k)} {v}"
                      for k, v in details(config).items()) or "none"
 
 
@@ -138,27 +208,25 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lec
     base = defaults
 
     def index(name: str, options) -> int:
-        return initial(f"{prefix}_{name}", list(options).index(settings[f"{prefix}_{name}"].default), 0)
+        return initial(key(prefix, name), list(options).index(settings[key(prefix, name)].default), 0)
+
+    def value(name: str, unset=None):
+        return initial(key(prefix, name), getattr(defaults, name), unset)
+
+    def common(name: str, help_text: str | None = None) -> dict:  # the field's label, help and widget key
+        m = meta(name)
+        return dict(label=m["label"], help=help_text or m.get("help"), key=key(prefix, name), **BOUND)
 
     c1, c2, c3 = st.columns(3)
-    optimizer = c1.radio("Optimizer", list(OPTIMIZERS), key=f"{prefix}_optimizer", horizontal=True, **BOUND,
-                         index=index("optimizer", OPTIMIZERS),
-                         help="**SGD** (the lectures'): step against the gradient. **AdamW**: per-weight step "
-                         "sizes from running averages of the gradient; much less sensitive to the learning rate.")
-    lr = c2.select_slider("Learning rate", LEARNING_RATES, initial(f"{prefix}_lr", defaults.lr), key=f"{prefix}_lr",
-                          **BOUND, help=f"Log scale. {lr_help}".strip())
-    decay = c3.selectbox("Learning-rate decay", list(DECAYS), key=f"{prefix}_decay", **BOUND,
-                         index=index("decay", DECAYS),
-                         help="**step**: the rate ÷ 10 for the second half (the lectures'). **cosine**: a smooth "
-                         "fall to a tenth of the rate by the last step. **off**: one rate throughout.")
+    optimizer = c1.radio(options=list(OPTIMIZERS), index=index("optimizer", OPTIMIZERS), horizontal=True,
+                         **common("optimizer"))
+    lr = c2.select_slider(options=LEARNING_RATES, value=value("lr"), **common("lr", f"Log scale. {lr_help}".strip()))
+    decay = c3.selectbox(options=list(DECAYS), index=index("schedule", DECAYS), **common("schedule"))
     c1, c2, c3 = st.columns(3)
-    steps = c1.select_slider("Steps", STEPS, initial(f"{prefix}_steps", defaults.max_steps), key=f"{prefix}_steps",
-                             **BOUND)
-    batch_size = c2.select_slider("Batch size", BATCH_SIZES, initial(f"{prefix}_batch", defaults.batch_size),
-                                  key=f"{prefix}_batch", **BOUND,
-                                  help="Examples per step. Bigger: a less noisy gradient, slower steps.")
-    seed = c3.number_input("Seed", 0, 1_000_000, initial(f"{prefix}_seed", defaults.seed, "min"), key=f"{prefix}_seed",
-                           **BOUND, help="Sets the initial weights and the order of the minibatches.")
+    steps = c1.select_slider(options=STEPS, value=value("max_steps"), **common("max_steps"))
+    batch_size = c2.select_slider(options=BATCH_SIZES, value=value("batch_size"), **common("batch_size"))
+    seed = c3.number_input(min_value=meta("seed")["min"], max_value=meta("seed")["max"], value=value("seed", "min"),
+                           **common("seed"))
     if lecture is not None and details(lecture) != details(defaults):
         source = next((spec.lecture.source for spec in MODELS.values()
                        if spec.lecture and TrainConfig(**spec.lecture.train) == lecture), "the lecture")
@@ -177,18 +245,16 @@ def training_controls(prefix: str, defaults: TrainConfig, lr_help: str = "", lec
 def against_overfitting(prefix: str, recipe: TrainConfig) -> TrainConfig:
     """Weight decay and keeping the best-val weights, in an expander (open once either is set):
     `recipe` with what they change."""
-    changed = st.session_state.get(f"{prefix}_wd", RECIPE) != RECIPE or st.session_state.get(f"{prefix}_keep", False)
+    wd_key, keep_key = key(prefix, "weight_decay"), key(prefix, "keep_best")
+    changed = st.session_state.get(wd_key, RECIPE) != RECIPE or st.session_state.get(keep_key, False)
     with st.expander("Against overfitting: weight decay, keeping the best-val weights", expanded=bool(changed),
                      icon=":material/shield:"):
         c1, c2 = st.columns(2, vertical_alignment="center")
         decay = c1.select_slider(
-            "Weight decay", WEIGHT_DECAYS, initial(f"{prefix}_wd", RECIPE), key=f"{prefix}_wd", **BOUND,
-            help=f"Pulls every weight a little towards 0 at each step, so the net cannot bend itself around each "
-            f"training word. **{RECIPE}**: the recipe's own ({recipe.weight_decay:g} here).")
-        keep = c2.toggle("Keep the best-val weights", initial(f"{prefix}_keep", False, False), key=f"{prefix}_keep",
-                         **BOUND,
-                         help="Train all the steps, but end with the weights of the validation point with the "
-                         "lowest loss (early stopping, with the whole curve still shown).")
+            meta("weight_decay")["label"], WEIGHT_DECAYS, initial(wd_key, RECIPE), key=wd_key, **BOUND,
+            help=f"{meta('weight_decay')['help']} **{RECIPE}**: the recipe's own ({recipe.weight_decay:g} here).")
+        keep = c2.toggle(meta("keep_best")["label"], initial(keep_key, False, False), key=keep_key, **BOUND,
+                         help=meta("keep_best")["help"])
     if decay != RECIPE:
         recipe = dataclasses.replace(recipe, weight_decay=decay)
     return dataclasses.replace(recipe, keep_best=keep)

@@ -42,8 +42,13 @@ class Setting:
         if kind is float and not math.isfinite(value):
             raise ValueError(f"{text!r} is not a finite number")
         if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
-            raise ValueError(f"{text} is outside {self.lo:g}–{self.hi:g}")
+            raise ValueError(f"{text} is outside {number(self.lo)}–{number(self.hi)}")
         return value
+
+
+def number(x: float) -> str:
+    """A bound as a person reads it: 2,147,483,647 rather than 2.14748e+09."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
 def parse_query(query: dict[str, str | list[str]], settings: list[Setting],

@@ -25,7 +25,8 @@ import stages  # noqa: E402  (bench/stages.py)
 from makemore import limits  # noqa: E402
 from makemore.data import WordDataset  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
-from makemore.models.mlp_bn import PRESETS, MLPBNConfig, estimate_seconds  # noqa: E402
+from makemore.estimate.mlp_bn import estimate_seconds  # noqa: E402
+from makemore.models.mlp_bn import PRESETS, MLPBNConfig  # noqa: E402
 from makemore.train import TrainConfig, evaluated_examples, train  # noqa: E402
 
 NAMES = stages.NAMES

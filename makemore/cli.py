@@ -7,7 +7,8 @@
     python -m makemore backprop-check --batch-size 8 --json
     python -m makemore pretrain              # the models shipped in data/models
 
-Every model's own settings (its config dataclass) become options too, e.g. --alpha for bigram.
+Every training setting (makemore.train.TrainConfig) and every model's own settings (its config
+dataclass: --alpha for bigram) become options, with the bounds their fields' metadata declares.
 Bad input exits with status 2 and one line on stderr saying what is wrong.
 """
 
@@ -28,7 +29,7 @@ from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, sa
 from makemore.data import DataError, WordDataset
 from makemore.models import MODELS, config_fields
 from makemore.sample import generate
-from makemore.train import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from makemore.train import TrainConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "names.txt"
 
@@ -42,8 +43,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def bounded(kind, lo, hi):
-    """An argparse type: a number of `kind` in [lo, hi]. argparse names the option in the error."""
+def bounded(kind, lo, hi, positive=False):
+    """An argparse type: a number of `kind` in [lo, hi] (and above 0 if `positive`). argparse names the
+    option in the error."""
     def parse(text):
         try:
             value = kind(text)
@@ -51,36 +53,42 @@ def bounded(kind, lo, hi):
             raise argparse.ArgumentTypeError(f"must be a{'n integer' if kind is int else ' number'}, not {text!r}")
         if not (lo <= value <= hi) or (kind is float and not math.isfinite(value)):
             raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}, not {text}")
+        if positive and value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
         return value
     return parse
 
 
-def positive_lr(text):
-    value = bounded(float, 0.0, limits.MAX_LR)(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
+def add_field_option(group, f) -> None:
+    """A config field as an option, from its metadata (makemore.train.TrainConfig, the models'
+    configs): --lr, --block-size, --optimizer {adamw,sgd}, --batchnorm/--no-batchnorm... Its default
+    is None, so that a field left out keeps the model's recipe or config default."""
+    flag = "--" + f.name.replace("_", "-")
+    default = f.default if f.default is not MISSING else None
+    meta = f.metadata
+    zero = f"; 0: {meta['zero']}" if "zero" in meta else ""
+    about = meta.get("help", "").replace("**", "")  # the pages' Markdown, as plain text
+    help_text = f"{about} (default {default}{zero})".strip()
+    if isinstance(default, bool):
+        group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+    elif "choices" in meta:
+        group.add_argument(flag, choices=meta["choices"], help=help_text)
+    elif "options" in meta:  # a few allowed numbers (the page's select-slider)
+        group.add_argument(flag, type=type(default), choices=meta["options"], help=help_text)
+    elif isinstance(default, (int, float)):
+        kind = type(default)
+        lo, hi = meta.get("min", -math.inf), meta.get("max", math.inf)
+        group.add_argument(flag, type=bounded(kind, lo, hi, meta.get("positive", False)), help=help_text)
+    else:
+        group.add_argument(flag, help=help_text)
 
 
 def add_training_options(p, model_required=True):
     p.add_argument("--model", required=model_required, help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
-    p.add_argument("--max-steps", type=bounded(int, 0, limits.MAX_STEPS))
-    p.add_argument("--batch-size", type=bounded(int, 0, limits.MAX_BATCH_SIZE),
-                   help="0 = full batch")
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=positive_lr)
-    p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--weight-decay", type=bounded(float, 0.0, 10.0))
-    p.add_argument("--lr-floor", type=bounded(float, 0.0, 1.0), help="where cosine decay ends, x lr (default 0.1)")
-    p.add_argument("--warmup", type=bounded(int, 0, limits.MAX_STEPS), help="steps of linear warmup (default 0)")
-    p.add_argument("--beta2", type=bounded(float, 0.0, 0.9999), help="AdamW's beta2 (default 0.999)")
-    p.add_argument("--eval-interval", type=bounded(int, 0, limits.MAX_STEPS),
-                   help="validation every N steps (default 0: automatic, 20 per run, as the app does)")
-    p.add_argument("--seed", type=bounded(int, 0, 2**31 - 1))
-    p.add_argument("--device", choices=DEVICES)
-    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
-                   help="end with the weights of the validation with the lowest loss (default: the last step's)")
+    group = p.add_argument_group("training options (default: the model's fast recipe, else the value shown)")
+    for f in fields(TrainConfig):
+        add_field_option(group, f)
     p.add_argument("--cache", action="store_true", help="reuse/save trained models in the disk cache")
 
 
@@ -88,21 +96,7 @@ def add_model_options(p, model_name):
     """The model's config fields as options: --block-size, --alpha, --batchnorm/--no-batchnorm..."""
     group = p.add_argument_group(f"{model_name} options")
     for f in config_fields(model_name):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
-        meta = f.metadata
-        if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        elif "choices" in meta:
-            group.add_argument(flag, choices=meta["choices"])
-        elif "options" in meta:  # a few allowed numbers (the page's select-slider)
-            group.add_argument(flag, type=type(default), choices=meta["options"], help=f"default {default}")
-        elif isinstance(default, (int, float)):
-            kind = type(default)
-            lo, hi = meta.get("min", -math.inf), meta.get("max", math.inf)
-            group.add_argument(flag, type=bounded(kind, lo, hi), help=f"default {default}")
-        else:
-            group.add_argument(flag, help=f"default {default}")
+        add_field_option(group, f)
 
 
 def build_parser(model_name=None):
@@ -119,7 +113,7 @@ def build_parser(model_name=None):
     s.add_argument("--num", type=bounded(int, 1, limits.MAX_SAMPLES), default=20)
     s.add_argument("--temperature", type=bounded(float, 0.01, 10.0), default=1.0)
     s.add_argument("--top-k", type=bounded(int, 0, 1000), default=0, help="0 = no top-k")
-    s.add_argument("--sample-seed", type=bounded(int, 0, 2**31 - 1), default=0)
+    s.add_argument("--sample-seed", type=bounded(int, 0, limits.MAX_SEED), default=0)
     sub.add_parser("models", help="list the model names")
     pre = sub.add_parser("pretrain", help="train the models that ship in data/models (what is missing)")
     pre.add_argument("--jobs", type=bounded(int, 1, 16), default=2, help="trainings at once (default 2)")
@@ -130,7 +124,7 @@ def build_parser(model_name=None):
                    help=f"default 32; at least {MIN_BATCH_SIZE}, or BatchNorm magnifies float32 rounding "
                    "past the tolerance")
     b.add_argument("--n-hidden", type=bounded(int, 1, limits.MAX_N_HIDDEN), help="default 64")
-    b.add_argument("--seed", type=bounded(int, 0, 2**31 - 1), help="default 42")
+    b.add_argument("--seed", type=bounded(int, 0, limits.MAX_SEED), help="default 42")
     b.add_argument("--json", action="store_true", help="print only one JSON line of results")
     if model_name in MODELS:
         add_model_options(t, model_name)
@@ -138,9 +132,8 @@ def build_parser(model_name=None):
     return p
 
 
-# the TrainConfig fields that `train` and `sample` take as options (--max-steps, --lr, ...)
-TRAIN_OPTIONS = ("max_steps", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "lr_floor", "warmup",
-                 "beta2", "eval_interval", "seed", "device", "keep_best")
+# the TrainConfig fields that `train` and `sample` take as options (--max-steps, --lr, ...): every one
+TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
 
 
 def configs_from_args(args):
@@ -167,9 +160,6 @@ def train_command_line(model_name: str, model_config, train_config: TrainConfig,
         if value != getattr(defaults, f.name):
             words += option_words(f.name, value)
     fast = TrainConfig(**spec.train_defaults)
-    unknown = [f.name for f in fields(TrainConfig) if f.name not in TRAIN_OPTIONS]
-    if unknown:  # a new TrainConfig field without its option: the command could not say it
-        raise ValueError(f"TrainConfig fields with no command-line option: {', '.join(unknown)}")
     for name in TRAIN_OPTIONS:
         value = getattr(train_config, name)
         if value != getattr(fast, name):
@@ -245,44 +235,41 @@ def parse_args(argv) -> argparse.Namespace:
     return build_parser(model_name).parse_args(argv)
 
 
-def run(argv):
-    args = parse_args(argv)
+def models_command(args) -> int:
+    for name, spec in MODELS.items():
+        print(f"{name:12} {spec.summary}")
+    return 0
 
-    if args.command == "models":
-        for name, spec in MODELS.items():
-            print(f"{name:12} {spec.summary}")
-        return 0
 
-    if args.command == "train":
-        dataset, model, model_config, train_config, r = train_command(args, quiet=args.json)
-        if args.save:
-            checkpoint = Checkpoint.of(args.model, model, model_config, train_config, r, dataset, with_words=True)
-            try:
-                save_checkpoint(args.save, checkpoint)
-            except (OSError, RuntimeError) as e:
-                raise UsageError(f"cannot write {args.save}: {e}")
-        summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
-                   "seconds": round(r.seconds, 3), "steps_per_sec": round(r.steps_per_sec, 1),
-                   "train_loss": finite(r.train_loss), "val_loss": finite(r.val_loss),
-                   "test_loss": finite(r.test_loss), "kept_step": r.kept_step, "device": r.device,
-                   "config": asdict(model_config), "train_config": asdict(train_config)}
-        if args.json:
-            print(json.dumps(summary))
-        else:
-            print(f"{args.model}: {r.params:,} params, {r.steps} steps in {r.seconds:.1f}s  "
-                  f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}"
-                  + (f"  (the weights of step {r.kept_step:,}, the best val)" if r.kept_step else ""))
-        return 0
+def train_and_report(args) -> int:
+    dataset, model, model_config, train_config, r = train_command(args, quiet=args.json)
+    if args.save:
+        checkpoint = Checkpoint.of(args.model, model, model_config, train_config, r, dataset, with_words=True)
+        try:
+            save_checkpoint(args.save, checkpoint)
+        except (OSError, RuntimeError) as e:
+            raise UsageError(f"cannot write {args.save}: {e}")
+    summary = {"model": args.model, "data": str(args.data), "params": r.params, "steps": r.steps,
+               "seconds": round(r.seconds, 3), "steps_per_sec": round(r.steps_per_sec, 1),
+               "train_loss": finite(r.train_loss), "val_loss": finite(r.val_loss),
+               "test_loss": finite(r.test_loss), "kept_step": r.kept_step, "device": r.device,
+               "config": asdict(model_config), "train_config": asdict(train_config)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.model}: {r.params:,} params, {r.steps} steps in {r.seconds:.1f}s  "
+              f"train {r.train_loss:.4f}  val {r.val_loss:.4f}  test {r.test_loss:.4f}"
+              + (f"  (the weights of step {r.kept_step:,}, the best val)" if r.kept_step else ""))
+    return 0
 
-    if args.command == "backprop-check":
-        return backprop_check(args)
 
-    if args.command == "pretrain":
-        from makemore.pretrain import pretrain  # imported here: it reads every built-in list
-        pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
-        return 0
+def pretrain_command(args) -> int:
+    from makemore.pretrain import pretrain  # imported here: it reads every built-in list
+    pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
+    return 0
 
-    # sample
+
+def sample_command(args) -> int:
     if not args.load and not args.model:
         raise UsageError("sample needs --load FILE (from `train --save`) or --model NAME to train first")
     if args.load:
@@ -298,6 +285,16 @@ def run(argv):
                       top_k=args.top_k or None, train_words=train_words):
         print((s.word or "(empty word)") + ("  (new)" if mark and not s.in_train else ""))
     return 0
+
+
+# subcommand -> the function that runs it and returns the exit status
+COMMANDS = {"models": models_command, "train": train_and_report, "backprop-check": backprop_check,
+            "pretrain": pretrain_command, "sample": sample_command}
+
+
+def run(argv) -> int:
+    args = parse_args(argv)
+    return COMMANDS[args.command](args)
 
 
 def main(argv=None) -> int:

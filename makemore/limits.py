@@ -30,6 +30,7 @@ MAX_STEPS = 200_000  # the lectures' longest recipe; the app's sliders stay far 
 MAX_BATCH_SIZE = 65_536  # a batch bigger than this is the full train split anyway
 MAX_LR = 100.0  # the first lecture's full-batch neural bigram uses a learning rate of 50
 MAX_SAMPLES = 200  # samples drawn at once (app and CLI)
+MAX_SEED = 2**31 - 1  # the largest int32: a seed any RNG and any JavaScript number input takes
 
 # --- model sizes (MLP and later stages) --------------------------------------------------------
 MAX_BLOCK_SIZE = 10  # context characters; names average 6 letters, so more adds little but inputs

@@ -15,37 +15,75 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from makemore import limits
 from makemore.data import WordDataset
 from makemore.diagnostics import Recorder, tanh_layers
 from makemore.models import count_params, layout
 from makemore.models.loss import NO_TARGET
 
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("adamw", "sgd")  # as the pages list them: the fast recipes' first
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 EVALUATIONS = 20  # validation losses per run when eval_interval is automatic
+MAX_WEIGHT_DECAY = 10.0  # far past any useful decay (0.1 is strong): only a typo goes higher
+MAX_BETA2 = 0.9999  # 1 would never forget a gradient (and divides by zero at the start)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    max_steps: int = 1000
-    batch_size: int = 32  # 0 = the whole training split every step (full-batch gradient descent)
-    optimizer: str = "sgd"  # "sgd" (plain, as in the lectures) or "adamw"
-    lr: float = 0.1
-    schedule: str = "constant"  # "step": lr/10 for the last half, as the lectures do; "cosine": to lr_floor
-    weight_decay: float = 0.0  # L2 regularisation (added to the gradient for SGD, decoupled in AdamW)
-    lr_floor: float = 0.1  # where the cosine decay ends, as a fraction of lr
-    warmup: int = 0  # steps of a linear ramp up to lr at the start (big rates shake a fresh net apart)
-    beta2: float = 0.999  # AdamW's average of squared gradients (makemore.py uses 0.99)
-    seed: int = 1337  # seeds the model's initial weights and the order of minibatches
+    """How a model is trained. Each field's metadata declares it once for the CLI's option (makemore.cli),
+    the pages' widget and the check of a link (app/training_ui.py): `label` (a widget's; `phrase` where
+    a sentence needs other words than the label in lower case), `help`, `min` and `max` (inclusive;
+    `positive`: above 0 as well), `choices` (with `choice_labels`, as the pages show them), `zero`
+    (what 0 means), and `widget`: where the pages set it ("training": the controls every training
+    page has, "overfitting": the expander against overfitting; none: only a recipe sets it)."""
+
+    max_steps: int = field(default=1000, metadata=dict(
+        min=0, max=limits.MAX_STEPS, label="Steps", widget="training"))
+    # 0 = the whole training split every step (full-batch gradient descent)
+    batch_size: int = field(default=32, metadata=dict(
+        min=0, max=limits.MAX_BATCH_SIZE, label="Batch size", widget="training",
+        zero="the whole training split every step", help="Examples per step. Bigger: a less noisy gradient, slower steps."))
+    optimizer: str = field(default="sgd", metadata=dict(  # "sgd" (plain, as in the lectures) or "adamw"
+        choices=OPTIMIZERS, choice_labels={"adamw": "AdamW", "sgd": "SGD"}, label="Optimizer", widget="training",
+        help="**SGD** (the lectures'): step against the gradient. **AdamW**: per-weight step sizes from running "
+        "averages of the gradient; much less sensitive to the learning rate."))
+    lr: float = field(default=0.1, metadata=dict(
+        min=0.0, max=limits.MAX_LR, positive=True, label="Learning rate", widget="training"))
+    # "step": lr/10 for the last half, as the lectures do; "cosine": to lr_floor
+    schedule: str = field(default="constant", metadata=dict(
+        choices=SCHEDULES, choice_labels={"constant": "off"}, label="Learning-rate decay", widget="training",
+        help="**step**: the rate ÷ 10 for the second half (the lectures'). **cosine**: a smooth fall to a tenth "
+        "of the rate by the last step. **off**: one rate throughout."))
+    # L2 regularisation (added to the gradient for SGD, decoupled in AdamW)
+    weight_decay: float = field(default=0.0, metadata=dict(
+        min=0.0, max=MAX_WEIGHT_DECAY, label="Weight decay", widget="overfitting",
+        help="Pulls every weight a little towards 0 at each step, so the net cannot bend itself around each "
+        "training word."))
+    lr_floor: float = field(default=0.1, metadata=dict(  # where the cosine decay ends, as a fraction of lr
+        min=0.0, max=1.0, label="Cosine floor (× lr)", help="Where the cosine decay ends, as a fraction of lr."))
+    # steps of a linear ramp up to lr at the start (big rates shake a fresh net apart)
+    warmup: int = field(default=0, metadata=dict(
+        min=0, max=limits.MAX_STEPS, label="Warmup steps", help="Steps of a linear ramp up to the learning rate."))
+    beta2: float = field(default=0.999, metadata=dict(  # AdamW's average of squared gradients (makemore.py uses 0.99)
+        min=0.0, max=MAX_BETA2, label="AdamW β₂", phrase="AdamW β₂",
+        help="AdamW's average of squared gradients."))
+    seed: int = field(default=1337, metadata=dict(
+        min=0, max=limits.MAX_SEED, label="Seed", widget="training",
+        help="Sets the initial weights and the order of the minibatches."))
     # validation loss every this many steps, and at the last; 0: automatic, EVALUATIONS per run. The
     # CLI and the pages leave it automatic, so the same settings give the same cache key everywhere.
-    eval_interval: int = 0
-    device: str = "auto"
+    eval_interval: int = field(default=0, metadata=dict(
+        min=0, max=limits.MAX_STEPS, label="Validation every", zero=f"automatic, {EVALUATIONS} per run",
+        help="The validation loss every this many steps, and at the last."))
+    device: str = field(default="auto", metadata=dict(choices=DEVICES, label="Device"))
     # restore, at the end, the weights of the evaluation with the lowest validation loss (early
     # stopping without the stop: the run still shows how val went on). Left out of the cache key
     # while False (makemore.checkpoint.cache_key), as every field added after the shipped models.
-    keep_best: bool = False
+    keep_best: bool = field(default=False, metadata=dict(
+        label="Keep the best-val weights", widget="overfitting",
+        help="Train all the steps, but end with the weights of the validation point with the lowest loss "
+        "(early stopping, with the whole curve still shown)."))
 
     def __post_init__(self):
         for name, value, allowed in (("optimizer", self.optimizer, OPTIMIZERS),

@@ -13,7 +13,8 @@ from makemore.cli import main
 from makemore.data import WordDataset
 from makemore.lr_finder import lr_sweep, suggest
 from makemore.models import count_params, create_model, param_count
-from makemore.models.mlp import MLPConfig, estimate_seconds, nearest, project_2d
+from makemore.estimate.mlp import estimate_seconds
+from makemore.models.mlp import MLPConfig, nearest, project_2d
 from makemore.train import TrainConfig, train
 
 from conftest import TINY_WORDS

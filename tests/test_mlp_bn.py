@@ -15,7 +15,8 @@ from makemore.diagnostics import SATURATED, Recorder, tanh_layers, weight_matric
 from makemore.layers import BatchNorm1d, Linear, Tanh
 from makemore.models import count_params, create_model
 from makemore.models import param_count
-from makemore.models.mlp_bn import PRESETS, MLPBNConfig, estimate_seconds
+from makemore.estimate.mlp_bn import estimate_seconds
+from makemore.models.mlp_bn import PRESETS, MLPBNConfig
 from makemore.train import TrainConfig, train
 
 from conftest import TINY_WORDS

@@ -338,7 +338,8 @@ def test_an_rnns_gradient_fades_going_back_from_the_last_prediction():
 
 
 def test_presets_are_valid_configs_and_training_settings_and_estimates_grow_with_the_work():
-    from makemore.models.recurrent import PRESETS, estimate_seconds
+    from makemore.estimate.recurrent import estimate_seconds
+    from makemore.models.recurrent import PRESETS
     from makemore.train import TrainConfig
     assert {"rnn", "gru", "gru-large"} <= set(PRESETS)
     assert PRESETS["rnn"][0] == RNNConfig() and PRESETS["gru"][0] == GRUConfig()

@@ -10,8 +10,9 @@ from makemore.data import WordDataset
 from makemore.diagnostics import Recorder, tanh_layers, weight_matrices
 from makemore.layers import BatchNorm1d, Embedding
 from makemore.models import count_params
-from makemore.models.wavenet import (PRESETS, WaveNet, WaveNetConfig, batchnorm_stat_shapes, estimate_seconds,
-                                     layer_shapes, multiply_adds, receptive_fields, wavenet_param_count)
+from makemore.estimate.wavenet import estimate_seconds, multiply_adds
+from makemore.models.wavenet import (PRESETS, WaveNet, WaveNetConfig, batchnorm_stat_shapes, layer_shapes,
+                                     receptive_fields, wavenet_param_count)
 from makemore.train import TrainConfig, evaluate, train
 
 from conftest import TINY_WORDS

@@ -11,8 +11,7 @@ from datasets_ui import current_dataset
 from model_controls import BOUND, initial, model_setting
 from results import add_my_run
 from trainer import trained
-from training_ui import check_link
-from urlstate import Setting
+from training_ui import check_link, checked, meta, train_setting
 from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from makemore.data import WordDataset
 from makemore.models import MODELS
@@ -21,24 +20,24 @@ from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramCoun
 from makemore.sample import generate
 from makemore.train import TrainConfig, evaluate
 
-RECIPES = {  # optimizer -> the learning rate that suits it on this model
-    "adamw": 0.5,
-    "sgd": 50.0,  # the lecture's plain gradient descent on the full batch
-}
+SPEC = MODELS["bigram-nn"]
+# optimizer -> the learning rate that suits it on this model: the fast recipe's (AdamW) and the
+# lecture's (plain gradient descent on the full batch)
+RECIPES = {recipe["optimizer"]: recipe["lr"] for recipe in (SPEC.lecture.train, SPEC.train_defaults)}
 OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD (the lecture's)"}  # as shown, and written in the URL
-LEARNING_RATES = (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0)
-WEIGHT_DECAYS = (0.0, 0.001, 0.01, 0.1)
+LEARNING_RATES = checked("lr", (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0))
+WEIGHT_DECAYS = checked("weight_decay", (0.0, 0.001, 0.01, 0.1))
 STEPS = dict(lo=10, hi=500, step=10)  # each on the full training set
 SECONDS_PER_STEP = 0.06  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
-NETWORK = TrainConfig(**MODELS["bigram-nn"].train_defaults)  # the fast recipe: the widgets' defaults
+NETWORK = TrainConfig(**SPEC.train_defaults)  # the fast recipe: the widgets' defaults
 ALPHA = model_setting("bigram", "alpha", key="bigram_alpha")
 SETTINGS = [
     ALPHA.url_setting(),
-    Setting("bigram_optimizer", "Optimizer", OPTIMIZERS[NETWORK.optimizer], options=tuple(OPTIMIZERS.values())),
-    Setting("bigram_lr", "Learning rate", NETWORK.lr, options=LEARNING_RATES),
-    Setting("bigram_steps", "Steps", NETWORK.max_steps, lo=STEPS["lo"], hi=STEPS["hi"]),
-    Setting("bigram_wd", "Weight decay", NETWORK.weight_decay, options=WEIGHT_DECAYS),
-    Setting("bigram_seed", "Seed", NETWORK.seed, lo=0, hi=1_000_000),
+    train_setting("bigram_optimizer", "optimizer", OPTIMIZERS[NETWORK.optimizer], tuple(OPTIMIZERS.values())),
+    train_setting("bigram_lr", "lr", NETWORK.lr, LEARNING_RATES),
+    train_setting("bigram_steps", "max_steps", NETWORK.max_steps, lo=STEPS["lo"], hi=STEPS["hi"]),
+    train_setting("bigram_wd", "weight_decay", NETWORK.weight_decay, WEIGHT_DECAYS),
+    train_setting("bigram_seed", "seed", NETWORK.seed),
 ]
 
 
@@ -135,7 +134,7 @@ steps = c3.slider("Steps (each on the full training set)", STEPS["lo"], STEPS["h
                   initial("bigram_steps", NETWORK.max_steps), STEPS["step"], key="bigram_steps", **BOUND)
 weight_decay = c4.select_slider("Weight decay (L2)", WEIGHT_DECAYS, initial("bigram_wd", NETWORK.weight_decay),
                                 key="bigram_wd", **BOUND)
-seed = st.columns(4)[0].number_input("Seed (initial weights)", 0, 1_000_000,
+seed = st.columns(4)[0].number_input("Seed (initial weights)", meta("seed")["min"], meta("seed")["max"],
                                      initial("bigram_seed", NETWORK.seed, "min"), key="bigram_seed", **BOUND)
 st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
            "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")

@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from makemore.models.loss import next_char_loss
+
 # Lecture 1's negative log-likelihood of the counts with add-one smoothing, on its names.txt (the
 # app shows it only beside a result on that list: data.WordDataset.is_lecture_list).
 LECTURE_COUNTS_NLL = 2.45
@@ -55,7 +57,7 @@ class BigramCounts(nn.Module):
 
     def forward(self, idx, targets=None):
         logits = self.probs().log()[idx[:, -1]]  # log-probabilities are valid logits
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        loss = None if targets is None else next_char_loss(logits, targets)
         return logits, loss
 
 
@@ -87,7 +89,7 @@ class BigramNN(nn.Module):
         else:
             xenc = F.one_hot(prev, self.vocab_size).float()  # (B, V)
             logits = xenc @ self.W  # (B, V): the one 1 in each row of xenc picks row W[prev]: log-counts
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        loss = None if targets is None else next_char_loss(logits, targets)
         return logits, loss
 
 

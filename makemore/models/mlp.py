@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from makemore import limits
+from makemore.models.loss import next_char_loss
 
 INITS = ("naive", "scaled")
 
@@ -70,7 +70,7 @@ class MLP(nn.Module):
         emb = self.C[idx]  # (B, block_size, n_embd)
         h = torch.tanh(emb.view(len(idx), -1) @ self.W1 + self.b1)  # (B, n_hidden)
         logits = h @ self.W2 + self.b2  # (B, vocab_size)
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        loss = None if targets is None else next_char_loss(logits, targets)
         return logits, loss
 
 
@@ -107,25 +107,3 @@ def nearest(C: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     d.fill_diagonal_(float("inf"))
     k = min(k, len(C) - 1)
     return torch.topk(d, k, dim=1, largest=False)
-
-
-# Measured with one torch thread, as the app trains (bench/mlp.py prints the real figure next to
-# this estimate): a step costs ~0.45 ms of Python and optimizer work, ~1.2 us per example (lookup,
-# softmax, cross-entropy) and ~0.09 ns per multiply-add of the forward pass (backward included).
-# Evaluating an example (forward only, in chunks) costs about 0.4 of training on it. A run starts
-# with about a second of building the examples of a list like names.txt and of slower first steps.
-START_SECONDS = 1.0
-STEP_SECONDS = 0.45e-3
-EXAMPLE_SECONDS = 1.2e-6
-MAC_SECONDS = 0.09e-9
-EVALUATION_SHARE = 0.4
-
-
-def estimate_seconds(vocab_size: int, config: MLPConfig, max_steps: int, batch_size: int,
-                     evaluated: int = 0) -> float:
-    """Rough wall time to train (and evaluate `evaluated` examples), for the page to show (and cap)
-    before a run starts."""
-    macs = config.block_size * config.n_embd * config.n_hidden + config.n_hidden * vocab_size
-    per_example = EXAMPLE_SECONDS + MAC_SECONDS * macs
-    return (START_SECONDS + max_steps * (STEP_SECONDS + batch_size * per_example)
-            + EVALUATION_SHARE * evaluated * per_example)

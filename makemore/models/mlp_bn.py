@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from makemore import limits
 from makemore.layers import BatchNorm1d, Linear, Tanh
+from makemore.models.shared_fields import same_field
+from makemore.models.loss import next_char_loss
+from makemore.models.mlp import MLPConfig
 
 INITS = ("randn", "small", "fan-in", "kaiming")
 TANH_GAIN = 5 / 3
@@ -32,14 +34,11 @@ HAND_TUNED_SCALE = 0.2  # lecture 3 found it by looking at the histograms of a 3
 
 @dataclass(frozen=True)
 class MLPBNConfig:
-    block_size: int = field(default=3, metadata=dict(
-        min=1, max=limits.MAX_BLOCK_SIZE, step=1, label="Block size (context characters)",
-        help="How many previous characters the model sees."))
-    n_embd: int = field(default=10, metadata=dict(
-        min=2, max=limits.MAX_N_EMBD, step=1, label="Embedding size",
-        help="Numbers per character in the table C; the network reads 3 characters of context."))
-    n_hidden: int = field(default=200, metadata=dict(
-        min=16, max=limits.MAX_N_HIDDEN, step=8, label="Width", help="Units in every hidden layer."))
+    # lecture 2's MLP, stacked: its settings, with this page's words for them
+    block_size: int = same_field(MLPConfig, "block_size")
+    n_embd: int = same_field(MLPConfig, "n_embd", help="Numbers per character in the table C; the network reads 3 "
+                             "characters of context.")
+    n_hidden: int = same_field(MLPConfig, "n_hidden", label="Width", help="Units in every hidden layer.")
     n_layers: int = field(default=1, metadata=dict(
         min=1, max=limits.MAX_N_LAYERS, step=1, label="Hidden layers",
         help="Linear → (BatchNorm) → tanh, this many times, then the output layer."))
@@ -110,36 +109,5 @@ class MLPBN(nn.Module):
         for layer in self.layers:
             x = layer(x)
         logits = x  # (B, vocab_size)
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        loss = None if targets is None else next_char_loss(logits, targets)
         return logits, loss
-
-
-# Fitted to 14 runs of 1-8 layers of 16-512 units, batches of 16-2048, with one torch thread as the
-# app trains (within 4 % on each; bench/batchnorm.py prints real times beside the estimate): fixed
-# costs per step, per layer and per BatchNorm layer (Python, the optimizer, small kernels); per
-# example; per example and layer of 100 units (tanh, BatchNorm's arithmetic); per multiply-add.
-# Evaluating an example (forward only, in chunks) costs about 0.4 of training on it. A run starts
-# with about a second of building the examples of a list like names.txt and of slower first steps.
-START_SECONDS = 1.0
-STEP_SECONDS = 0.53e-3
-LAYER_STEP_SECONDS = 0.15e-3
-BN_STEP_SECONDS = 0.25e-3
-EXAMPLE_SECONDS = 0.6e-6
-LAYER_EXAMPLE_SECONDS = 0.6e-6
-BN_EXAMPLE_SECONDS = 0.45e-6
-MAC_SECONDS = 0.08e-9
-EVALUATION_SHARE = 0.4
-
-
-def estimate_seconds(vocab_size: int, config: MLPBNConfig, max_steps: int, batch_size: int,
-                     evaluated: int = 0) -> float:
-    """Rough wall time on one core to train (and evaluate `evaluated` examples), for the page to
-    show (and cap) before a run starts."""
-    H, L = config.n_hidden, config.n_layers
-    bn = L if config.batchnorm else 0  # BatchNorm layers
-    macs = config.block_size * config.n_embd * H + (L - 1) * H * H + H * vocab_size
-    per_step = STEP_SECONDS + LAYER_STEP_SECONDS * L + BN_STEP_SECONDS * bn
-    per_example = (EXAMPLE_SECONDS + (LAYER_EXAMPLE_SECONDS * L + BN_EXAMPLE_SECONDS * bn) * H / 100
-                   + MAC_SECONDS * macs)
-    return (START_SECONDS + max_steps * (per_step + batch_size * per_example)
-            + EVALUATION_SHARE * evaluated * per_example)

@@ -44,17 +44,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from makemore import limits
+from makemore.models.shared_fields import same_field
 from makemore.models.loss import next_char_loss
 
 CELLS = ("rnn", "gru")
-
-N_EMBD = dict(min=2, max=limits.MAX_SEQUENCE_N_EMBD, step=1, label="Embedding size",
-              help="Dimensions of each character's learned vector, the cell's input.")
-N_HIDDEN = dict(min=8, max=limits.MAX_N_HIDDEN, step=8, label="Hidden size",
-                help="Units in the hidden state that carries the word so far from one character to the next.")
-N_LAYERS = dict(min=1, max=limits.MAX_RECURRENT_LAYERS, step=1, label="Layers",
-                help="Recurrent layers stacked: each reads the hidden states of the one below.")
-
 
 def check_fields(config) -> None:
     """Refuse a config whose fields are not whole numbers within their metadata's bounds."""
@@ -72,9 +65,15 @@ def check_fields(config) -> None:
 @dataclass(frozen=True)
 class RNNConfig:
     cell: ClassVar[str] = "rnn"
-    n_embd: int = field(default=24, metadata=N_EMBD)
-    n_hidden: int = field(default=128, metadata=N_HIDDEN)
-    n_layers: int = field(default=1, metadata=N_LAYERS)
+    n_embd: int = field(default=24, metadata=dict(
+        min=2, max=limits.MAX_SEQUENCE_N_EMBD, step=1, label="Embedding size",
+        help="Dimensions of each character's learned vector, the cell's input."))
+    n_hidden: int = field(default=128, metadata=dict(
+        min=8, max=limits.MAX_N_HIDDEN, step=8, label="Hidden size",
+        help="Units in the hidden state that carries the word so far from one character to the next."))
+    n_layers: int = field(default=1, metadata=dict(
+        min=1, max=limits.MAX_RECURRENT_LAYERS, step=1, label="Layers",
+        help="Recurrent layers stacked: each reads the hidden states of the one below."))
 
     def __post_init__(self):
         check_fields(self)
@@ -83,9 +82,9 @@ class RNNConfig:
 @dataclass(frozen=True)
 class GRUConfig:
     cell: ClassVar[str] = "gru"
-    n_embd: int = field(default=24, metadata=N_EMBD)
-    n_hidden: int = field(default=96, metadata=N_HIDDEN)
-    n_layers: int = field(default=1, metadata=N_LAYERS)
+    n_embd: int = same_field(RNNConfig, "n_embd")
+    n_hidden: int = same_field(RNNConfig, "n_hidden", 96)
+    n_layers: int = same_field(RNNConfig, "n_layers")
 
     def __post_init__(self):
         check_fields(self)
@@ -321,7 +320,7 @@ def hidden_gradient_norms(model: RecurrentLM, ids: list[int], position: int | No
 
 
 # -----------------------------------------------------------------------------------------------
-# presets and time estimates
+# presets
 
 # Model configs with the training (TrainConfig fields) each was measured with, on names.txt with
 # one torch thread (val loss; seconds of training, evaluation excluded):
@@ -342,27 +341,3 @@ PRESETS = {
     "reference-gru": (GRUConfig(n_embd=64, n_hidden=64), dict(max_steps=10000, batch_size=32, optimizer="adamw",
                                                               lr=5e-4, schedule="constant", weight_decay=0.01)),
 }
-
-# Fitted to 19 timings of 1-2 layers of 64-128 units, batches of 32-256, with one torch thread (most
-# within 15 %): a fixed cost per step (Python, the optimizer), a cost per position and layer (the
-# fused op steps through time one position after another, whatever the batch), per example,
-# position and layer, and per multiply-add of the recurrent matrices. The positions per step are
-# the batch's padded length: 16 for names.txt, about 11-12 when each batch is cut to its longest word.
-STEP_SECONDS = 0.56e-3
-POSITION_SECONDS = {"rnn": 0.047e-3, "gru": 0.106e-3}
-EXAMPLE_POSITION_SECONDS = 0.072e-6
-MAC_SECONDS = 0.077e-9
-EVALUATION_SHARE = 0.4  # evaluating a position (forward only, big chunks) against training on it
-START_SECONDS = 1.0
-
-
-def estimate_seconds(vocab_size: int, config: RNNConfig | GRUConfig, max_steps: int, batch_size: int,
-                     evaluated: int = 0, positions: float = 16) -> float:
-    """Rough wall time on one core to train for max_steps batches of `positions` padded positions
-    (and evaluate `evaluated` padded positions), for the page to show (and cap) before a run."""
-    E, H, L = config.n_embd, config.n_hidden, config.n_layers
-    gates = 1 if config.cell == "rnn" else 3
-    macs = gates * (E * H + H * H + (L - 1) * 2 * H * H)  # per example and position
-    per_example_position = EXAMPLE_POSITION_SECONDS * L + MAC_SECONDS * macs
-    per_step = STEP_SECONDS + positions * (POSITION_SECONDS[config.cell] * L + batch_size * per_example_position)
-    return START_SECONDS + max_steps * per_step + EVALUATION_SHARE * evaluated * per_example_position

@@ -40,6 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from makemore import limits
+from makemore.models.shared_fields import same_field
 from makemore.models.loss import next_char_loss
 
 
@@ -99,19 +100,14 @@ class TransformerConfig:
         check_config(self)  # a config that cannot build a model is refused at once (the page says why)
 
 
-def _same_field(name, default):
-    """TransformerConfig's field `name` (its bounds and UI text) with another default."""
-    return field(default=default, metadata=TransformerConfig.__dataclass_fields__[name].metadata)
-
-
 @dataclass(frozen=True)
 class BoWConfig(TransformerConfig):
     """makemore.py's BoW (registry name "bow"): one block that averages the past instead of
     attending, then its MLP, with residual connections; here with LayerNorm too."""
 
-    n_layer: int = _same_field("n_layer", 1)
-    n_embd: int = _same_field("n_embd", 64)
-    attention: bool = _same_field("attention", False)
+    n_layer: int = same_field(TransformerConfig, "n_layer", 1)
+    n_embd: int = same_field(TransformerConfig, "n_embd", 64)
+    attention: bool = same_field(TransformerConfig, "attention", False)
 
 
 # Lecture 7's path, one change per step (n_embd 32 as in the lecture until the last step, which

@@ -3,8 +3,9 @@ estimate is over limits.MAX_TRAIN_SECONDS, so that no combination of sliders hol
 
     seconds = training_seconds("mlp", dataset, MLPConfig(), TrainConfig())
 
-A model family may fit its own formula (mlp.py, mlp_bn.py: `estimate_seconds`, fitted to measured
-runs); every other one gets the generic estimate below, from the multiply-adds of one forward pass
+A model family may have its own formula, fitted to measured runs (the modules of this package:
+mlp, mlp_bn, recurrent, wavenet, each with its `estimate_seconds` and the constants of its fit);
+every other one gets the generic estimate below, from the multiply-adds of one forward pass
 (counted by torch on one example), the number of weight tensors (each costs the optimizer a few
 kernel launches per step) and the examples a step sees. One torch thread, as the app trains.
 """
@@ -17,8 +18,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from makemore.data import WordDataset
+from makemore.estimate import mlp, mlp_bn, recurrent, wavenet
 from makemore.models import WORDS, create_model, layout
-from makemore.models import mlp, mlp_bn, recurrent, wavenet
 from makemore.train import TrainConfig, evaluated_examples
 
 
