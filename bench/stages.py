@@ -47,6 +47,7 @@ from makemore.data import WordDataset  # noqa: E402
 from makemore.estimate import training_seconds  # noqa: E402
 from makemore.jobs import JobBoard, _context  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
+from makemore.runs import Run as TrainingRun  # noqa: E402  (this file's Run is a measurement)
 from makemore.train import TrainConfig, make_optimizer, split_tensors, train, trim  # noqa: E402
 
 NAMES = ROOT / "data" / "names.txt"
@@ -144,10 +145,10 @@ def app_steps_per_sec(dataset, model_name, model_config, config: TrainConfig) ->
     import live
     from widgets import smoothed_history
 
-    job = JobBoard(None).start(dataset, model_name, model_config, config)
+    job = JobBoard(None).start(dataset, TrainingRun(model_name, model_config, config))
 
     def watch():
-        while not job.finished.wait(live.REFRESH_SECONDS):
+        while not job.ended.wait(live.REFRESH_SECONDS):
             job.seen()
             snap = job.snapshot()
             if snap.steps:

@@ -21,6 +21,7 @@ import torch.nn as nn
 
 from makemore import limits
 from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from makemore.checkpoint import cache_key  # noqa: F401  (makemore.cache.cache_key, as before)
 from makemore.data import WordDataset
 from makemore.models import create_model
 from makemore.runs import Run

@@ -50,12 +50,17 @@ class Run:
         unknown = sorted(set(d) - {"model", "config", "training"})
         if unknown:
             raise ValueError(f"a run has no part named {', '.join(map(repr, unknown))}")
-        name = d.get("model")
+        if "model" not in d:
+            raise ValueError(f"a run names its model: one of {', '.join(MODELS)}")
+        name = d["model"]
         if name not in MODELS:
             raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
         config = _settings(MODELS[name].config, d.get("config", {}), f"the {name} settings")
         training = _settings(TrainConfig, d.get("training", {}), "the training settings")
         return cls(name, config, training)
+
+
+KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}  # for messages
 
 
 def _settings(cls, values, what: str):
@@ -74,7 +79,7 @@ def _settings(cls, values, what: str):
         ok = (isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
               or (kind is float and isinstance(value, int) and not isinstance(value, bool)))
         if not ok:
-            raise ValueError(f"{what}: {name} must be a {kind.__name__}, not {value!r}")
+            raise ValueError(f"{what}: {name} must be {KINDS.get(kind, kind.__name__)}, not {value!r}")
         values[name] = kind(value)
     try:
         return cls(**values)
