@@ -205,7 +205,7 @@ def measure(dataset, model_name: str, quick: bool, pairs: int) -> Row:
     spec = MODELS[model_name]
     lecture = spec.lecture
     reference_config = TrainConfig(**lecture.train)
-    our_config = TrainConfig(**spec.train_defaults)
+    our_config = spec.fast_training()
     if quick:
         reference_config = replace(reference_config, max_steps=min(reference_config.max_steps, 40))
         our_config = replace(our_config, max_steps=min(our_config.max_steps, 40))
