@@ -137,5 +137,5 @@ def training_widgets(page: PageModel, run: Run, fast: TrainConfig) -> dict:
             return values(recipe)
         if dataclasses.replace(rest, weight_decay=base.weight_decay) == base and config.weight_decay in WEIGHT_DECAYS:
             return values(recipe, config.weight_decay)
-    raise ValueError(f"the page's widgets cannot set this training: its {', '.join(sorted(details(config)))} "
-                     "are not those of a recipe the page offers")
+    raise ValueError(f"the page's widgets cannot set this training: its details ({', '.join(sorted(details(config)))}) "
+                     "match no recipe the page offers")

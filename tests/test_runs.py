@@ -10,14 +10,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-import links  # noqa: E402  (on sys.path through test_app_mlp: the app's own modules)
-import training_ui
 from test_app import open_app
 from test_app_mlp import finish_trainings, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache)
-from test_app_recurrent import short_defaults  # noqa: F401  (a fixture)
+from test_app_recurrent import COMPARE, data_of, short_defaults  # noqa: F401  (short_defaults: a fixture)
 from test_app_transformer import two_steps  # noqa: F401  (a fixture)
-import trainer
-from urlstate import parse_query
+import links  # noqa: E402  (on sys.path through test_app_mlp: the app's own modules)
+import trainer  # noqa: E402
+import training_ui  # noqa: E402
+from urlstate import parse_query  # noqa: E402
 
 from makemore.cache import DiskCache, load_or_train
 from makemore.checkpoint import cache_key
@@ -121,7 +121,7 @@ def test_a_dict_that_leaves_fields_out_takes_their_defaults():
     ({"model": "mlp", "training": {"lr": "fast"}}, "the training settings: lr must be a number, not 'fast'"),
     ({"model": "mlp", "training": {"optimizer": "adam"}}, "the training settings are not valid: unknown optimizer"),
     ({"model": "mlp", "training": {"lr": -1.0}}, "the learning rate must be a positive number"),
-    ({"model": "mlp", "config": {"init": "orthogonal"}}, "the mlp settings are not valid"),
+    ({"model": "transformer", "config": {"n_head": 5}}, "the transformer settings are not valid: 5 heads"),
 ])
 def test_a_bad_dict_says_what_is_wrong(bad, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -242,8 +242,7 @@ def test_the_recurrent_page_trains_exactly_the_missing_comparison_runs_with_prog
     assert any(c.value.startswith("Training **") for c in at.caption) or at.get("progress"), "no progress shown"
     at = finish_trainings(at)
     assert all(b.key != "rec_compare_train" for b in at.button)
-    frame = next(d.value for d in at.dataframe if "val loss" in d.value.columns)
-    assert {"GRU (its defaults)", "MLP (lecture 2)", "WaveNet (lecture 5)"} <= set(frame["model"])
+    assert {"GRU (its defaults)", "MLP (lecture 2)", "WaveNet (lecture 5)"} <= set(data_of(at, COMPARE)["model"])
 
 
 def test_the_transformer_page_trains_exactly_the_missing_steps_of_its_path(two_steps):  # noqa: F811

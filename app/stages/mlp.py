@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import charts
+import links
 from datasets_ui import current_dataset
-from links import PAGES
 from model_controls import model_controls, url_settings
 from model_views import show_embeddings
 from references import lecture_comparison
@@ -19,7 +19,7 @@ from makemore.models import MODELS
 from makemore.models.mlp import MLP
 from makemore.runs import Run
 
-FIELDS = list(PAGES["mlp"].fields)
+FIELDS = list(links.PAGES["mlp"].fields)
 SETTINGS = url_settings(FIELDS) + training_settings("mlp", fast_training("mlp"))
 
 

@@ -13,8 +13,8 @@ from missing import train_missing
 from model_controls import BOUND, model_controls, url_settings
 from presets import preset_run, preset_buttons, presets_table
 from references import lecture_comparison
-from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
+from sections import deeper_views, header, outline
 from trainer import job_board, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
