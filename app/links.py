@@ -120,10 +120,13 @@ def training_widgets(page: PageModel, run: Run, fast: TrainConfig) -> dict:
         if getattr(config, name) not in allowed:
             raise ValueError(f"the page's {name} widget has no {getattr(config, name)}")
 
-    def values(recipe: str, decay=RECIPE) -> dict:
-        return (training_values(prefix, config, recipe) | {f"{prefix}_seed": config.seed, f"{prefix}_wd": decay})
-
     spec = MODELS[run.model_name]
+
+    def values(recipe: str, decay=RECIPE) -> dict:
+        # the "Recipe details" radio reads the text it shows ("makemore.py's recipe"), as training_controls labels it
+        shown = recipe if recipe == "fast" else f"{spec.lecture.source}'s recipe"
+        return training_values(prefix, config, shown) | {f"{prefix}_seed": config.seed, f"{prefix}_wd": decay}
+
     if page.presets_own_recipe:  # a preset's button: its sliders, the fast recipe's details (presets.preset_run)
         for preset in spec.presets.values():
             if preset.train and preset.config == run.model_config and spec.preset_training(preset) == config:
