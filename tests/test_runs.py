@@ -6,12 +6,13 @@ runs, under AppTest on the RNN & GRU page and the Transformer page."""
 import dataclasses
 import json
 import threading
+import time
 from urllib.parse import parse_qs
 
 import pytest
 
 from test_app import open_app
-from test_app_mlp import finish_trainings, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache)
+from test_app_mlp import fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache)
 from test_app_recurrent import COMPARE, data_of, short_defaults  # noqa: F401  (short_defaults: a fixture)
 from test_app_transformer import two_steps  # noqa: F401  (a fixture)
 import links  # noqa: E402  (on sys.path through test_app_mlp: the app's own modules)
@@ -214,12 +215,28 @@ LINK_CHECKS = {"mlp lecture": MODELS["mlp"].lecture_run(), "mlp-bn deep": MODELS
 @pytest.mark.parametrize("run", LINK_CHECKS.values(), ids=LINK_CHECKS.keys())
 def test_opening_a_runs_link_gives_the_page_of_the_same_run(run, asked):
     link = links.run_link(run)
-    at = open_app(link.page, link.params)
+    open_app(link.page, link.params)
     (dataset, shown), = asked[-1:]
     assert shown == run and shown.key(dataset) == run.key(dataset)
 
 
 # --- train what is missing -------------------------------------------------------------------------
+
+def finish_all(at):
+    """Wait for every training on the board, watching all of them at once (as the page's views do:
+    a job nobody looks at for a while stops itself), then draw the page again."""
+    deadline = time.monotonic() + 300
+    jobs = list(trainer.job_board()._jobs.values())
+    while not all(job.wait(0) for job in jobs):
+        for job in jobs:
+            job.seen()
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.5)
+    assert all(job.status == DONE for job in jobs), [job.error or job.stop_reason for job in jobs]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
 
 def cache_now(run: Run, dataset) -> None:
     """Train a run into the app's disk cache, as another visitor (or the CLI) would have."""
@@ -230,9 +247,10 @@ def test_the_recurrent_page_trains_exactly_the_missing_comparison_runs_with_prog
     at = open_app("stages/recurrent.py")
     board = trainer.job_board()
     at.button(key="rnn_train").click().run()
-    at = finish_trainings(at)
+    at = finish_all(at)
     dataset = next(iter(board._jobs.values())).dataset
     cache_now(MODELS["mlp"].default_run(), dataset)  # one of the three is trained already
+    at.run()
     label = at.button(key="rec_compare_train").label
     assert "GRU (its defaults)" in label and "WaveNet (lecture 5)" in label and "MLP" not in label
     before, jobs_before = board.trainings_started, set(board._jobs)
@@ -241,7 +259,7 @@ def test_the_recurrent_page_trains_exactly_the_missing_comparison_runs_with_prog
     assert board.trainings_started == before + 2
     assert set(board._jobs) - jobs_before == {MODELS[name].default_run().key(dataset) for name in ("gru", "wavenet")}
     assert any(c.value.startswith("Training **") for c in at.caption) or at.get("progress"), "no progress shown"
-    at = finish_trainings(at)
+    at = finish_all(at)
     assert all(b.key != "rec_compare_train" for b in at.button)
     assert {"GRU (its defaults)", "MLP (lecture 2)", "WaveNet (lecture 5)"} <= set(data_of(at, COMPARE)["model"])
 
@@ -251,7 +269,7 @@ def test_the_transformer_page_trains_exactly_the_missing_steps_of_its_path(two_s
     board = trainer.job_board()
     board._slots = threading.Semaphore(1)  # one core for these tests
     at.button(key="tf_preset_bow").click().run()
-    at = finish_trainings(at)
+    at = finish_all(at)
     dataset = next(iter(board._jobs.values())).dataset
     cache_now(MODELS["bow"].default_run(), dataset)  # makemore.py's BoW: trained by someone else
     at.run()
@@ -262,6 +280,6 @@ def test_the_transformer_page_trains_exactly_the_missing_steps_of_its_path(two_s
     assert board.trainings_started == before + 1
     assert set(board._jobs) - jobs_before == {MODELS["transformer"].preset_run("one-head").key(dataset)}
     assert any("Training **2 · One head**" in c.value for c in at.caption)  # its live view
-    at = finish_trainings(at)
+    at = finish_all(at)
     path = next(d.value for d in at.dataframe if "what it changes" in d.value.columns)
     assert path["val loss"].notna().all()
