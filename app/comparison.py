@@ -5,93 +5,26 @@ once per (model, word list) and shared by every visitor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 import streamlit as st
 
+from makemore import runs
 from makemore.data import WordDataset
-from makemore.estimate import training_seconds
-from makemore.jobs import DONE, FAILED, JobBoard, TrainingJob
 from makemore.models import MODELS
 from makemore.position_loss import loss_by_position
 from makemore.sample import Sample
-from makemore.train import TrainConfig, evaluate, split_tensors
+from makemore.train import evaluate, split_tensors
 from registry import STAGES
-from results import Run, run_samples, stage_title
-from trainer import start_training, viewer
-from training_ui import failure_message, training_summary
+from results import Run, run_samples
+from training_ui import training_summary
 
 MIN_POSITION_SHARE = 0.01  # the per-position chart stops where fewer than 1 % of the words still go on
 
 
-@dataclass(frozen=True)
-class Default:
-    """A stage's model with its defaults: the config's and the fast recipe."""
-
-    stage: str  # the page's title
-    model_name: str
-
-    @property
-    def model_config(self):
-        return MODELS[self.model_name].config()
-
-    @property
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(**MODELS[self.model_name].train_defaults)
-
-    def estimate(self, dataset: WordDataset) -> float:
-        return training_seconds(self.model_name, dataset, self.model_config, self.train_config)
-
-
-def defaults() -> list[Default]:
-    """Every model of every registered stage, in lecture order (a new stage appears by itself)."""
-    return [Default(stage.title, name) for stage in STAGES for name in stage.models if name in MODELS]
-
-
-def default_jobs(board: JobBoard, dataset: WordDataset) -> dict[Default, TrainingJob | None]:
-    """Each default's job: from the board's memory or the disk cache (never trains); None if missing."""
-    return {d: board.find(dataset, d.model_name, d.model_config, d.train_config) for d in defaults()}
-
-
-def is_ready(job: TrainingJob | None) -> bool:
-    return job is not None and job.status == DONE and job.model is not None
-
-
-def is_missing(job: TrainingJob | None) -> bool:
-    """Nothing trained, or a run that was stopped or failed: it needs (another) training."""
-    return job is None or (not job.active and not is_ready(job))
-
-
-def start(board: JobBoard, dataset: WordDataset, wanted: list[Default]) -> None:
-    for d in wanted:
-        start_training(board, dataset, d.model_name, d.model_config, d.train_config, d.estimate(dataset))
-
-
-def default_run(d: Default, job: TrainingJob) -> Run:
-    return Run.of(d.stage, job.dataset, d.model_name, d.model_config, d.train_config, job.model, job.result)
-
-
-@st.fragment(run_every=1.0)
-def trainings_progress(jobs: list[TrainingJob]) -> None:
-    """One progress bar per training of the comparison, redrawn every second; when all are over,
-    the page is drawn again with them."""
-    if not any(job.active for job in jobs):
-        st.rerun()
-    for job in jobs:
-        job.seen(viewer())  # someone is watching: keep it running
-        snap = job.snapshot()
-        name = f"{stage_title(job.model_name)} · {job.model_name}"
-        if job.status == FAILED:
-            st.error(f"{name}: {failure_message(job)}", icon=":material/error:")
-        elif not job.active:
-            st.progress(1.0, text=f"{name}: done")
-        elif snap.step == 0:
-            st.progress(0.0, text=f"{name}: waiting for a free CPU core…")
-        else:
-            st.progress(snap.step / max(1, snap.max_steps),
-                        text=f"{name}: step {snap.step:,} of {snap.max_steps:,}"
-                        + (f" · loss {snap.losses[-1]:.3f}" if snap.losses else ""))
+def defaults() -> dict[str, runs.Run]:
+    """Every model of every registered stage with its defaults, by name, in lecture order (a new
+    stage appears by itself)."""
+    return {name: MODELS[name].default_run() for stage in STAGES for name in stage.models if name in MODELS}
 
 
 # --- the numbers behind the table and the charts, once per (model, word list) --------------------

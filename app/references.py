@@ -5,7 +5,6 @@ recipe takes is the one measured when it was trained, else the code's estimate, 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import streamlit as st
@@ -14,9 +13,8 @@ from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
-from makemore.jobs import DONE, JobBoard, TrainingJob
+from makemore.jobs import JobBoard, TrainingJob
 from makemore.models import MODELS
-from makemore.train import TrainConfig
 from trainer import start_training
 
 
@@ -34,21 +32,15 @@ def source_title(source: str) -> str:
     return source[0].upper() + source[1:] if source.startswith("lecture") else source
 
 
-def lecture_run(model_name: str) -> tuple[object, TrainConfig]:
-    """(model config, training) of the model's lecture recipe (MODELS[...].lecture)."""
-    spec = MODELS[model_name]
-    return dataclasses.replace(spec.config(), **spec.lecture.model), TrainConfig(**spec.lecture.train)
-
-
 def lecture_job(board: JobBoard, dataset: WordDataset, model_name: str) -> TrainingJob | None:
     """The lecture recipe's training on this list, if anyone has started or finished it."""
     if MODELS[model_name].lecture is None:
         return None
-    return board.find(dataset, model_name, *lecture_run(model_name))
+    return board.find(dataset, MODELS[model_name].lecture_run())
 
 
 def finished(job: TrainingJob | None) -> bool:
-    return job is not None and job.status == DONE and job.result is not None
+    return job is not None and job.finished
 
 
 def lecture_reference(board: JobBoard, dataset: WordDataset, model_name: str) -> Reference | None:
@@ -71,14 +63,15 @@ def recipe_seconds(board: JobBoard, dataset: WordDataset, model_name: str) -> tu
     job = lecture_job(board, dataset, model_name)
     if finished(job):
         return job.result.seconds, True
-    return training_seconds(model_name, dataset, *lecture_run(model_name)), False
+    run = MODELS[model_name].lecture_run()
+    return training_seconds(model_name, dataset, run.model_config, run.train_config), False
 
 
 def lecture_sentence(board: JobBoard, dataset: WordDataset, model_name: str) -> str:
     """"Lecture 2's recipe (200,000 steps) reaches val 2.164 in the lecture; here it reached 2.1671 in
     49 s (one CPU core)." or, on another list, only what was measured on it."""
     lecture = MODELS[model_name].lecture
-    _, training = lecture_run(model_name)
+    training = MODELS[model_name].lecture_run().train_config
     text = f"{source_title(lecture.source)}'s recipe ({training.max_steps:,} steps)"
     job = lecture_job(board, dataset, model_name)
     parts = []
@@ -107,7 +100,7 @@ def lecture_comparison(board: JobBoard, dataset: WordDataset, model_name: str, k
         live_training(board, job)
         return
     reference = lecture_reference(board, dataset, model_name)
-    _, training = lecture_run(model_name)
+    training = MODELS[model_name].lecture_run().train_config
     if reference is not None and reference.lecture_figure:
         st.caption(f"For comparison, {lecture.source} reports val ≈ {lecture.val_loss} with its recipe "
                    f"({training.max_steps:,} steps) on these names." + (
@@ -126,5 +119,5 @@ def lecture_comparison(board: JobBoard, dataset: WordDataset, model_name: str, k
                + ("" if allowed else f" That is over the playground's {limits.MAX_TRAIN_SECONDS / 60:.0f} minutes."))
     if st.button(f"Train {lecture.source}'s recipe on this list (about {seconds:.0f} s)", key=key,
                  icon=":material/school:", disabled=not allowed):
-        start_training(board, dataset, model_name, *lecture_run(model_name), estimate=seconds)
+        start_training(board, dataset, MODELS[model_name].lecture_run(), estimate=seconds)
         st.rerun()

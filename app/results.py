@@ -20,7 +20,6 @@ from makemore.cli import train_command_line
 from makemore.data import Vocab, WordDataset
 from makemore.jobs import TrainingJob
 from makemore.models import MODELS
-from makemore.models.bigram import BigramCountsConfig
 from makemore.overfitting import Memorising, memorising
 from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
@@ -102,7 +101,7 @@ VERDICT_SAMPLES = dict(num=20, seed=0, temperature=1.0, top_k=None)  # the sampl
 def memorising_verdict(job: TrainingJob) -> Memorising | None:
     """makemore.overfitting's verdict on a finished training, against the bigram on the same list,
     counting the copied words among the samples the page shows (until their settings change)."""
-    counts = trained(job.dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults))
+    counts = trained(job.dataset, MODELS["bigram"].default_run())
     verdict = memorising(job.result, uniform_loss(job), counts.result.val_loss)
     if verdict is None:
         return None

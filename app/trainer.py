@@ -8,39 +8,37 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from makemore import limits
 from makemore.cache import DiskCache, Trained, load_or_train
-from makemore.checkpoint import cache_key
 from makemore.data import WordDataset
 from makemore.jobs import JobBoard
-from makemore.train import TrainConfig
+from makemore.runs import Run
 
 
 # Streamlit holds a lock per key: two visitors asking for the same model at once train it once,
 # and the second waits under the spinner.
 @st.cache_resource(max_entries=limits.MEMORY_CACHE_ENTRIES, show_spinner="Preparing the model…")
-def _trained(fingerprint: str, model_name: str, model_config, train_config: TrainConfig,
-             _dataset: WordDataset) -> Trained:
+def _trained(fingerprint: str, run: Run, _dataset: WordDataset) -> Trained:
     # The dataset is keyed by its fingerprint (the leading underscore keeps Streamlit from hashing
     # the whole word list on every rerun). The progress bar must be made in here: see README.
-    bar = st.progress(0.0, text=f"Training {model_name}…")
-    every = max(1, train_config.max_steps // 50)
+    bar = st.progress(0.0, text=f"Training {run.model_name}…")
+    every = max(1, run.train_config.max_steps // 50)
 
     def show(p):
         if p.step % every == 0 or p.step == p.max_steps:
-            bar.progress(p.step / p.max_steps, text=f"Training {model_name}: step {p.step:,} of "
+            bar.progress(p.step / p.max_steps, text=f"Training {run.model_name}: step {p.step:,} of "
                          f"{p.max_steps:,}, loss {p.loss:.3f}")
 
     try:
-        done = load_or_train(_dataset, model_name, model_config, train_config, callback=show, cache=DiskCache())
+        done = load_or_train(_dataset, run, callback=show, cache=DiskCache())
     finally:
         bar.empty()
     if not done.from_cache:  # trained now, in the session whose page asked for it
-        mark_mine(cache_key(fingerprint, model_name, model_config, train_config))
+        mark_mine(run.key(fingerprint))
     return done
 
 
-def trained(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig) -> Trained:
-    """The model trained with these settings: from memory, from disk, or trained now."""
-    return _trained(dataset.fingerprint, model_name, model_config, train_config, dataset)
+def trained(dataset: WordDataset, run: Run) -> Trained:
+    """The model trained for this run: from memory, from disk, or trained now."""
+    return _trained(dataset.fingerprint, run, dataset)
 
 
 MINE = "my_trainings"  # session_state key: the cache keys of the trainings this session started or watched
@@ -57,11 +55,10 @@ def is_mine(key: str) -> bool:
     return key in st.session_state.get(MINE, ())
 
 
-def start_training(board: JobBoard, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
-                   estimate: float | None) -> None:
+def start_training(board: JobBoard, dataset: WordDataset, run: Run, estimate: float | None) -> None:
     """Start a background training for this browser session: the board's job, and the session's own."""
-    board.start(dataset, model_name, model_config, train_config, estimate=estimate, viewer=viewer())
-    mark_mine(board.key(dataset, model_name, model_config, train_config))
+    board.start(dataset, run, estimate=estimate, viewer=viewer())
+    mark_mine(run.key(dataset))
 
 
 @st.cache_resource(show_spinner=False)

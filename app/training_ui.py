@@ -19,6 +19,7 @@ from makemore.data import WordDataset
 from makemore.estimate import training_seconds
 from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard, TrainingJob
 from makemore.models import MODELS, WORDS, param_count
+from makemore.runs import Run
 from makemore.train import TrainConfig
 from model_controls import BOUND, ModelSetting, initial, widget_values
 from references import lecture_sentence, source_title
@@ -91,7 +92,7 @@ def with_recipes(values: tuple, field: str) -> tuple:
     uses (its buttons set them; the Bigram page's full-batch steps are its own sliders')."""
     recipes = [spec.train_defaults for spec in MODELS.values()]
     recipes += [spec.lecture.train for spec in MODELS.values() if spec.lecture]
-    recipes += [{**spec.train_defaults, **p.train} for spec in MODELS.values() for p in spec.presets.values()]
+    recipes += [dataclasses.asdict(spec.preset_training(p)) for spec in MODELS.values() for p in spec.presets.values()]
     used = {r[field] for r in recipes if r.get(field) and min(values) <= r[field] <= max(values)}
     return tuple(sorted(set(values) | used))
 
@@ -264,13 +265,13 @@ def against_overfitting(prefix: str, recipe: TrainConfig) -> TrainConfig:
 
 def fast_training(model_name: str) -> TrainConfig:
     """The model's fast recipe: the page's default training, and the CLI's."""
-    return TrainConfig(**MODELS[model_name].train_defaults)
+    return MODELS[model_name].fast_training()
 
 
 def lecture_training(model_name: str) -> TrainConfig:
     """How the model's lecture trains it (MODELS[...].lecture); the model changes it asks for are
     in lecture.model."""
-    return TrainConfig(**MODELS[model_name].lecture.train)
+    return MODELS[model_name].lecture_run().train_config
 
 
 def recipe_text(config: TrainConfig) -> str:
@@ -349,21 +350,21 @@ def failure_message(job: TrainingJob) -> str:
     return f"Training failed: {what}. This is a fault in the playground, not in your settings. {again}"
 
 
-def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
-                 estimate: float, allowed: bool, key: str, start: bool = False) -> TrainingJob:
-    """The finished training for these settings. Until there is one, this draws the Train button
+def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: float, allowed: bool, key: str,
+                 start: bool = False) -> TrainingJob:
+    """The finished training of this run. Until there is one, this draws the Train button
     or the live view and ends the script run (st.stop), so a page goes on only with a result.
 
     start=True, or `{key}_now` set in the session (a preset button asked for it: presets.py), trains
     at once when allowed and not yet trained."""
     start = st.session_state.pop(f"{key}_now", False) or start
-    job = board.find(dataset, model_name, model_config, train_config)
+    job = board.find(dataset, run)
     if job is None or job.status in (STOPPED, FAILED):
         label = "Train again" if job is not None else "Train"
         pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
                             disabled=not allowed, key=key)
         if allowed and (pressed or (start and job is None)):
-            start_training(board, dataset, model_name, model_config, train_config, estimate)
+            start_training(board, dataset, run, estimate)
             st.rerun()  # draw the page again without this button, with the live view in its place
     if job is None:
         st.info("Press **Train** to watch this model learn. Trained models are kept: anyone who asks for the "
@@ -379,7 +380,7 @@ def trained_live(board: JobBoard, dataset: WordDataset, model_name: str, model_c
         st.info(f"This training was stopped before it began ({job.stop_reason}). Press **Train again**.")
         st.stop()
     if job.status == STOPPED:
-        st.warning(f"Stopped at step {job.result.steps:,} of {train_config.max_steps:,} ({job.stop_reason}): "
+        st.warning(f"Stopped at step {job.result.steps:,} of {run.train_config.max_steps:,} ({job.stop_reason}): "
                    "below is the model as it was then. It is not kept for others; train again for the full run.",
                    icon=":material/stop_circle:")
     return job

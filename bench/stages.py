@@ -47,6 +47,7 @@ from makemore.data import WordDataset  # noqa: E402
 from makemore.estimate import training_seconds  # noqa: E402
 from makemore.jobs import JobBoard, _context  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
+from makemore.runs import Run as TrainingRun  # noqa: E402  (this file's Run is a measurement)
 from makemore.train import TrainConfig, make_optimizer, split_tensors, train, trim  # noqa: E402
 
 NAMES = ROOT / "data" / "names.txt"
@@ -144,10 +145,10 @@ def app_steps_per_sec(dataset, model_name, model_config, config: TrainConfig) ->
     import live
     from widgets import smoothed_history
 
-    job = JobBoard(None).start(dataset, model_name, model_config, config)
+    job = JobBoard(None).start(dataset, TrainingRun(model_name, model_config, config))
 
     def watch():
-        while not job.finished.wait(live.REFRESH_SECONDS):
+        while not job.ended.wait(live.REFRESH_SECONDS):
             job.seen()
             snap = job.snapshot()
             if snap.steps:
@@ -204,7 +205,7 @@ def measure(dataset, model_name: str, quick: bool, pairs: int) -> Row:
     spec = MODELS[model_name]
     lecture = spec.lecture
     reference_config = TrainConfig(**lecture.train)
-    our_config = TrainConfig(**spec.train_defaults)
+    our_config = spec.fast_training()
     if quick:
         reference_config = replace(reference_config, max_steps=min(reference_config.max_steps, 40))
         our_config = replace(our_config, max_steps=min(our_config.max_steps, 40))

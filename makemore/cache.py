@@ -1,7 +1,7 @@
 """Trained models on disk, so that a restart (or another server process, or the CLI) trains nothing
 twice; and the one way to get a trained model: load it, or train it and keep it.
 
-    model, result, from_cache = load_or_train(dataset, "mlp", MLPConfig(), TrainConfig(), cache=DiskCache())
+    model, result, from_cache = load_or_train(dataset, Run("mlp", MLPConfig(), TrainConfig()), cache=DiskCache())
 
 Each entry is one checkpoint file (makemore.checkpoint) named by its run's key: a hash of everything
 that determines the result (the dataset's fingerprint, the model name, its config, the training
@@ -20,10 +20,12 @@ from pathlib import Path
 import torch.nn as nn
 
 from makemore import limits
-from makemore.checkpoint import (Checkpoint, CheckpointError, cache_key, load_checkpoint, save_checkpoint)
+from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from makemore.checkpoint import cache_key  # noqa: F401  (makemore.cache.cache_key, as before)
 from makemore.data import WordDataset
 from makemore.models import create_model
-from makemore.train import TrainConfig, TrainResult, train
+from makemore.runs import Run
+from makemore.train import TrainResult, train
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
 
@@ -100,22 +102,22 @@ class Trained:
         return iter((self.model, self.result, self.from_cache))
 
 
-def train_here(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig, callback=None):
+def train_here(dataset: WordDataset, run: Run, callback=None):
     """Train in this process: (model, result)."""
-    model = create_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
-    return model, train(model, dataset, train_config, callback=callback)
+    model = create_model(run.model_name, len(dataset.vocab), run.model_config, seed=run.train_config.seed)
+    return model, train(model, dataset, run.train_config, callback=callback)
 
 
-def load_or_train(dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
-                  callback=None, cache: DiskCache | None = None, trainer=train_here) -> Trained:
+def load_or_train(dataset: WordDataset, run: Run, callback=None, cache: DiskCache | None = None,
+                  trainer=train_here) -> Trained:
     """The trained model for these settings: from the cache when it is there, else trained now by
     `trainer` (this process, or a child process for the app's background jobs) and saved, unless
     the run was stopped early."""
     if cache is not None:
-        hit = cache.load(cache_key(dataset.fingerprint, model_name, model_config, train_config))
+        hit = cache.load(run.key(dataset))
         if hit is not None:
             return Trained(hit.build(), hit.result, True)
-    model, result = trainer(dataset, model_name, model_config, train_config, callback)
+    model, result = trainer(dataset, run, callback)
     if cache is not None and not result.stopped_early:
-        cache.save(Checkpoint.of(model_name, model, model_config, train_config, result, dataset))
+        cache.save(Checkpoint.of(run.model_name, model, run.model_config, run.train_config, result, dataset))
     return Trained(model, result, False)

@@ -28,6 +28,7 @@ from makemore.cache import DiskCache, load_or_train
 from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from makemore.data import DataError, WordDataset
 from makemore.models import MODELS, config_fields
+from makemore.runs import Run
 from makemore.sample import generate
 from makemore.train import TrainConfig
 
@@ -159,7 +160,7 @@ def train_command_line(model_name: str, model_config, train_config: TrainConfig,
         value = getattr(model_config, f.name)
         if value != getattr(defaults, f.name):
             words += option_words(f.name, value)
-    fast = TrainConfig(**spec.train_defaults)
+    fast = spec.fast_training()
     for name in TRAIN_OPTIONS:
         value = getattr(train_config, name)
         if value != getattr(fast, name):
@@ -192,7 +193,7 @@ def train_command(args, quiet=False):
             print(f"step {p.step:>7}/{p.max_steps}  lr {p.lr:.3g}  loss {p.loss:.4f}{val}", flush=True)
 
     cache = DiskCache() if args.cache else None
-    model, result, _ = load_or_train(dataset, args.model, model_config, train_config, report, cache)
+    model, result, _ = load_or_train(dataset, Run(args.model, model_config, train_config), report, cache)
     return dataset, model, model_config, train_config, result
 
 

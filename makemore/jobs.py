@@ -1,10 +1,11 @@
 """Trainings that run in background threads, so that a page can draw them live and stop them.
 
     board = JobBoard(DiskCache())
-    job = board.start(dataset, "mlp", MLPConfig(), TrainConfig(max_steps=4000))
+    job = board.start(dataset, Run("mlp", MLPConfig(), TrainConfig(max_steps=4000)))
     job.snapshot()     # steps, losses and val losses so far: redraw the chart from this
     job.stop()         # keep what was trained so far
     job.status         # "queued", "running", "done", "stopped" or "failed"
+    job.finished       # done, with a result: the one test of "trained in full"
 
 One board serves every visitor of a server. A training is identified by everything that decides
 its result (the disk cache's key), so two visitors asking for the same settings share one job and
@@ -40,8 +41,9 @@ import torch
 
 from makemore import limits
 from makemore.cache import DiskCache, load_or_train
-from makemore.checkpoint import build_model, cache_key
+from makemore.checkpoint import build_model
 from makemore.data import WordDataset
+from makemore.runs import Run
 from makemore.train import Progress, TrainConfig, TrainResult, train
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
@@ -63,7 +65,7 @@ def _context():
     return ctx
 
 
-def _train_in_child(messages, stop, name, words, model_name, model_config, train_config, train_fn) -> None:
+def _train_in_child(messages, stop, name, words, run: Run, train_fn) -> None:
     """Runs in the child process: train, streaming progress, and send back the weights.
 
     train_fn is makemore.train.train (tests pass one that fails on purpose)."""
@@ -72,7 +74,7 @@ def _train_in_child(messages, stop, name, words, model_name, model_config, train
     torch.set_num_threads(limits.TRAINING_THREADS)
     try:
         dataset = WordDataset(name, words)
-        model = build_model(model_name, len(dataset.vocab), model_config, seed=train_config.seed)
+        model = build_model(run.model_name, len(dataset.vocab), run.model_config, seed=run.train_config.seed)
         pending = ([], [], [])
         last_sent = time.monotonic()
 
@@ -90,7 +92,7 @@ def _train_in_child(messages, stop, name, words, model_name, model_config, train
                 send_progress(p.seconds)
             return stop.is_set()
 
-        result = train_fn(model, dataset, train_config, callback=callback)
+        result = train_fn(model, dataset, run.train_config, callback=callback)
         if pending[0]:
             send_progress(result.seconds)
         # as bytes: a tensor sent through a Queue is shared by file descriptor, which breaks once
@@ -130,15 +132,13 @@ class Snapshot:
 
 
 class TrainingJob:
-    def __init__(self, key: str, dataset: WordDataset, model_name: str, model_config,
-                 train_config: TrainConfig, abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
+    def __init__(self, key: str, dataset: WordDataset, run: Run,
+                 abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
                  estimate: float | None = None, connected: Callable[[str], bool] | None = None):
         self.key = key
         self.abandoned_after = abandoned_after
         self.dataset = dataset
-        self.model_name = model_name
-        self.model_config = model_config
-        self.train_config = train_config
+        self.run = run
         self.estimate = estimate  # seconds the page expected it to take (for the queue's wait)
         self.status = QUEUED
         self.model = None
@@ -157,11 +157,28 @@ class TrainingJob:
         self.last_seen = time.monotonic()
         self.connected = connected  # viewer -> is that viewer still there (None: go by time alone)
         self._viewers: set[str] = set()
-        self.finished = threading.Event()
+        self.ended = threading.Event()  # set when it will change no more: done, stopped or failed
+
+    @property
+    def model_name(self) -> str:
+        return self.run.model_name
+
+    @property
+    def model_config(self):
+        return self.run.model_config
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.run.train_config
 
     @property
     def active(self) -> bool:
         return self.status in (QUEUED, RUNNING)
+
+    @property
+    def finished(self) -> bool:
+        """Trained in full, with its result (not stopped part way, not failed, not still training)."""
+        return self.status == DONE and self.result is not None
 
     def seen(self, viewer: str | None = None) -> None:
         """A page is watching (viewer: who, for the board's `connected`): not abandoned."""
@@ -188,7 +205,7 @@ class TrainingJob:
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.finished.wait(timeout)
+        return self.ended.wait(timeout)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -203,14 +220,13 @@ class TrainingJob:
             return snap.seconds / snap.step * (snap.max_steps - snap.step)
         return self.estimate if self.estimate is not None else 30.0
 
-    def _train_in_child_process(self, dataset, model_name, model_config, train_config, callback,
-                                ctx=None, train_fn=train, time_limit: float = limits.TRAINING_TIME_LIMIT):
+    def _train_in_child_process(self, dataset, run: Run, callback, ctx=None, train_fn=train,
+                                time_limit: float = limits.TRAINING_TIME_LIMIT):
         """A trainer for load_or_train: trains in a child process, relays its progress into this
         job, and returns (model, result); raises TrainingFailed."""
         messages, stop = ctx.Queue(), ctx.Event()
         process = ctx.Process(target=_train_in_child, daemon=True, name=f"train-{self.key[:8]}",
-                              args=(messages, stop, dataset.name, dataset.words, model_name, model_config,
-                                    train_config, train_fn))
+                              args=(messages, stop, dataset.name, dataset.words, run, train_fn))
         process.start()
         try:
             return self._watch(process, messages, stop, time_limit)
@@ -271,15 +287,14 @@ class TrainingJob:
                     return self._train_in_child_process(*args, ctx=ctx, train_fn=train_fn, time_limit=time_limit)
 
                 # another server process (or the CLI) may have trained it meanwhile
-                model, result, from_disk = load_or_train(self.dataset, self.model_name, self.model_config,
-                                                         self.train_config, cache=cache, trainer=trainer)
+                model, result, from_disk = load_or_train(self.dataset, self.run, cache=cache, trainer=trainer)
                 self._use(model, result, from_disk)
             except TrainingFailed as e:
                 self.failure, self.error, self.status = e.failure, str(e), FAILED
             except Exception as e:  # never let a thread die silently: the page shows the reason
                 self.failure, self.error, self.status = CRASHED, f"{type(e).__name__}: {e}", FAILED
             finally:
-                self.finished.set()
+                self.ended.set()
 
     def _use(self, model, result: TrainResult, from_disk: bool) -> None:
         """The trained model and its result; one from the disk brings its history for the charts."""
@@ -311,12 +326,12 @@ class JobBoard:
         self._waiting: list[TrainingJob] = []  # queued jobs, first come first
         self._lock = threading.Lock()
 
-    def key(self, dataset: WordDataset, model_name: str, model_config, train_config) -> str:
-        return cache_key(dataset.fingerprint, model_name, model_config, train_config)
+    def key(self, dataset: WordDataset, run: Run) -> str:
+        return run.key(dataset)
 
-    def find(self, dataset: WordDataset, model_name: str, model_config, train_config) -> TrainingJob | None:
-        """The job for these settings if one exists in memory or on disk; never trains."""
-        key = self.key(dataset, model_name, model_config, train_config)
+    def find(self, dataset: WordDataset, run: Run) -> TrainingJob | None:
+        """The job for this run if one exists in memory or on disk; never trains."""
+        key = run.key(dataset)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None:
@@ -325,30 +340,30 @@ class JobBoard:
         hit = self.cache.load(key) if self.cache is not None else None
         if hit is None:
             return None
-        job = self._new_job(key, dataset, model_name, model_config, train_config)
+        job = self._new_job(key, dataset, run)
         job._use(hit.build(), hit.result, from_disk=True)
-        job.finished.set()
+        job.ended.set()
         return self._keep(job)
 
-    def start(self, dataset: WordDataset, model_name: str, model_config, train_config,
-              estimate: float | None = None, viewer: str | None = None) -> TrainingJob:
-        """The job for these settings: the existing one unless it was stopped or failed, else a
-        new one training in a background thread (estimate: its expected seconds, for the queue;
-        viewer: who asked, see TrainingJob.seen)."""
-        key = self.key(dataset, model_name, model_config, train_config)
+    def start(self, dataset: WordDataset, run: Run, estimate: float | None = None,
+              viewer: str | None = None) -> TrainingJob:
+        """The job for this run: the existing one unless it was stopped or failed, else a new one
+        training in a background thread (estimate: its expected seconds, for the queue; viewer: who
+        asked, see TrainingJob.seen)."""
+        key = run.key(dataset)
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status not in (STOPPED, FAILED):
                 self._jobs.move_to_end(key)
                 job.seen(viewer)
                 return job
-            job = self._new_job(key, dataset, model_name, model_config, train_config, estimate)
+            job = self._new_job(key, dataset, run, estimate)
             job.seen(viewer)
             self._jobs[key] = job
             self._waiting.append(job)
             self._evict()
             self.trainings_started += 1
-        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"watch-{model_name}-{key[:8]}").start()
+        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"watch-{run.model_name}-{key[:8]}").start()
         return job
 
     def _run(self, job: TrainingJob) -> None:
@@ -381,9 +396,8 @@ class JobBoard:
             free_at.sort()
         return free_at[0]
 
-    def _new_job(self, key, dataset, model_name, model_config, train_config, estimate=None) -> TrainingJob:
-        return TrainingJob(key, dataset, model_name, model_config, train_config, self.abandoned_after, estimate,
-                           self.connected)
+    def _new_job(self, key, dataset, run, estimate=None) -> TrainingJob:
+        return TrainingJob(key, dataset, run, self.abandoned_after, estimate, self.connected)
 
     def _keep(self, job: TrainingJob) -> TrainingJob:
         with self._lock:

@@ -23,10 +23,9 @@ import torch
 
 from makemore import limits
 from makemore.cache import SHIPPED_DIR, DiskCache, load_or_train
-from makemore.checkpoint import cache_key
 from makemore.data import WordDataset
 from makemore.models import MODELS
-from makemore.train import TrainConfig
+from makemore.runs import Run
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LECTURE_LIST = "names.txt"  # the lectures' list: presets ship for this one only
@@ -37,13 +36,11 @@ MAX_TOTAL_BYTES = 30_000_000  # ... and 30 MB in all (the 200k-step lecture runs
 @dataclass(frozen=True)
 class ShippedRun:
     data: str  # a file name in data/
-    model_name: str
-    model_config: object
-    train_config: TrainConfig
+    run: Run
     why: str  # "default", "preset naive", "lecture recipe"
 
     def key(self, dataset: WordDataset) -> str:
-        return cache_key(dataset.fingerprint, self.model_name, self.model_config, self.train_config)
+        return self.run.key(dataset)
 
 
 def builtin_lists() -> list[str]:
@@ -51,22 +48,13 @@ def builtin_lists() -> list[str]:
 
 
 def shipped_runs() -> list[ShippedRun]:
-    runs = []
-    for data in builtin_lists():
-        for name, spec in MODELS.items():
-            default = TrainConfig(**spec.train_defaults)
-            runs.append(ShippedRun(data, name, spec.config(), default, "default"))
-            if spec.lecture is not None:
-                config = spec.config(**spec.lecture.model)
-                runs.append(ShippedRun(data, name, config, TrainConfig(**spec.lecture.train), "lecture recipe"))
-            if data != LECTURE_LIST:
-                continue
-            for preset_name, preset in spec.presets.items():
-                train_config = TrainConfig(**{**spec.train_defaults, **preset.train})
-                runs.append(ShippedRun(data, name, preset.config, train_config, f"preset {preset_name}"))
     unique = {}
-    for run in runs:  # a preset may be the default itself
-        unique.setdefault((run.data, run.model_name, run.model_config, run.train_config), run)
+    for data in builtin_lists():
+        for spec in MODELS.values():
+            for why, run in spec.runs().items():
+                if why.startswith("preset") and data != LECTURE_LIST:
+                    continue
+                unique.setdefault((data, run), ShippedRun(data, run, why))  # a preset may be the default itself
     return list(unique.values())
 
 
@@ -80,8 +68,8 @@ def _train_one(args) -> tuple[str, float]:
     dataset = WordDataset.from_file(DATA_DIR / run.data)
     cache = DiskCache(folder, max_files=10**6, shipped=None)
     t0 = time.perf_counter()
-    _, result, _ = load_or_train(dataset, run.model_name, run.model_config, run.train_config, cache=cache)
-    return f"{run.data:13} {run.model_name:12} {run.why:28} val {result.val_loss:.4f}", time.perf_counter() - t0
+    _, result, _ = load_or_train(dataset, run.run, cache=cache)
+    return f"{run.data:13} {run.run.model_name:12} {run.why:28} val {result.val_loss:.4f}", time.perf_counter() - t0
 
 
 def pretrain(folder: Path = SHIPPED_DIR, jobs: int = 2, dry_run: bool = False, echo=print) -> int:
@@ -97,7 +85,7 @@ def pretrain(folder: Path = SHIPPED_DIR, jobs: int = 2, dry_run: bool = False, e
          f"{len(stale)} to remove")
     if dry_run:
         for run in missing:
-            echo(f"  would train {run.data} {run.model_name} ({run.why})")
+            echo(f"  would train {run.data} {run.run.model_name} ({run.why})")
         for key in stale:
             echo(f"  would remove {key}.pt")
         return 0
@@ -105,7 +93,8 @@ def pretrain(folder: Path = SHIPPED_DIR, jobs: int = 2, dry_run: bool = False, e
     for key in stale:
         (folder / f"{key}.pt").unlink()
     # the longest first, so that the last ones to finish are short
-    missing.sort(key=lambda run: -run.train_config.max_steps * max(1, run.train_config.batch_size))
+    missing.sort(key=lambda shipped: -shipped.run.train_config.max_steps
+                 * max(1, shipped.run.train_config.batch_size))
     with multiprocessing.get_context("spawn").Pool(max(1, jobs)) as pool:
         for line, seconds in pool.imap_unordered(_train_one, [(run, str(folder)) for run in missing]):
             echo(f"  {line}  ({seconds:.0f} s)")

@@ -35,9 +35,8 @@ def generate(model, vocab, num: int = 20, seed: int = 0, temperature: float = 1.
     lengths = torch.full((num,), max_len)
     for t in range(max_len + 1):
         logits, _ = model(context)
-        if whole_words:
-            logits = logits[:, -1]  # (num, V): the prediction after the last character
-        logits = logits / temperature
+        # (num, V) or (num, T, V): the prediction after the last character, for either layout
+        logits = logits.reshape(num, -1, logits.shape[-1])[:, -1] / temperature
         if top_k is not None and 0 < top_k < logits.shape[-1]:
             top = torch.topk(logits, top_k, dim=-1)  # exactly k, even when values tie
             logits = torch.full_like(logits, float("-inf")).scatter(-1, top.indices, top.values)

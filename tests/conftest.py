@@ -13,6 +13,7 @@ from makemore.cache import DiskCache, load_or_train
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 # the lectures' list, a built-in list of the app (data/README.md)
 LECTURE_NAMES = Path(__file__).resolve().parents[1] / "data" / "names.txt"
@@ -98,7 +99,7 @@ def trained_bigrams(names_dataset, names_cache_dir):
     for name in ("bigram", "bigram-nn"):
         spec = MODELS[name]
         model, result, from_cache = load_or_train(
-            names_dataset, name, spec.config(), TrainConfig(**spec.train_defaults), cache=cache
+            names_dataset, Run(name, spec.config(), TrainConfig(**spec.train_defaults)), cache=cache
         )
         assert not from_cache  # a fresh session cache: trained now
         out[name] = (model, result)

@@ -27,6 +27,7 @@ from makemore.models import MODELS
 from makemore.models.mlp import MLPConfig
 from makemore.models.mlp_bn import PRESETS, MLPBNConfig
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 PAGES = {"mlp": "stages/mlp.py", "mlp-bn": "stages/batchnorm.py"}
 TRAIN_KEYS = {"mlp": "mlp_train", "mlp-bn": "bn_train"}
@@ -42,13 +43,13 @@ def put_job(model_name: str, status: str, model_config=None, train_config=None, 
     board = trainer.job_board()
     model_config = model_config or MODELS[model_name].config()
     train_config = train_config or TrainConfig(**MODELS[model_name].train_defaults)
-    key = board.key(names(), model_name, model_config, train_config)
-    job = TrainingJob(key, names(), model_name, model_config, train_config, estimate=fields.pop("estimate", None))
+    key = board.key(names(), Run(model_name, model_config, train_config))
+    job = TrainingJob(key, names(), Run(model_name, model_config, train_config), estimate=fields.pop("estimate", None))
     job.status = status
     for name, value in fields.items():
         setattr(job, name, value)
     if status not in (QUEUED, RUNNING):
-        job.finished.set()
+        job.ended.set()
     board._jobs[key] = job
     return job
 
@@ -58,7 +59,7 @@ def end(*jobs: TrainingJob) -> None:
     board = trainer.job_board()
     for job in jobs:
         job.status = STOPPED
-        job.finished.set()
+        job.ended.set()
         if job in board._waiting:
             board._waiting.remove(job)
 
@@ -125,9 +126,9 @@ def test_the_pages_default_training_is_exactly_the_clis(model_name):
     job.stop()
     assert job.train_config == TrainConfig(**MODELS[model_name].train_defaults)
     assert job.model_config == MODELS[model_name].config()
-    assert job.key == trainer.job_board().key(names(), model_name, MODELS[model_name].config(),
+    assert job.key == trainer.job_board().key(names(), Run(model_name, MODELS[model_name].config(),
                                               cli.configs_from_args(cli.build_parser(model_name).parse_args(
-                                                  ["train", "--model", model_name]))[1])
+                                                  ["train", "--model", model_name]))[1]))
 
 
 def test_a_model_trained_by_the_cli_with_cache_opens_on_the_page_without_training(capsys):
@@ -201,14 +202,14 @@ def test_the_queue_line_counts_the_trainings_ahead():
 def test_the_presets_table_lists_parameters_and_the_results_of_the_trained_ones(tiny_dataset, tmp_path):
     cache = DiskCache(tmp_path / "presets")
     quick = TrainConfig(max_steps=5, batch_size=16)
-    load_or_train(tiny_dataset, "mlp-bn", PRESETS["naive"], quick, cache=cache)
+    load_or_train(tiny_dataset, Run("mlp-bn", PRESETS["naive"], quick), cache=cache)
     titles = {name: name.title() for name in PRESETS}
-    table = presets.presets_table(JobBoard(cache), tiny_dataset, "mlp-bn", PRESETS, titles, quick)
+    table = presets.presets_table(JobBoard(cache), tiny_dataset, "mlp-bn", MODELS["mlp-bn"].presets, titles, quick)
     assert list(table["preset"])[:2] == ["1 · Naive", "2 · Softmax"]
     assert table["parameters"].iloc[5] > table["parameters"].iloc[0]  # the deep net is bigger
     assert table["val loss"].iloc[0] > 0 and table["trained in (s)"].iloc[0] >= 0  # trained: from the cache
     assert table["val loss"].iloc[1:].isna().all()  # the others are not trained yet
-    assert presets.matching_preset(PRESETS, MLPBNConfig()) == "batchnorm"
+    assert presets.matching_preset(MODELS["mlp-bn"].presets, MLPBNConfig()) == "batchnorm"
 
 
 # --- the Bigram page's settings in the URL -------------------------------------------------------

@@ -16,6 +16,7 @@ from makemore import cli
 from makemore.cache import SHIPPED_DIR
 from makemore.models import MODELS
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 STEPS = 1000  # enough for 160 words to be learned by heart, and a quick test
 
@@ -157,7 +158,7 @@ def test_the_settings_against_overfitting_live_in_the_link_and_are_the_clis():
     job = only_job()
     job.stop()
     args = cli.build_parser("mlp").parse_args(["train", "--model", "mlp", "--weight-decay", "0.1", "--keep-best"])
-    assert job.key == trainer.job_board().key(job.dataset, "mlp", *cli.configs_from_args(args))
+    assert job.key == trainer.job_board().key(job.dataset, Run("mlp", *cli.configs_from_args(args)))
     assert job.train_config.weight_decay == 0.1 and job.train_config.keep_best
 
 

@@ -13,6 +13,7 @@ from makemore.checkpoint import FORMAT, Checkpoint, cache_key
 from makemore.models import create_model
 from makemore.models.bigram import BigramCountsConfig, BigramNNConfig
 from makemore.train import TrainConfig, TrainResult, train
+from makemore.runs import Run
 
 NN_CONFIG = BigramNNConfig()
 TRAIN_CONFIG = TrainConfig(max_steps=5, batch_size=8, lr=0.5, eval_interval=2)
@@ -203,25 +204,25 @@ def test_shipped_models_can_be_turned_off_by_the_environment(monkeypatch, tmp_pa
 
 def test_load_or_train_trains_once_then_loads(tmp_path, tiny_dataset, monkeypatch):
     cache = DiskCache(tmp_path / "c")
-    m1, r1, hit1 = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m1, r1, hit1 = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     assert hit1 is False and len(files(cache.folder)) == 1
     forbid_training(monkeypatch)
-    m2, r2, hit2 = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m2, r2, hit2 = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     assert hit2 is True
     assert torch.equal(m1.W, m2.W) and r1 == r2
 
 
 def test_load_or_train_with_another_config_is_a_miss(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
-    load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     other = TrainConfig(max_steps=6, batch_size=8, lr=0.5)
-    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, other, cache=cache)
+    _, r, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, other), cache=cache)
     assert hit is False and r.steps == 6
     assert len(files(cache.folder)) == 2
 
 
 def test_load_or_train_without_a_cache_writes_nothing(isolated_cache_dir, tiny_dataset):
-    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
+    _, r, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG))
     assert hit is False and r.steps == 5
     assert files(isolated_cache_dir) == []
 
@@ -229,16 +230,16 @@ def test_load_or_train_without_a_cache_writes_nothing(isolated_cache_dir, tiny_d
 @pytest.mark.parametrize("make_bad", [save_garbage, save_foreign_dict, save_truncated], ids=lambda f: f.__name__)
 def test_load_or_train_retrains_over_a_bad_file(tmp_path, tiny_dataset, monkeypatch, make_bad):
     cache = DiskCache(tmp_path / "c")
-    m1, r1, _ = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m1, r1, _ = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     key = cache_key(tiny_dataset.fingerprint, "bigram-nn", NN_CONFIG, TRAIN_CONFIG)
     good = tmp_path / "good.pt"
     good.write_bytes(cache.path(key).read_bytes())
     make_bad(cache.path(key), key, good)
-    m2, r2, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    m2, r2, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     assert hit is False
     assert torch.equal(m1.W, m2.W) and r2.loss_history == r1.loss_history  # retrained, same seed
     forbid_training(monkeypatch)
-    _, _, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    _, _, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     assert hit is True  # and saved again
 
 
@@ -247,7 +248,7 @@ def test_load_or_train_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_
     checkpoint = trained(tiny_dataset, seed=TRAIN_CONFIG.seed)
     checkpoint.state_dict = {"W": torch.zeros(5, 5)}  # as if saved for another vocabulary size
     cache.save(checkpoint)
-    model, result, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, TRAIN_CONFIG, cache=cache)
+    model, result, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, TRAIN_CONFIG), cache=cache)
     assert hit is False
     assert model.W.shape == (len(tiny_dataset.vocab),) * 2 and result.steps == 5
 
@@ -255,7 +256,7 @@ def test_load_or_train_retrains_when_saved_weights_no_longer_fit(tmp_path, tiny_
 def test_stopped_early_runs_are_not_saved(tmp_path, tiny_dataset):
     cache = DiskCache(tmp_path / "c")
     config = TrainConfig(max_steps=50, batch_size=8, lr=0.5)
-    _, r, hit = load_or_train(tiny_dataset, "bigram-nn", NN_CONFIG, config, cache=cache,
+    _, r, hit = load_or_train(tiny_dataset, Run("bigram-nn", NN_CONFIG, config), cache=cache,
                               callback=lambda p: p.step == 3)
     assert hit is False and r.stopped_early and r.steps == 3
     assert files(cache.folder) == []
@@ -264,9 +265,9 @@ def test_stopped_early_runs_are_not_saved(tmp_path, tiny_dataset):
 def test_counts_model_round_trips_through_the_cache(tmp_path, tiny_dataset, monkeypatch):
     cache = DiskCache(tmp_path / "c")
     config = TrainConfig(max_steps=0)
-    m1, r1, _ = load_or_train(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    m1, r1, _ = load_or_train(tiny_dataset, Run("bigram", BigramCountsConfig(0.5), config), cache=cache)
     forbid_training(monkeypatch)
-    m2, r2, hit = load_or_train(tiny_dataset, "bigram", BigramCountsConfig(0.5), config, cache=cache)
+    m2, r2, hit = load_or_train(tiny_dataset, Run("bigram", BigramCountsConfig(0.5), config), cache=cache)
     assert hit and torch.equal(m1.counts, m2.counts) and m2.alpha == 0.5 and r1 == r2
 
 

@@ -13,6 +13,7 @@ import makemore.cache
 from makemore.cli import main, parse_args, train_command_line
 from makemore.models import MODELS
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent
 SUMMARY_KEYS = {"model", "params", "steps", "seconds", "train_loss", "val_loss", "test_loss"}
@@ -256,8 +257,8 @@ def test_sample_load_of_a_non_checkpoint_exits_2_with_one_line(capsys, tmp_path,
 
 def test_a_file_from_the_model_cache_loads_with_sample_load(capsys, tmp_path, words_file, tiny_dataset):
     cache = makemore.cache.DiskCache(tmp_path / "c")
-    makemore.cache.load_or_train(tiny_dataset, "bigram-nn", MODELS["bigram-nn"].config(),
-                                 TrainConfig(max_steps=5, batch_size=8, lr=0.5), cache=cache)
+    makemore.cache.load_or_train(tiny_dataset, Run("bigram-nn", MODELS["bigram-nn"].config(),
+                                 TrainConfig(max_steps=5, batch_size=8, lr=0.5)), cache=cache)
     (entry,) = cache.folder.glob("*.pt")
     code, out, err = cli(capsys, "sample", "--load", entry, "--num", 4, "--sample-seed", 2)
     assert code == 0 and len(out) == 4
@@ -274,8 +275,8 @@ def test_a_file_from_train_save_is_a_valid_cache_entry(capsys, tmp_path, words_f
     (cache.folder / f"{key}.pt").write_bytes(path.read_bytes())
     monkeypatch.setattr(makemore.cache, "train", lambda *a, **k: pytest.fail("trained although cached"))
     _, result, from_cache = makemore.cache.load_or_train(
-        tiny_dataset, "bigram-nn", MODELS["bigram-nn"].config(),
-        TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5}), cache=cache)
+        tiny_dataset, Run("bigram-nn", MODELS["bigram-nn"].config(),
+        TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5})), cache=cache)
     assert from_cache and result.steps == 5
 
 

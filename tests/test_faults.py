@@ -23,6 +23,7 @@ from makemore.cache import DiskCache, load_or_train
 from makemore.checkpoint import Checkpoint
 from makemore.models.bigram import BigramNNConfig
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
@@ -74,10 +75,10 @@ INTERRUPTIONS = {
 def test_a_training_cut_short_saves_nothing(tmp_path, tiny_dataset, exception):
     cache = DiskCache(tmp_path / "cache")
     with pytest.raises(type(exception)):
-        load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT,
+        load_or_train(tiny_dataset, Run("bigram-nn", BigramNNConfig(), SHORT),
                       callback=cut_short_at_step(20, exception), cache=cache)
     assert cache_files(cache.folder) == []
-    _, result, from_cache = load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT, cache=cache)
+    _, result, from_cache = load_or_train(tiny_dataset, Run("bigram-nn", BigramNNConfig(), SHORT), cache=cache)
     assert not from_cache and result.steps == 40  # asked again: trained in full, and saved
     assert len(cache_files(cache.folder)) == 1
 
@@ -95,7 +96,7 @@ def half_a_save(exception: BaseException):
 def test_a_save_that_fails_midway_leaves_the_old_file_whole_and_no_partial_one(
         tmp_path, tiny_dataset, monkeypatch, exception):
     cache = DiskCache(tmp_path / "cache")
-    model, result, _ = load_or_train(tiny_dataset, "bigram-nn", BigramNNConfig(), SHORT)
+    model, result, _ = load_or_train(tiny_dataset, Run("bigram-nn", BigramNNConfig(), SHORT))
     checkpoint = Checkpoint.of("bigram-nn", model, BigramNNConfig(), SHORT, result, tiny_dataset)
     cache.save(checkpoint)
     path = cache.path(checkpoint.key)
@@ -164,8 +165,8 @@ def test_two_visitors_asking_for_the_same_model_at_once_train_it_once(tiny_datas
     results = {}
 
     def visit():
-        results[threading.current_thread().name] = trainer.trained(tiny_dataset, "bigram-nn",
-                                                                   BigramNNConfig(), SHORT)
+        results[threading.current_thread().name] = trainer.trained(tiny_dataset, Run("bigram-nn",
+                                                                   BigramNNConfig(), SHORT))
 
     def notice_waiting(frame, event, arg):
         # A profile hook in the second visitor's thread: it is about to acquire a lock that is held

@@ -16,6 +16,7 @@ from makemore.models import create_model
 from makemore.models.bigram import BigramNNConfig
 from makemore.models.mlp import MLPConfig
 from makemore.train import TrainConfig, train
+from makemore.runs import Run
 
 from conftest import TINY_WORDS
 
@@ -37,15 +38,15 @@ QUICK = TrainConfig(max_steps=200, batch_size=16, optimizer="adamw", lr=0.01, ev
 
 def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
     board = JobBoard(DiskCache(tmp_path))
-    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is None
-    job = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    assert board.find(tiny, Run("mlp", MLPConfig(), QUICK)) is None
+    job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == DONE
     snap = job.snapshot()
     assert snap.steps == list(range(1, 201)) and len(snap.val) == 4
-    assert board.find(tiny, "mlp", MLPConfig(), QUICK) is job
-    assert board.start(tiny, "mlp", MLPConfig(), QUICK) is job  # nothing is trained twice
+    assert board.find(tiny, Run("mlp", MLPConfig(), QUICK)) is job
+    assert board.start(tiny, Run("mlp", MLPConfig(), QUICK)) is job  # nothing is trained twice
     # a new server (empty board) finds it on disk, trained by nobody
-    again = JobBoard(DiskCache(tmp_path)).find(tiny, "mlp", MLPConfig(), QUICK)
+    again = JobBoard(DiskCache(tmp_path)).find(tiny, Run("mlp", MLPConfig(), QUICK))
     assert again.status == DONE and again.from_disk and again.result.val_loss == job.result.val_loss
     assert again.snapshot().steps == snap.steps
 
@@ -53,7 +54,7 @@ def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
 def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path):
     board = JobBoard(DiskCache(tmp_path))
     jobs = []
-    threads = [threading.Thread(target=lambda: jobs.append(board.start(tiny, "mlp", MLPConfig(), QUICK)))
+    threads = [threading.Thread(target=lambda: jobs.append(board.start(tiny, Run("mlp", MLPConfig(), QUICK))))
                for _ in range(4)]
     for t in threads:
         t.start()
@@ -66,7 +67,7 @@ def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path):
 def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
     board = JobBoard(DiskCache(tmp_path))
     long = TrainConfig(max_steps=200_000, batch_size=16, optimizer="adamw", lr=0.01)
-    job = board.start(tiny, "mlp", MLPConfig(), long)
+    job = board.start(tiny, Run("mlp", MLPConfig(), long))
     wait_until(lambda: job.snapshot().step >= 20)
     job.stop()
     assert job.wait(60) and job.status == STOPPED
@@ -74,7 +75,7 @@ def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
     assert job.model is not None and math.isfinite(job.result.val_loss)
     assert list(tmp_path.glob("*.pt")) == []  # a partial model is never cached
     # asking again starts a fresh run rather than showing the stopped one
-    fresh = board.start(tiny, "mlp", MLPConfig(), long)
+    fresh = board.start(tiny, Run("mlp", MLPConfig(), long))
     assert fresh is not job
     fresh.stop()
     fresh.wait(60)
@@ -82,7 +83,7 @@ def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
 
 def test_an_unwatched_job_stops_itself(tiny):
     board = JobBoard(None, abandoned_after=0.2)
-    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
+    job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
     assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
 
 
@@ -90,7 +91,7 @@ def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(tiny):
     # a busy server redraws a waiting page late: the tab being open is what counts, not the redraws
     open_tabs = {"tab-a"}
     board = JobBoard(None, abandoned_after=0.2, connected=lambda viewer: viewer in open_tabs)
-    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16), viewer="tab-a")
+    job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)), viewer="tab-a")
     wait_until(lambda: job.snapshot().step >= 5)
     time.sleep(0.6)  # three times abandoned_after, unseen
     assert job.status == RUNNING and not job.abandoned
@@ -101,8 +102,8 @@ def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(tiny):
 def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
     board = JobBoard(None, max_running=1)
     long = TrainConfig(max_steps=200_000, batch_size=16)
-    first = board.start(tiny, "mlp", MLPConfig(), long)
-    second = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16))
+    first = board.start(tiny, Run("mlp", MLPConfig(), long))
+    second = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16)))
     wait_until(lambda: first.snapshot().step >= 5)
     assert second.status == QUEUED
     first.stop()
@@ -112,15 +113,15 @@ def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
 def test_a_config_the_child_refuses_fails_the_job_with_its_reason(tiny):
     board = JobBoard(None)
     # the child process builds the model; a config it refuses is the simplest failure to cause
-    job = board.start(tiny, "mlp", MLPConfig(init="zeros"), QUICK)
+    job = board.start(tiny, Run("mlp", MLPConfig(init="zeros"), QUICK))
     assert job.wait(60) and job.status == FAILED and "unknown init" in job.error and job.model is None
     assert job.failure == CRASHED
-    retry = board.start(tiny, "mlp", MLPConfig(init="zeros"), QUICK)  # a failed run may be retried
+    retry = board.start(tiny, Run("mlp", MLPConfig(init="zeros"), QUICK))  # a failed run may be retried
     assert retry is not job and retry.wait(60)
 
 
 def test_a_job_trains_exactly_as_train_does(tiny):
-    job = JobBoard(None).start(tiny, "mlp", MLPConfig(), QUICK)
+    job = JobBoard(None).start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == DONE
     model = create_model("mlp", len(tiny.vocab), MLPConfig(), seed=QUICK.seed)
     direct = train(model, tiny, QUICK)
@@ -135,7 +136,7 @@ def test_a_killed_training_process_fails_the_job_cleanly(tiny, tmp_path):
     import os
     import signal
     board = JobBoard(DiskCache(tmp_path))
-    job = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
+    job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
     wait_until(lambda: job.snapshot().step >= 5)
     (child,) = [p for p in multiprocessing.active_children() if p.name.startswith("train-")]
     os.kill(child.pid, signal.SIGKILL)  # as the out-of-memory killer would
@@ -147,8 +148,8 @@ def test_a_killed_training_process_fails_the_job_cleanly(tiny, tmp_path):
 
 def test_a_queued_job_whose_tab_closed_never_starts(tiny):
     board = JobBoard(None, max_running=1, abandoned_after=0.5)
-    first = board.start(tiny, "mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16))
-    queued = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    first = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
+    queued = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     wait_until(lambda: first.snapshot().step >= 5)
     time.sleep(0.6)  # nobody looks at the queued one
     first.seen()
@@ -175,13 +176,13 @@ def assert_next_training_starts_cleanly(board, dataset):
     """A failure frees its slot and leaves no process: the next training runs at once, to the end."""
     import multiprocessing
     wait_until(lambda: not [p for p in multiprocessing.active_children() if p.name.startswith("train-")], 10)
-    ok = board.start(dataset, "mlp", MLPConfig(n_hidden=32), TrainConfig(max_steps=20, batch_size=16), estimate=1)
+    ok = board.start(dataset, Run("mlp", MLPConfig(n_hidden=32), TrainConfig(max_steps=20, batch_size=16)), estimate=1)
     assert ok.wait(60) and ok.status == DONE, ok.error
 
 
 def test_an_error_in_the_training_code_is_reported_as_a_crash(tiny):
     board = JobBoard(None, max_running=1, train_fn=crashing_train)
-    job = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == FAILED and job.failure == CRASHED
     assert "RuntimeError: a bug in the training code" in job.error and job.model is None
     board.train_fn = train
@@ -190,7 +191,7 @@ def test_an_error_in_the_training_code_is_reported_as_a_crash(tiny):
 
 def test_a_loss_that_becomes_infinite_is_reported_as_diverged(tiny):
     board = JobBoard(None, max_running=1)
-    job = board.start(tiny, "bigram-nn", BigramNNConfig(), TrainConfig(max_steps=50, batch_size=0, lr=1e38))
+    job = board.start(tiny, Run("bigram-nn", BigramNNConfig(), TrainConfig(max_steps=50, batch_size=0, lr=1e38)))
     assert job.wait(60) and job.status == FAILED and job.failure == DIVERGED
     assert "learning rate" in job.error and "too high" in job.error
     assert_next_training_starts_cleanly(board, tiny)
@@ -199,7 +200,7 @@ def test_a_loss_that_becomes_infinite_is_reported_as_diverged(tiny):
 def test_a_training_past_the_time_limit_is_ended_and_reported(tiny):
     import multiprocessing
     board = JobBoard(None, max_running=1, time_limit=1.0, train_fn=sleeping_train)
-    job = board.start(tiny, "mlp", MLPConfig(), QUICK)
+    job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(30) and job.status == FAILED and job.failure == TIMED_OUT
     assert "longer than the 1 s" in job.error
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("train-")]
@@ -214,10 +215,10 @@ def test_a_training_past_the_time_limit_is_ended_and_reported(tiny):
 def test_queued_jobs_know_their_place_and_a_wait_from_the_work_ahead(tiny):
     board = JobBoard(None, max_running=1, abandoned_after=30)
     long = TrainConfig(max_steps=200_000, batch_size=16)
-    running = board.start(tiny, "mlp", MLPConfig(), long, estimate=100)
+    running = board.start(tiny, Run("mlp", MLPConfig(), long), estimate=100)
     wait_until(lambda: running.snapshot().step >= 5)
-    second = board.start(tiny, "mlp", MLPConfig(n_hidden=32), QUICK, estimate=10)
-    third = board.start(tiny, "mlp", MLPConfig(n_hidden=48), QUICK, estimate=20)
+    second = board.start(tiny, Run("mlp", MLPConfig(n_hidden=32), QUICK), estimate=10)
+    third = board.start(tiny, Run("mlp", MLPConfig(n_hidden=48), QUICK), estimate=20)
     wait_until(lambda: second.status == QUEUED and third.status == QUEUED)
     assert running.status == RUNNING and board.queue_position(running) == 0
     assert [board.queue_position(second), board.queue_position(third)] == [1, 2]

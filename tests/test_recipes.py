@@ -8,6 +8,7 @@ import pytest
 from makemore.jobs import DONE, JobBoard
 from makemore.models import MODELS
 from makemore.train import TrainConfig
+from makemore.runs import Run
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ PROMISED = {  # the model -> the val loss its default reaches (measured here: se
 @pytest.fixture(scope="module")
 def trained(names_dataset):
     board = JobBoard(None, max_running=2, abandoned_after=3600)
-    jobs = {name: board.start(names_dataset, name, MODELS[name].config(), TrainConfig(**MODELS[name].train_defaults))
+    jobs = {name: board.start(names_dataset, Run(name, MODELS[name].config(), TrainConfig(**MODELS[name].train_defaults)))
             for name in PROMISED}
     for job in jobs.values():
         assert job.wait(600), "a default recipe did not finish in 10 minutes"

@@ -337,14 +337,12 @@ def test_an_rnns_gradient_fades_going_back_from_the_last_prediction():
     assert norms[0] < 1e-3 * norms[-1]
 
 
-def test_presets_are_valid_configs_and_training_settings_and_estimates_grow_with_the_work():
+def test_the_registrys_runs_build_and_estimates_grow_with_the_work():
     from makemore.estimate.recurrent import estimate_seconds
-    from makemore.models.recurrent import PRESETS
-    from makemore.train import TrainConfig
-    assert {"rnn", "gru", "gru-large"} <= set(PRESETS)
-    assert PRESETS["rnn"][0] == RNNConfig() and PRESETS["gru"][0] == GRUConfig()
-    for config, training in PRESETS.values():
-        TrainConfig(**training)  # every field is one the training loop knows
+    from makemore.models import MODELS
+    runs = [run for name in ("rnn", "gru") for run in MODELS[name].runs().values()]
+    assert MODELS["rnn"].default_run().model_config == RNNConfig() and MODELS["gru"].default_run().model_config == GRUConfig()
+    for config in {run.model_config for run in runs}:
         RecurrentLM(27, config)
         short = estimate_seconds(27, config, 1000, 64)
         assert 0 < short < estimate_seconds(27, config, 2000, 64)

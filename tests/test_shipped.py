@@ -35,7 +35,7 @@ def shipped_files():
 
 def test_the_shipped_files_are_exactly_the_runs_pretrain_lists(runs):
     present = {path.stem for path in shipped_files()}
-    missing = [f"{run.data} {run.model_name} ({run.why})" for key, run in runs.items() if key not in present]
+    missing = [f"{run.data} {run.run.model_name} ({run.why})" for key, run in runs.items() if key not in present]
     stale = sorted(present - set(runs))
     assert not missing and not stale, (f"missing: {missing}; no longer produced by the current settings: "
                                        f"{stale}; {REBUILD}")
@@ -55,17 +55,17 @@ def test_a_shipped_model_is_what_the_current_code_trains_and_scores_what_it_reco
     run = runs.get(path.stem)
     assert run is not None, f"{path.name} is not a shipped run any more; {REBUILD}"
     assert (checkpoint.model_name, checkpoint.model_config, checkpoint.train_config) == \
-        (run.model_name, run.model_config, run.train_config), REBUILD
+        (run.run.model_name, run.run.model_config, run.run.train_config), REBUILD
     dataset = datasets[run.data]
     assert checkpoint.fingerprint == dataset.fingerprint and checkpoint.vocab == dataset.vocab, REBUILD
 
     # the first steps of the same run today: the same initial weights, batches and losses
     torch.set_num_threads(limits.TRAINING_THREADS)
-    model = create_model(run.model_name, len(dataset.vocab), run.model_config, seed=run.train_config.seed)
-    if run.train_config.max_steps:
-        fresh = train(model, dataset, run.train_config, callback=lambda p: p.step >= FIRST_STEPS)
+    model = create_model(run.run.model_name, len(dataset.vocab), run.run.model_config, seed=run.run.train_config.seed)
+    if run.run.train_config.max_steps:
+        fresh = train(model, dataset, run.run.train_config, callback=lambda p: p.step >= FIRST_STEPS)
         assert fresh.loss_history == pytest.approx(checkpoint.result.loss_history[:FIRST_STEPS], rel=1e-4), \
-            f"{run.data} {run.model_name} ({run.why}) trains differently today; {REBUILD}"
+            f"{run.data} {run.run.model_name} ({run.why}) trains differently today; {REBUILD}"
 
     # the shipped weights, evaluated afresh
     shipped = checkpoint.build()

@@ -5,7 +5,8 @@ import streamlit as st
 
 import charts
 from datasets_ui import current_dataset
-from model_controls import model_controls, model_setting, url_settings
+from links import PAGES
+from model_controls import model_controls, url_settings
 from model_views import show_diagnostics
 from presets import matching_preset, preset_buttons
 from references import lecture_comparison
@@ -16,7 +17,9 @@ from training_ui import (check_link, cost_line, fast_training, recipe_buttons, t
 from widgets import show_source
 from makemore.diagnostics import SNAPSHOTS
 from makemore.layers import BatchNorm1d, Linear, Tanh
-from makemore.models.mlp_bn import MLPBN, PRESETS
+from makemore.models import MODELS
+from makemore.models.mlp_bn import MLPBN
+from makemore.runs import Run
 
 PRESET_TEXT = {  # preset -> (its name, what it changes and what to look for), in the lecture's order
     "naive": ("Naive init", "Every weight and bias from `randn`. The logits come out large, so the net starts "
@@ -41,9 +44,8 @@ PRESET_TEXT = {  # preset -> (its name, what it changes and what to look for), i
                        "puts the spread back in every layer, so the init hardly matters any more."),
 }
 PRESET_TITLES = {name: title for name, (title, _) in PRESET_TEXT.items()}
-FIELDS = [model_setting("mlp-bn", "n_layers", key="bn_layers"), model_setting("mlp-bn", "n_hidden", key="bn_hidden"),
-          model_setting("mlp-bn", "n_embd", key="bn_embd"), model_setting("mlp-bn", "batchnorm", key="bn_batchnorm"),
-          model_setting("mlp-bn", "init", key="bn_init"), model_setting("mlp-bn", "out_scale", key="bn_out")]
+FIELDS = list(PAGES["mlp-bn"].fields)
+PRESETS = MODELS["mlp-bn"].presets
 SETTINGS = url_settings(FIELDS) + training_settings("bn", fast_training("mlp-bn"))
 
 
@@ -64,7 +66,7 @@ check_link(SETTINGS)  # links carry the settings: say which of this one's cannot
 st.header("1 · Walk the lecture's path")
 st.caption("Each button sets up the network for one step of the lecture and trains it (with the training "
            "settings below). Trained models are kept, so a whole class can click through in step.")
-preset_buttons(PRESETS, PRESET_TITLES, FIELDS, prefix="bn", train_key="bn_train")
+preset_buttons(PRESETS, PRESET_TITLES, FIELDS, prefix="bn", train_key="bn_train", model_name="mlp-bn")
 
 st.subheader("Model", divider="gray")
 model_config = model_controls("mlp-bn", FIELDS, columns=3)
@@ -83,7 +85,7 @@ estimate, allowed = cost_line("mlp-bn", dataset, model_config, train_config,
 
 # --- training ------------------------------------------------------------------------------------
 st.header("2 · Train")
-job = trained_live(board, dataset, "mlp-bn", model_config, train_config, estimate, allowed=allowed, key="bn_train")
+job = trained_live(board, dataset, Run("mlp-bn", model_config, train_config), estimate, allowed=allowed, key="bn_train")
 
 # --- results -------------------------------------------------------------------------------------
 model, r = job.model, job.result

@@ -15,10 +15,11 @@ from training_ui import check_link, checked, meta, train_setting
 from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from makemore.data import WordDataset
 from makemore.models import MODELS
-from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramCountsConfig, BigramNN,
+from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramNN,
                                     BigramNNConfig, learned_vs_counted)
 from makemore.sample import generate
-from makemore.train import TrainConfig, evaluate
+from makemore.runs import Run
+from makemore.train import evaluate
 
 SPEC = MODELS["bigram-nn"]
 # optimizer -> the learning rate that suits it on this model: the fast recipe's (AdamW) and the
@@ -29,7 +30,7 @@ LEARNING_RATES = checked("lr", (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0,
 WEIGHT_DECAYS = checked("weight_decay", (0.0, 0.001, 0.01, 0.1))
 STEPS = dict(lo=10, hi=500, step=10)  # each on the full training set
 SECONDS_PER_STEP = 0.06  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
-NETWORK = TrainConfig(**SPEC.train_defaults)  # the fast recipe: the widgets' defaults
+NETWORK = SPEC.fast_training()  # the fast recipe: the widgets' defaults
 ALPHA = model_setting("bigram", "alpha", key="bigram_alpha")
 SETTINGS = [
     ALPHA.url_setting(),
@@ -67,7 +68,7 @@ check_link(SETTINGS)  # links carry the settings: say which of this one's cannot
 
 # --- 1. counting -----------------------------------------------------------------------------------
 st.header("1 · Count the pairs")
-counted = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults))
+counted = trained(dataset, MODELS["bigram"].default_run())
 alpha = ALPHA.widget()
 counts_model = counted.model.with_alpha(alpha)
 train_nll = counts_nll(dataset.fingerprint, alpha, "train", dataset, counted.model)
@@ -142,7 +143,7 @@ st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to t
 train_config = dataclasses.replace(NETWORK, optimizer=optimizer, lr=lr, max_steps=steps, weight_decay=weight_decay,
                                    seed=int(seed))
 try:
-    neural = trained(dataset, "bigram-nn", BigramNNConfig(), train_config)
+    neural = trained(dataset, Run("bigram-nn", BigramNNConfig(), train_config))
 except FloatingPointError as e:
     diverged(e)
     st.stop()

@@ -5,16 +5,13 @@ import pandas as pd
 import streamlit as st
 
 import comparison_charts
-from comparison import (comparison_frame, default_jobs, default_run, is_missing, is_ready, positions_frame,
-                        samples_of, start, trainings_progress)
+from comparison import comparison_frame, defaults as default_runs, positions_frame, samples_of
 from datasets_ui import current_dataset
+from missing import train_missing
 from model_import import import_widget, imported_models
-from results import export_controls, my_runs, show_my_runs
+from results import Run, export_controls, my_runs, show_my_runs
 from trainer import job_board
-from training_ui import failure_message
 from widgets import sample_controls, show_table, shown
-from makemore import limits
-from makemore.jobs import FAILED
 
 ADDED = "compare_added"  # the multiselect's key: the runs and imported models added to the comparison
 
@@ -32,32 +29,17 @@ st.markdown(
 
 # --- 1. every stage's model ----------------------------------------------------------------------
 st.header("1 · Every stage's model")
-jobs = default_jobs(board, dataset)
-missing = [d for d, job in jobs.items() if is_missing(job)]
-running = [job for job in jobs.values() if job is not None and job.active]
-ready = [(d, job) for d, job in jobs.items() if is_ready(job)]
-st.caption(f"{len(ready)} of {len(jobs)} models are trained on {dataset.name}. Trained models are kept: on the "
-           "built-in lists they ship with the playground, and what is trained here is there for everyone after.")
-if running:
-    trainings_progress(running)
-for d, job in jobs.items():
-    if job is not None and job.status == FAILED:
-        st.error(f"{d.model_name}: {failure_message(job)}", icon=":material/error:")
-if missing:
-    estimates = [d.estimate(dataset) for d in missing]
-    seconds = max(max(estimates), sum(estimates) / limits.MAX_CONCURRENT_TRAININGS)  # two train at once
-    st.info(f"Not trained on {dataset.name} yet: {', '.join(d.model_name for d in missing)}. Each trains in the "
-            "background, two at a time, while this page stays usable; the comparison below shows the others "
-            "meanwhile.", icon=":material/model_training:")
-    columns = st.columns(min(4, len(missing) + 1))
-    columns[0].button(f"Train all {len(missing)} (about {seconds:.0f} s)", type="primary", on_click=start,
-                      args=(board, dataset, missing), icon=":material/play_arrow:", key="compare_train_all",
-                      width="stretch")
-    for i, d in enumerate(missing):
-        columns[(i + 1) % len(columns)].button(f"Train {d.model_name} (about {d.estimate(dataset):.0f} s)",
-                                               on_click=start, args=(board, dataset, [d]), width="stretch",
-                                               key=f"compare_train_{d.model_name}")
-entries = [(d.model_name, default_run(d, job)) for d, job in ready]
+defaults = default_runs()
+caption = st.container()  # above the progress, filled in once it is known what is trained
+ready = train_missing(
+    board, dataset, defaults, key="compare_train_all", each="compare_train", charts=False,
+    button="Train all {count} (about {wall:.0f} s)",
+    note=lambda names: f"Not trained on {dataset.name} yet: {names}. Each trains in the background, two at a "
+    "time, while this page stays usable; the comparison below shows the others meanwhile.")
+caption.caption(f"{len(ready)} of {len(defaults)} models are trained on {dataset.name}. Trained models are kept: "
+                "on the built-in lists they ship with the playground, and what is trained here is there for everyone "
+                "after.")
+entries = [(name, Run.of_job(job)) for name, job in ready.items()]
 
 # --- 2. your runs, and models brought back -------------------------------------------------------
 st.header("2 · Your runs, and models you bring back")

@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import charts
+import links
 from datasets_ui import current_dataset
-from model_controls import model_controls, model_setting, url_settings
+from model_controls import model_controls, url_settings
 from model_views import show_embeddings
 from references import lecture_comparison
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
@@ -15,12 +16,10 @@ from training_ui import (check_link, cost_line, fast_training, recipe_buttons, t
 from widgets import show_source, show_table
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS
-from makemore.models.bigram import BigramCountsConfig
 from makemore.models.mlp import MLP
-from makemore.train import TrainConfig
+from makemore.runs import Run
 
-FIELDS = [model_setting("mlp", "block_size", key="mlp_block"), model_setting("mlp", "n_embd", key="mlp_embd"),
-          model_setting("mlp", "n_hidden", key="mlp_hidden"), model_setting("mlp", "init", key="mlp_init")]
+FIELDS = list(links.PAGES["mlp"].fields)
 SETTINGS = url_settings(FIELDS) + training_settings("mlp", fast_training("mlp"))
 
 
@@ -83,8 +82,8 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
 
 # --- training ------------------------------------------------------------------------------------
 st.header("2 · Train")
-bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
-job = trained_live(board, dataset, "mlp", model_config, train_config, estimate, allowed=allowed, key="mlp_train")
+bigram = trained(dataset, MODELS["bigram"].default_run()).result
+job = trained_live(board, dataset, Run("mlp", model_config, train_config), estimate, allowed=allowed, key="mlp_train")
 
 # --- results -------------------------------------------------------------------------------------
 model, r = job.model, job.result

@@ -1,8 +1,6 @@
 """Recurrent nets (makemore.py's RNN and GRU): a whole word read one character at a time, the
 hidden state and the GRU's gates for a typed name, vanishing gradients, and the other stages' losses."""
 
-from dataclasses import dataclass
-
 import pandas as pd
 import streamlit as st
 import torch
@@ -10,32 +8,28 @@ import torch.nn.functional as F
 
 import charts
 from datasets_ui import current_dataset
-from live import live_training
-from model_controls import BOUND, initial, model_controls, model_setting, url_settings
+from links import PAGES
+from missing import train_missing
+from model_controls import BOUND, initial, model_controls, url_settings
 from presets import matching_preset, preset_buttons
 from references import lecture_comparison
 from sections import deeper_views, header, outline
 from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
-from trainer import job_board, start_training, trained
+from trainer import job_board, trained
 from training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
                          training_controls, training_settings)
 from urlstate import Setting
 from widgets import show_source, show_table
 from makemore import limits
 from makemore.data import DataError, Vocab, WordDataset, typed_word
-from makemore.estimate import training_seconds
-from makemore.jobs import DONE, FAILED, JobBoard
 from makemore.models import MODELS, create_model
-from makemore.models.bigram import BigramCountsConfig
 from makemore.models.recurrent import (GRUCell, RecurrentLM, RNNCell, gate_values, hidden_gradient_norms,
                                        hidden_states, top_next_chars, word_input)
-from makemore.train import TrainConfig
+from makemore.runs import Run
 
 CELLS = {"RNN": "rnn", "GRU": "gru"}  # what the radio shows -> the registry's model
 # each cell has its own widgets (and URL parameters): their defaults differ, and switching cells keeps both
-FIELDS = {name: [model_setting(name, field, key=f"{name}_{key}")
-                 for field, key in (("n_embd", "embd"), ("n_hidden", "hidden"), ("n_layers", "layers"))]
-          for name in CELLS.values()}
+FIELDS = {name: list(PAGES[name].fields) for name in CELLS.values()}
 CELL = Setting("rec_cell", "Cell", "RNN", options=tuple(CELLS))
 SETTINGS = [CELL] + [s for name in CELLS.values()
                      for s in url_settings(FIELDS[name]) + training_settings(name, fast_training(name))]
@@ -45,54 +39,6 @@ SECTIONS = ["1 · Choose the cell and how to train it", "2 · Train"]
 VIEWS = ["3 · Look inside, one word at a time", "4 · Vanishing gradients: how far back the error reaches",
          "5 · Against the other stages", "How it works"]
 DEFAULT_WORD = "isabella"  # long enough to show a gradient fade; else the list's first word of 4-8
-
-
-# --- other models trained on the board ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Run:
-    """A model on the job board that this page shows beside its own: its label and its settings."""
-
-    label: str
-    model_name: str
-    model_config: object
-    train_config: TrainConfig
-
-
-def default_run(model_name: str, label: str) -> Run:
-    """A model's default: its config and fast recipe (what ships with the repository)."""
-    return Run(label, model_name, MODELS[model_name].config(), fast_training(model_name))
-
-
-def trained_runs(board: JobBoard, dataset: WordDataset, runs: list[Run], key: str, watched: set) -> dict:
-    """The runs that anyone has trained in full (in memory, on disk or shipped), by label. For the
-    others, one button trains them all (widget key `key`); while they train, their live progress.
-    `watched` holds the jobs whose live view this script run has drawn already (each once a page).
-
-    A page that compares models can use it as it is: give it the runs, show what comes back."""
-    jobs = {run.label: board.find(dataset, run.model_name, run.model_config, run.train_config) for run in runs}
-    missing = []
-    for run in runs:
-        job = jobs[run.label]
-        if job is not None and job.active:
-            if job.key in watched:
-                st.caption(f"{run.label} is training: its progress is shown above.")
-            else:
-                watched.add(job.key)
-                st.caption(f"Training {run.label}…")
-                live_training(board, job)
-        elif job is None or job.status != DONE:  # not yet, or stopped part way, or failed
-            if job is not None and job.status == FAILED:
-                st.warning(f"{run.label}'s training failed: {job.error}.", icon=":material/error:")
-            missing.append(run)
-    if missing:
-        estimates = [training_seconds(r.model_name, dataset, r.model_config, r.train_config) for r in missing]
-        names = " and ".join(r.label for r in missing)
-        if st.button(f"Train {names} (about {sum(estimates):.0f} s)", key=key, icon=":material/play_arrow:"):
-            for run, estimate in zip(missing, estimates):
-                start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
-            st.rerun()
-    return {label: job for label, job in jobs.items() if job is not None and job.status == DONE}
 
 
 # --- a typed word --------------------------------------------------------------------------------
@@ -177,8 +123,8 @@ estimate, allowed = cost_line(name, dataset, model_config, train_config,
 
 # --- training ------------------------------------------------------------------------------------
 header(SECTIONS[1])
-bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
-job = trained_live(board, dataset, name, model_config, train_config, estimate, allowed=allowed, key=f"{name}_train")
+bigram = trained(dataset, MODELS["bigram"].default_run()).result
+job = trained_live(board, dataset, Run(name, model_config, train_config), estimate, allowed=allowed, key=f"{name}_train")
 
 model, r = job.model, job.result
 c = model_config
@@ -196,7 +142,7 @@ samples_and_export(job, dataset, "rec")
 layers = c.n_layers
 other_name = "gru" if name == "rnn" else "rnn"  # the other cell, beside this one in views 4 and 5
 other_cell = next(k for k, v in CELLS.items() if v == other_name)
-other = default_run(other_name, f"{other_cell} (its defaults)")
+other_label, other = f"{other_cell} (its defaults)", MODELS[other_name].default_run()
 look, vanishing, against, how = deeper_views(VIEWS)
 
 # --- inside, for one word ------------------------------------------------------------------------
@@ -274,12 +220,12 @@ with vanishing:
         st.info("Type a word this model can read in the tab *3 · Look inside*.", icon=":material/keyboard:")
     else:
         chart_slot = st.container()
-        others = trained_runs(board, dataset, [other], key="rec_other_train", watched=watched)
+        others = train_missing(board, dataset, {other_label: other}, key="rec_other_train", watched=watched)
         rows = [gradient_rows(f"{cell} (this page's model)", cell, name, model_config, train_config.seed, model, len(vocab),
                               ids, positions)]
-        if other.label in others:
-            rows.append(gradient_rows(other.label, other_cell, other_name, other.model_config, other.train_config.seed,
-                                      others[other.label].model, len(vocab), ids, positions))
+        if other_label in others:
+            rows.append(gradient_rows(other_label, other_cell, other_name, other.model_config, other.train_config.seed,
+                                      others[other_label].model, len(vocab), ids, positions))
         else:
             st.caption(f"Train the {other_cell} too to see both cells on one chart.")
         norms = pd.concat(rows, ignore_index=True)
@@ -308,14 +254,14 @@ with vanishing:
 with against:
     st.caption("Each stage's default model on this word list (its own settings and fast recipe), from the cache. "
                "The loss is per predicted character, the end included, on the same validation words for all.")
-    compared = [other, default_run("mlp", "MLP (lecture 2)"), default_run("wavenet", "WaveNet (lecture 5)")]
-    done = trained_runs(board, dataset, compared, key="rec_compare_train", watched=watched)
+    compared = {other_label: other, "MLP (lecture 2)": MODELS["mlp"].default_run(),
+                "WaveNet (lecture 5)": MODELS["wavenet"].default_run()}
+    done = train_missing(board, dataset, compared, key="rec_compare_train", watched=watched)
     losses = pd.DataFrame(
         [dict(model=f"{cell} (this page's model)", parameters=r.params, val=r.val_loss, train=r.train_loss,
               seconds=r.seconds, highlight=True)]
-        + [dict(model=run.label, parameters=done[run.label].result.params, val=done[run.label].result.val_loss,
-                train=done[run.label].result.train_loss, seconds=done[run.label].result.seconds, highlight=False)
-           for run in compared if run.label in done]
+        + [dict(model=label, parameters=job.result.params, val=job.result.val_loss, train=job.result.train_loss,
+                seconds=job.result.seconds, highlight=False) for label, job in done.items()]
         + [dict(model="Bigram counts (lecture 1)", parameters=bigram.params, val=bigram.val_loss,
                 train=bigram.train_loss, seconds=bigram.seconds, highlight=False)])
     left, right = st.columns([3, 2])

@@ -1,7 +1,6 @@
 """Stage 7: lecture 7, "Let's build GPT", on whole words: from a causal bag of words to a small GPT,
 the lecture's path as presets, "the trick" and every head's attention for a typed name."""
 
-import dataclasses
 import re
 
 import pandas as pd
@@ -9,28 +8,27 @@ import streamlit as st
 
 import charts
 from datasets_ui import current_dataset
-from live import live_training
-from model_controls import BOUND, model_controls, model_setting, url_settings
-from presets import preset_run, preset_buttons, preset_training, presets_table
+from links import PAGES
+from missing import train_missing
+from model_controls import BOUND, model_controls, url_settings
+from presets import preset_run, preset_buttons, presets_table
 from references import lecture_comparison
-from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, start_training, trained
+from sections import deeper_views, header, outline
+from trainer import job_board, trained
 from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
                          recipe_buttons, trained_live, training_controls, training_settings)
 from urlstate import Setting
 from widgets import MISSING, show_source, show_table, source_of
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
-from makemore.estimate import training_seconds
-from makemore.jobs import DONE, FAILED, JobBoard
+from makemore.jobs import JobBoard
 from makemore.models import MODELS, param_count
 from makemore.models import transformer as tm
-from makemore.models.bigram import BigramCountsConfig
 from makemore.models.transformer import (PRESET_CHANGES, Block, CausalAverage, CausalSelfAttention, FeedForward,
                                          Transformer, attention_weights, causal_mask, explicit_attention,
                                          next_char_probs, the_trick)
-from makemore.train import TrainConfig
+from makemore.runs import Run
 
 NAME = "transformer"
 SPEC = MODELS[NAME]
@@ -60,10 +58,7 @@ LOOK_FOR = {
 STEP_CODE = {"bow": (causal_mask, CausalAverage), "one-head": (explicit_attention, CausalSelfAttention),
              "multi-head": (CausalSelfAttention.forward,), "feed-forward": (FeedForward,), "residual": (Block.forward,),
              "layernorm": (Block.__init__,), "gpt": ()}
-FIELDS = [model_setting(NAME, "n_layer", key="tf_layers"), model_setting(NAME, "n_head", key="tf_heads"),
-          model_setting(NAME, "n_embd", key="tf_embd"), model_setting(NAME, "dropout", key="tf_dropout"),
-          model_setting(NAME, "attention", key="tf_attention"), model_setting(NAME, "feed_forward", key="tf_mlp"),
-          model_setting(NAME, "residual", key="tf_residual"), model_setting(NAME, "layernorm", key="tf_layernorm")]
+FIELDS = list(PAGES[NAME].fields)
 NAME_SETTING = Setting("tf_name", "Name", "emma")
 SECTIONS = ["1 · Walk the lecture's path", "2 · Train"]
 VIEWS = ["3 · The trick: a weighted average of the past", "4 · Attention in the trained model", "How it works"]
@@ -77,7 +72,7 @@ TRICK_PX = 240  # each of the trick's three matrices, square: three fit side by 
 # --- presets with recipes of their own ------------------------------------------------------------
 
 def preset_note(name: str) -> str:
-    own = preset_training(NAME, PRESETS[name], fast_training(NAME))
+    own = SPEC.preset_training(PRESETS[name])
     return (f"**{TITLES[name]}.** {PRESET_CHANGES.get(name, '')} {LOOK_FOR.get(name, '')} Its recipe: "
             f"{own.max_steps:,} steps at lr {own.lr:g}; {details_text(own)}.")
 
@@ -100,54 +95,18 @@ def show_step_code(name: str) -> None:
 
 # --- other models on the job board -----------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """A model of the table beside this page's own: its label and how it is trained."""
-
-    label: str
-    model_name: str
-    model_config: object
-    train_config: TrainConfig
-
-
-def path_runs() -> list[Run]:
+def path_runs() -> dict[str, Run]:
     """The lecture's path, each step with its own recipe, and makemore.py's BoW with its fast recipe."""
-    fast = fast_training(NAME)
-    runs = [Run(f"{i} · {TITLES[name]}", NAME, preset.config, preset_training(NAME, preset, fast))
-            for i, (name, preset) in enumerate(PRESETS.items(), 1)]
-    return runs + [Run(BOW_LABEL, BOW, MODELS[BOW].config(), fast_training(BOW))]
-
-
-def train_missing(board: JobBoard, dataset: WordDataset, runs: list[Run], key: str) -> None:
-    """The live progress of the runs training now, and one button that trains the ones nobody has
-    trained yet (each in the background, two at a time; the table fills in as they finish)."""
-    missing = []
-    for run in runs:
-        job = board.find(dataset, run.model_name, run.model_config, run.train_config)
-        if job is not None and job.active:
-            st.caption(f"Training **{run.label}**…")
-            live_training(board, job)
-        elif job is None or job.status != DONE:
-            if job is not None and job.status == FAILED:
-                st.warning(f"{run.label}'s training failed: {job.error}.", icon=":material/error:")
-            missing.append(run)
-    if not missing:
-        return
-    estimates = [training_seconds(r.model_name, dataset, r.model_config, r.train_config) for r in missing]
-    if st.button(f"Train the {len(missing)} not trained yet (about {sum(estimates):.0f} s of training, two at a time)",
-                 key=key, icon=":material/play_arrow:",
-                 help="Each with its own recipe, in the background. " + ", ".join(r.label for r in missing) + "."):
-        for run, estimate in zip(missing, estimates):
-            start_training(board, dataset, run.model_name, run.model_config, run.train_config, estimate)
-        st.rerun()
+    runs = {f"{i} · {TITLES[name]}": SPEC.preset_run(preset) for i, (name, preset) in enumerate(PRESETS.items(), 1)}
+    return runs | {BOW_LABEL: MODELS[BOW].default_run()}
 
 
 def path_table(board: JobBoard, dataset: WordDataset) -> pd.DataFrame:
     """presets_table's rows (parameters, val loss, time), what each step changes, and makemore.py's BoW."""
     table = presets_table(board, dataset, NAME, PRESETS, TITLES, fast_training(NAME))
     table["what it changes"] = [PRESET_CHANGES.get(name, "") for name in PRESETS]
-    bow = board.find(dataset, BOW, MODELS[BOW].config(), fast_training(BOW))
-    done = bow is not None and bow.status == DONE and bow.result is not None
+    bow = board.find(dataset, MODELS[BOW].default_run())
+    done = bow is not None and bow.finished
     table.loc[len(table)] = {
         "preset": BOW_LABEL, "parameters": param_count(BOW, len(dataset.vocab), MODELS[BOW].config()),
         "val loss": round(bow.result.val_loss, 4) if done else None,
@@ -236,8 +195,8 @@ with st.container():  # always there, so what follows keeps its place whether a 
 
 # --- training ------------------------------------------------------------------------------------
 header(SECTIONS[1])
-bigram = trained(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults)).result
-job = trained_live(board, dataset, NAME, model_config, train_config, estimate, allowed=allowed, key="tf_train")
+bigram = trained(dataset, MODELS["bigram"].default_run()).result
+job = trained_live(board, dataset, Run(NAME, model_config, train_config), estimate, allowed=allowed, key="tf_train")
 
 model, r = job.model, job.result
 switches = [label for on, label in ((c.attention, "attention"), (c.feed_forward, "MLP"), (c.residual, "residual"),
@@ -266,7 +225,9 @@ else:
     losses["highlight"] = losses["model"] == f"{list(PRESETS).index(preset) + 1} · {TITLES[preset]}"
 if len(losses) > 1:
     st.altair_chart(charts.val_losses(losses, "Validation loss along the lecture's path"), width="stretch")
-train_missing(board, dataset, path_runs(), key="tf_path_train")
+train_missing(board, dataset, path_runs(), key="tf_path_train",
+              button="Train the {count} not trained yet (about {total:.0f} s of training, two at a time)",
+              help="Each with its own recipe, in the background. {names}.")
 st.caption("Each step is trained with its own recipe whatever the sliders say; empty rows are not trained yet. "
            + ("On the lectures' names (the val column) attention, more heads and above all residual connections "
               "help; the MLP helps only once the residual connections let the deep stack train; LayerNorm does not "

@@ -10,9 +10,10 @@ import torch
 
 import charts
 from datasets_ui import current_dataset
-from model_controls import BOUND, model_controls, model_setting, url_settings
+from links import PAGES
+from model_controls import BOUND, model_controls, url_settings
 from model_views import show_diagnostics, show_embeddings
-from presets import choose_preset, preset_buttons, preset_run, preset_training, presets_table
+from presets import choose_preset, preset_buttons, preset_run, presets_table
 from references import Reference, lecture_comparison, lecture_reference
 from sections import deeper_views, header, outline
 from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
@@ -24,11 +25,10 @@ from widgets import show_source, show_table
 from makemore import limits
 from makemore.data import DataError, typed_word
 from makemore.diagnostics import SNAPSHOTS
-from makemore.jobs import DONE
 from makemore.layers import BatchNorm1d, Embedding, Flatten, FlattenConsecutive, Linear, Sequential, Tanh
-from makemore.models import MODELS, Preset, create_model
-from makemore.models.bigram import BigramCountsConfig
+from makemore.models import MODELS, create_model
 from makemore.models.wavenet import LECTURE_VAL_LOSS, WaveNet, batchnorm_stat_shapes, layer_shapes, receptive_fields
+from makemore.runs import Run
 
 NAME = "wavenet"
 SPEC = MODELS[NAME]
@@ -50,9 +50,7 @@ PRESET_TEXT = {  # preset -> (its name, what it changes and what to look for)
                "a recipe of its own."),
 }
 TITLES = {name: PRESET_TEXT.get(name, (name.replace("-", " ").capitalize(),))[0] for name in PRESETS}
-FIELDS = [model_setting(NAME, "context", key="wn_context"), model_setting(NAME, "n_embd", key="wn_embd"),
-          model_setting(NAME, "n_hidden", key="wn_hidden"), model_setting(NAME, "hierarchical", key="wn_tree"),
-          model_setting(NAME, "bn_over_time", key="wn_bn")]
+FIELDS = list(PAGES[NAME].fields)
 NAME_SETTING = Setting("wn_name", "Name", "emma")
 SECTIONS = ["1 · Walk the lecture's path", "2 · Train"]
 VIEWS = ["3 · Walk the shapes", "4 · The BatchNorm bug", "5 · Look inside", "How it works"]
@@ -83,8 +81,8 @@ def preset_note(name: str, dataset) -> str:
     if dataset.is_lecture_list and name in LECTURE_VAL_LOSS:
         text += f" Lecture 5 reports val {LECTURE_VAL_LOSS[name]} for it on these names, after 200,000 SGD steps."
     preset = PRESETS[name]
-    if isinstance(preset, Preset) and preset.train:
-        own = preset_training(NAME, preset, fast_training(NAME))
+    if preset.train:
+        own = SPEC.preset_training(preset)
         text += f" Its recipe: {own.max_steps:,} steps; {details_text(own)}."
     return f"**{TITLES[name]}.** {text}"
 
@@ -158,8 +156,8 @@ def batchnorm_table(config, vocab_size: int, batch_size: int) -> pd.DataFrame:
 
 
 def trained_val(config, train_config) -> float | None:
-    job = board.find(dataset, NAME, config, train_config)
-    return job.result.val_loss if job is not None and job.status == DONE and job.result is not None else None
+    job = board.find(dataset, Run(NAME, config, train_config))
+    return job.result.val_loss if job is not None and job.finished else None
 
 
 # --- the page --------------------------------------------------------------------------------------
@@ -208,14 +206,14 @@ with st.container():  # always there, so what follows keeps its place whether a 
 
 # --- training ------------------------------------------------------------------------------------
 header(SECTIONS[1])
-job = trained_live(board, dataset, NAME, model_config, train_config, estimate, allowed=allowed, key="wn_train")
+job = trained_live(board, dataset, Run(NAME, model_config, train_config), estimate, allowed=allowed, key="wn_train")
 
 model, r = job.model, job.result
 c = model_config
 # the lecture's final net on the lectures' list; elsewhere its recipe trained on this list, else the bigram
 reference = lecture_reference(board, dataset, NAME)
 if reference is None:
-    bigram = trained(dataset, "bigram", BigramCountsConfig(), fast_training("bigram")).result
+    bigram = trained(dataset, MODELS["bigram"].default_run()).result
     reference = Reference("bigram", bigram.val_loss, lecture_figure=False)
 runs = remember_run("wn", job, run=TITLES[preset] if preset else "your own",
                     model=f"context {c.context} · {'tree' if c.hierarchical else 'flat'} · emb {c.n_embd} · "
@@ -230,7 +228,7 @@ st.subheader("The lecture's path, side by side")
 table = presets_table(board, dataset, NAME, PRESETS, TITLES, slider_training)
 if dataset.is_lecture_list:  # the lecture's numbers are for these names only
     table["lecture's val (200k SGD steps)"] = [LECTURE_VAL_LOSS.get(name) for name in PRESETS]
-table["trained with"] = ["its own recipe" if isinstance(p, Preset) and p.train else "the settings above"
+table["trained with"] = ["its own recipe" if p.train else "the settings above"
                          for p in PRESETS.values()]
 show_table(table)
 st.caption("Empty rows are not trained yet with these training settings: press their buttons in section 1. "

@@ -17,6 +17,7 @@ A model with trainable parameters is trained by gradients (makemore.train); one 
 here and one entry in MODELS.
 """
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
@@ -62,6 +63,47 @@ class ModelSpec:
     train_defaults: dict = field(default_factory=dict)  # TrainConfig fields: the fast recipe
     lecture: LectureRecipe | None = None
     presets: dict = field(default_factory=dict)  # name -> Preset, in the order a page walks them
+    name: str = ""  # its key in MODELS (set there)
+
+    # makemore.train and makemore.runs import this module: imported when called, not at the top
+
+    def fast_training(self):
+        """The fast recipe: a page's default training, and the CLI's."""
+        from makemore.train import TrainConfig
+        return TrainConfig(**self.train_defaults)
+
+    def preset_training(self, preset: Preset):
+        """How a preset trains: the fast recipe with the preset's changes."""
+        from makemore.train import TrainConfig
+        return TrainConfig(**{**self.train_defaults, **preset.train})
+
+    def default_run(self):
+        """The model's defaults with the fast recipe (what every page starts with)."""
+        from makemore.runs import Run
+        return Run(self.name, self.config(), self.fast_training())
+
+    def preset_run(self, preset: Preset | str):
+        """A preset (or the name of one of this model's) with its recipe."""
+        from makemore.runs import Run
+        preset = self.presets[preset] if isinstance(preset, str) else preset
+        return Run(self.name, preset.config, self.preset_training(preset))
+
+    def lecture_run(self):
+        """The lecture's own run: its changes to the default config, its recipe; None without one."""
+        if self.lecture is None:
+            return None
+        from makemore.runs import Run
+        from makemore.train import TrainConfig
+        return Run(self.name, dataclasses.replace(self.config(), **self.lecture.model),
+                   TrainConfig(**self.lecture.train))
+
+    def runs(self) -> dict:
+        """Every run the registry names for this model, by why: "default", "lecture recipe",
+        "preset NAME" (a preset may be the default run itself)."""
+        runs = {"default": self.default_run()}
+        if self.lecture is not None:
+            runs["lecture recipe"] = self.lecture_run()
+        return runs | {f"preset {name}": self.preset_run(preset) for name, preset in self.presets.items()}
 
 
 # lecture 2 and 3's final runs: SGD at 0.1, then 0.01 for the second half, batches of 32
@@ -151,6 +193,7 @@ MODELS: dict[str, ModelSpec] = {
         | {"gpt": Preset(TRANSFORMER_PRESETS["gpt"], dict(max_steps=3500, lr=0.006))},
     ),
 }
+MODELS = {name: dataclasses.replace(spec, name=name) for name, spec in MODELS.items()}
 
 
 def create_model(name: str, vocab_size: int, config=None, seed: int = 1337) -> nn.Module:

@@ -317,27 +317,3 @@ def hidden_gradient_norms(model: RecurrentLM, ids: list[int], position: int | No
         grads = torch.autograd.grad(loss, states, allow_unused=True)
     norms = [0.0 if g is None else g.norm().item() for g in grads]
     return torch.tensor(norms).view(len(out["hidden"]), T)
-
-
-# -----------------------------------------------------------------------------------------------
-# presets
-
-# Model configs with the training (TrainConfig fields) each was measured with, on names.txt with
-# one torch thread (val loss; seconds of training, evaluation excluded):
-# - "rnn", "gru": the registry's defaults (RNN 2.023 in ~10 s, GRU 1.987 in ~16 s)
-# - "gru-large": a wider GRU with a bigger batch, 1.960 in ~45 s
-# - "reference-rnn", "reference-gru": makemore.py's defaults (n_embd 64, hidden 64, AdamW lr 5e-4,
-#   weight decay 0.01, batch 32, constant lr) cut at 10,000 steps: RNN 2.102 in ~16 s, GRU 2.058
-#   in ~27 s. makemore.py also sets AdamW's betas to (0.9, 0.99), which our loop does not (0.999).
-PRESETS = {
-    "rnn": (RNNConfig(), dict(max_steps=4000, batch_size=64, optimizer="adamw", lr=3e-3,
-                              schedule="cosine", weight_decay=0.0)),
-    "gru": (GRUConfig(), dict(max_steps=4000, batch_size=64, optimizer="adamw", lr=5e-3,
-                              schedule="cosine", weight_decay=0.1)),
-    "gru-large": (GRUConfig(n_embd=32, n_hidden=128), dict(max_steps=5000, batch_size=128, optimizer="adamw",
-                                                           lr=5e-3, schedule="cosine", weight_decay=0.1)),
-    "reference-rnn": (RNNConfig(n_embd=64, n_hidden=64), dict(max_steps=10000, batch_size=32, optimizer="adamw",
-                                                              lr=5e-4, schedule="constant", weight_decay=0.01)),
-    "reference-gru": (GRUConfig(n_embd=64, n_hidden=64), dict(max_steps=10000, batch_size=32, optimizer="adamw",
-                                                              lr=5e-4, schedule="constant", weight_decay=0.01)),
-}
