@@ -146,11 +146,10 @@ def first_torch_and_altair_calls() -> None:
     import charts
     from makemore.cache import DiskCache, load_or_train
     from makemore.models import MODELS
-    from makemore.models.bigram import BigramCountsConfig
-    from makemore.train import TrainConfig, evaluate
+    from makemore.train import evaluate
 
     dataset = default_dataset()
-    counts = load_or_train(dataset, "bigram", BigramCountsConfig(), TrainConfig(**MODELS["bigram"].train_defaults),
+    counts = load_or_train(dataset, MODELS["bigram"].default_run(),
                            cache=DiskCache()).model  # counting takes a moment: never a long training
     evaluate(counts, *dataset.examples("train", 1))
     cells = pd.DataFrame([("a", "b", "ab", 1, 0.5), ("b", "a", "ba", 2, 0.5)],
@@ -167,10 +166,8 @@ def shipped_models() -> None:
     up), in the sidebar's order; for each default, the validation examples it reads (Compare
     evaluates every default on them)."""
     from datasets_ui import DEFAULT, load_builtin
-    from presets import preset_training
     from registry import STAGES
     from trainer import job_board
-    from training_ui import fast_training
     from makemore.estimate import training_seconds
     from makemore.models import MODELS
     from makemore.train import split_tensors
@@ -180,14 +177,12 @@ def shipped_models() -> None:
     for stage in STAGES:
         for name in stage.models:
             spec = MODELS[name]
-            runs = [(spec.config(), fast_training(name))]
-            runs += [(preset.config, preset_training(name, preset, fast_training(name)))
-                     for preset in spec.presets.values()]
-            for model_config, train_config in runs:
+            default = spec.default_run()
+            for run in [default, *(spec.preset_run(preset) for preset in spec.presets)]:
                 give_way()
-                training_seconds(name, dataset, model_config, train_config)  # its forward pass is kept (lru_cache)
-                job = board.find(dataset, name, model_config, train_config)
-                if job is not None and job.model is not None and (model_config, train_config) == runs[0]:
+                training_seconds(run.model_name, dataset, run.model_config, run.train_config)  # kept (lru_cache)
+                job = board.find(dataset, run)
+                if job is not None and job.finished and run == default:
                     split_tensors(job.model, dataset, "val")  # kept by the dataset
 
 
@@ -195,13 +190,16 @@ def compared_defaults() -> None:
     """The Compare page's numbers for every shipped default (its val loss and its loss at each
     position of the val words): 10-20 s of evaluation on a busy server, once, in the page's own
     cache (st.cache_data; its spinner draws nothing outside a script run)."""
-    from comparison import default_jobs, default_run, is_ready, model_numbers
+    from comparison import defaults, model_numbers
     from datasets_ui import DEFAULT, load_builtin
+    from results import Run
     from trainer import job_board
 
     dataset = load_builtin(DEFAULT)
-    for default, job in default_jobs(job_board(), dataset).items():
+    board = job_board()
+    for default in defaults().values():
         give_way()
-        if is_ready(job):
-            run = default_run(default, job)
+        job = board.find(dataset, default)
+        if job is not None and job.finished:
+            run = Run.of_job(job)
             model_numbers(run.ident, dataset.fingerprint, run, dataset)
