@@ -32,12 +32,11 @@ from datasets_ui import DEFAULT, load_builtin
 import trainer
 from makemore.estimate import forward_cost
 from makemore.models import MODELS
-from makemore.train import TrainConfig
 
 t0 = time.perf_counter()
 dataset = load_builtin(DEFAULT)
 load_seconds = time.perf_counter() - t0
-key = trainer.job_board().key(dataset, "mlp", MODELS["mlp"].config(), TrainConfig(**MODELS["mlp"].train_defaults))
+key = trainer.job_board().key(dataset, MODELS["mlp"].default_run())
 print(json.dumps({{
     "same_thread": warmup.start() is thread, "threads": threads, "thread": thread.name,
     "script_thread": threading.current_thread().name, "busy_after_the_first_run": busy_after_the_first_run,
