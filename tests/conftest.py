@@ -94,8 +94,8 @@ def trained_bigrams(names_dataset, names_cache_dir):
     Returns {name: (model, result)}. The neural one (~5-10 s on 2 cores) goes through the disk
     cache so that `python -m makemore train --model bigram-nn --cache` can reuse it.
     """
-    cache = DiskCache(names_cache_dir)
-    out = {}
+    cache = DiskCache(names_cache_dir, shipped=None)  # trained here, not the shipped files (a session fixture
+    out = {}                                          # runs before the tests' own MAKEMORE_SHIPPED_DIR="")
     for name in ("bigram", "bigram-nn"):
         spec = MODELS[name]
         model, result, from_cache = load_or_train(
