@@ -25,7 +25,7 @@ def run_app() -> None:
     navigation = st.navigation({
         "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
         "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
-        "Compare": [st.Page("stages/compare.py", title="Compare", icon=":material/leaderboard:")],
+        "Compare": [st.Page("compare.py", title="Compare", icon=":material/leaderboard:")],
     })
     with warmup.visiting():  # the warm-up waits while a visitor's page runs
         warmup.start()  # once per server process, in the background: see warmup.py
@@ -33,7 +33,7 @@ def run_app() -> None:
         navigation.run()
 
 
-# Streamlit runs this file as __main__. Every training process (makemore.jobs starts them with
+# Streamlit runs this file as __main__. Every training process (makemore.serving.jobs starts them with
 # multiprocessing) imports the file that is __main__ once more, as __mp_main__: there it must not
 # load the app (streamlit, altair, pandas: CPU and memory for each training) nor draw it.
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ ends, the whole page reruns once to show the results."""
 import streamlit as st
 
 import charts
-from makemore.jobs import QUEUED, JobBoard, TrainingJob
+from makemore.serving.jobs import QUEUED, JobBoard, TrainingJob
 from trainer import mark_mine, viewer
 from widgets import smoothed_history
 

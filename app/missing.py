@@ -16,7 +16,7 @@ from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
-from makemore.jobs import FAILED, JobBoard, TrainingJob
+from makemore.serving.jobs import FAILED, JobBoard, TrainingJob
 from makemore.runs import Run
 from trainer import start_training, viewer
 

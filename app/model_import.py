@@ -1,7 +1,7 @@
 """Bring a model back: the upload of a .pt file exported by the app or saved by
 `python -m makemore train --save`, checked before anything of it is used.
 
-A file is read with torch.load(weights_only=True) only (makemore.checkpoint.read_checkpoint): a
+A file is read with torch.load(weights_only=True) only (makemore.serving.checkpoint.read_checkpoint): a
 pickle that would run code is refused without being run; so are a truncated or foreign file, a
 model the package does not know, weights that do not fit their settings and a file over the limit.
 A model is also refused unless its vocabulary is the current word list's, so that it can be
@@ -16,7 +16,7 @@ import math
 import streamlit as st
 
 from makemore import limits
-from makemore.checkpoint import CheckpointError, read_checkpoint
+from makemore.serving.checkpoint import CheckpointError, read_checkpoint
 from makemore.data import WordDataset
 from results import Run
 

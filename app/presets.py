@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from makemore.data import WordDataset
-from makemore.jobs import JobBoard
+from makemore.serving.jobs import JobBoard
 from makemore.models import MODELS, Preset, param_count
 from makemore.runs import Run
 from makemore.train import TrainConfig

@@ -13,7 +13,7 @@ from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
-from makemore.jobs import JobBoard, TrainingJob
+from makemore.serving.jobs import JobBoard, TrainingJob
 from makemore.models import MODELS
 from trainer import start_training
 

@@ -15,10 +15,10 @@ import torch.nn as nn
 
 import charts
 from datasets_ui import DATA_DIR, builtin_files, load_builtin
-from makemore.checkpoint import Checkpoint, checkpoint_bytes, cache_key
+from makemore.serving.checkpoint import Checkpoint, checkpoint_bytes, cache_key
 from makemore.cli import train_command_line
 from makemore.data import Vocab, WordDataset
-from makemore.jobs import TrainingJob
+from makemore.serving.jobs import TrainingJob
 from makemore.models import MODELS
 from makemore.overfitting import Memorising, memorising
 from makemore.sample import Sample, generate
@@ -254,7 +254,7 @@ class Run:
                    checkpoint.fingerprint, checkpoint.train_words)
 
     def checkpoint(self) -> Checkpoint:
-        """The run as one file's content (makemore.checkpoint), with its training words when known."""
+        """The run as one file's content (makemore.serving.checkpoint), with its training words when known."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return Checkpoint(self.model_name, self.model_config, self.train_config, self.result, self.vocab, state,
                           self.dataset_name, self.fingerprint, self.train_words)

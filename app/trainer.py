@@ -1,5 +1,5 @@
 """Training for the pages, cached in memory (st.cache_resource, shared by every visitor) and on
-disk (makemore.cache): `trained` trains in the script run with a progress bar (quick models);
+disk (makemore.serving.cache): `trained` trains in the script run with a progress bar (quick models);
 `job_board` runs longer trainings in background threads that a page watches live (live.py)."""
 
 import streamlit as st
@@ -7,9 +7,9 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from makemore import limits
-from makemore.cache import DiskCache, Trained, load_or_train
+from makemore.serving.cache import DiskCache, Trained, load_or_train
 from makemore.data import WordDataset
-from makemore.jobs import JobBoard
+from makemore.serving.jobs import JobBoard
 from makemore.runs import Run
 
 
@@ -75,5 +75,5 @@ def viewer() -> str | None:
 
 def connected(session_id: str) -> bool:
     """Is this browser tab still open? A training someone still waits for is kept, however late a
-    busy server redraws their page (makemore.jobs: TrainingJob.abandoned)."""
+    busy server redraws their page (makemore.serving.jobs: TrainingJob.abandoned)."""
     return runtime.exists() and runtime.get_instance().is_active_session(session_id)

@@ -17,7 +17,7 @@ from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
-from makemore.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard, TrainingJob
+from makemore.serving.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, JobBoard, TrainingJob
 from makemore.models import MODELS, WORDS, param_count
 from makemore.runs import Run
 from makemore.train import TrainConfig

@@ -118,8 +118,8 @@ def import_pages_dependencies() -> None:
     import trainer  # noqa: F401
     import training_ui  # noqa: F401
     import widgets  # noqa: F401
-    import makemore.backprop  # noqa: F401
-    import makemore.engine  # noqa: F401
+    import makemore.lesson.backprop  # noqa: F401
+    import makemore.lesson.engine  # noqa: F401
     import makemore.models.recurrent  # noqa: F401
     import makemore.models.transformer  # noqa: F401
     import makemore.models.wavenet  # noqa: F401
@@ -144,7 +144,7 @@ def first_torch_and_altair_calls() -> None:
     import pandas as pd
 
     import charts
-    from makemore.cache import DiskCache, load_or_train
+    from makemore.serving.cache import DiskCache, load_or_train
     from makemore.models import MODELS
     from makemore.train import evaluate
 

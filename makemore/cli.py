@@ -23,9 +23,9 @@ from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from makemore import limits
-from makemore.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
-from makemore.cache import DiskCache, load_or_train
-from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from makemore.lesson.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
+from makemore.serving.cache import DiskCache, load_or_train
+from makemore.serving.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from makemore.data import DataError, WordDataset
 from makemore.models import MODELS, config_fields
 from makemore.runs import Run
@@ -265,7 +265,7 @@ def train_and_report(args) -> int:
 
 
 def pretrain_command(args) -> int:
-    from makemore.pretrain import pretrain  # imported here: it reads every built-in list
+    from makemore.serving.pretrain import pretrain  # imported here: it reads every built-in list
     pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
     return 0
 

@@ -50,7 +50,7 @@ MAX_DROPOUT = 0.5  # more than this throws away most of the signal
 # sliders can hold a server core for long (the lecture's 200k-step MLP recipe, ~130 s, fits).
 MAX_TRAIN_SECONDS = 300
 MAX_CONCURRENT_TRAININGS = _trainings_at_once()  # background trainings at once: one per CPU core (2)
-TRAINING_THREADS = 1  # torch threads per background training (each gets a core; see makemore/jobs.py)
+TRAINING_THREADS = 1  # torch threads per background training (each gets a core; see makemore/serving/jobs.py)
 ABANDONED_AFTER_SECONDS = 20  # a live training nobody has watched for this long is stopped
 # A background training running this long is ended, whatever its estimate said: twice the longest
 # run the app starts, so only a stuck or far-too-slow one (a server much busier than expected) ends.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from makemore.checkpoint import cache_key
+from makemore.serving.checkpoint import cache_key
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 

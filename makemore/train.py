@@ -79,7 +79,7 @@ class TrainConfig:
     device: str = field(default="auto", metadata=dict(choices=DEVICES, label="Device"))
     # restore, at the end, the weights of the evaluation with the lowest validation loss (early
     # stopping without the stop: the run still shows how val went on). Left out of the cache key
-    # while False (makemore.checkpoint.cache_key), as every field added after the shipped models.
+    # while False (makemore.serving.checkpoint.cache_key), as every field added after the shipped models.
     keep_best: bool = field(default=False, metadata=dict(
         label="Keep the best-val weights", widget="overfitting",
         help="Train all the steps, but end with the weights of the validation point with the lowest loss "

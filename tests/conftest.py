@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from makemore.cache import DiskCache, load_or_train
+from makemore.serving.cache import DiskCache, load_or_train
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.train import TrainConfig

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import makemore.cache
+import makemore.serving.cache
 
 HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
 BIGRAM = "stages/bigram.py"
@@ -164,7 +164,7 @@ def test_second_visit_with_same_settings_trains_nothing(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(makemore.cache, "train", no_training)
+    monkeypatch.setattr(makemore.serving.cache, "train", no_training)
     at = open_app(BIGRAM)  # a new session: served from memory
     assert metric(at, "network train NLL")
     st.cache_resource.clear()  # a server restart: served from disk

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import chart_data, charts, open_app, titles
 
-from makemore.backprop import FUSED, NAMES
+from makemore.lesson.backprop import FUSED, NAMES
 
 PAGE = "stages/backprop.py"
 

@@ -25,7 +25,7 @@ from streamlit.elements.widgets import button as button_module
 from streamlit.testing.v1 import AppTest
 
 from conftest import TINY_WORDS
-from makemore.checkpoint import FORMAT, Checkpoint, checkpoint_bytes
+from makemore.serving.checkpoint import FORMAT, Checkpoint, checkpoint_bytes
 from makemore.data import WordDataset
 from makemore.models import MODELS, create_model
 from makemore.models.mlp import MLPConfig
@@ -37,7 +37,7 @@ import comparison_charts  # noqa: E402
 import trainer  # noqa: E402  (the app's module: the same job board the pages use)
 from registry import STAGES  # noqa: E402
 
-COMPARE = "stages/compare.py"
+COMPARE = "compare.py"
 SHORT_STEPS = 500  # the shortest run the pages' Steps slider offers
 WORDS = ("\n".join(TINY_WORDS * 3) + "\n").encode()  # 120 words: every model trains in about a second
 DEFAULTS = [name for stage in STAGES for name in stage.models if name in MODELS]

@@ -13,7 +13,7 @@ from test_overfitting import made_up_words
 import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore import cli
-from makemore.cache import SHIPPED_DIR
+from makemore.serving.cache import SHIPPED_DIR
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 from makemore.runs import Run

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import makemore.backprop as backprop
-from makemore.backprop import (FORMULAS, FUSED, NAMES, PARAMETERS, TOLERANCE, BackpropConfig, batchnorm_backward,
+import makemore.lesson.backprop as backprop
+from makemore.lesson.backprop import (FORMULAS, FUSED, NAMES, PARAMETERS, TOLERANCE, BackpropConfig, batchnorm_backward,
                                compare_all, cross_entropy_backward, forward, init_params, manual_backward,
                                sample_batch, train_both)
 from makemore.cli import main

@@ -3,9 +3,9 @@ the same order, each step's contributions local derivative x upstream gradient."
 
 import pytest
 
-from makemore.backward_steps import backward_steps
-from makemore.engine import Value, topological_order
-from makemore.expressions import EXPRESSIONS
+from makemore.lesson.backward_steps import backward_steps
+from makemore.lesson.engine import Value, topological_order
+from makemore.lesson.expressions import EXPRESSIONS
 
 
 @pytest.mark.parametrize("name", list(EXPRESSIONS))

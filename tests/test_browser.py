@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "app"))
 from registry import STAGES  # noqa: E402  (the app's list of stage pages)
 
 from makemore import limits  # noqa: E402
-from makemore.cache import DiskCache  # noqa: E402
+from makemore.serving.cache import DiskCache  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -502,7 +502,7 @@ def test_sidebar_links_every_page_at_its_file_name(page, app_server):
 # -----------------------------------------------------------------------------------------------
 # the Compare page (after the stages, not a stage: it has its own test)
 
-COMPARE_PAGE = "stages/compare.py"
+COMPARE_PAGE = "compare.py"
 
 
 def test_compare_page_trains_what_is_missing_downloads_a_model_and_imports_it_again(page, app_server, screenshots,

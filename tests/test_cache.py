@@ -1,4 +1,4 @@
-"""makemore.cache: trained models on disk, keyed by everything that determines them, and the one
+"""makemore.serving.cache: trained models on disk, keyed by everything that determines them, and the one
 way to get a trained model (load it, or train it and keep it)."""
 
 import os
@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-import makemore.cache
-from makemore.cache import DiskCache, default_cache_dir, load_or_train
-from makemore.checkpoint import FORMAT, Checkpoint, cache_key
+import makemore.serving.cache
+from makemore.serving.cache import DiskCache, default_cache_dir, load_or_train
+from makemore.serving.checkpoint import FORMAT, Checkpoint, cache_key
 from makemore.models import create_model
 from makemore.models.bigram import BigramCountsConfig, BigramNNConfig
 from makemore.train import TrainConfig, TrainResult, train
@@ -33,7 +33,7 @@ def forbid_training(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the cache holds this model")
 
-    monkeypatch.setattr(makemore.cache, "train", no_training)
+    monkeypatch.setattr(makemore.serving.cache, "train", no_training)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_a_failed_write_leaves_nothing_behind_and_raises_nothing(tmp_path, tiny_
         f.write(b"PK\x03\x04 half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(makemore.checkpoint.torch, "save", half_written)
+    monkeypatch.setattr(makemore.serving.checkpoint.torch, "save", half_written)
     cache.save(checkpoint)  # no exception: the result in hand is never lost
     assert files(cache.folder) == []
 
@@ -195,7 +195,7 @@ def test_shipped_models_can_be_turned_off_by_the_environment(monkeypatch, tmp_pa
     monkeypatch.setenv("MAKEMORE_SHIPPED_DIR", "")
     assert DiskCache(tmp_path).shipped is None
     monkeypatch.delenv("MAKEMORE_SHIPPED_DIR")
-    assert DiskCache(tmp_path).shipped == makemore.cache.SHIPPED_DIR
+    assert DiskCache(tmp_path).shipped == makemore.serving.cache.SHIPPED_DIR
 
 
 # -----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""makemore.checkpoint: one file format for the cache, the CLI and the app's export and import; a
+"""makemore.serving.checkpoint: one file format for the cache, the CLI and the app's export and import; a
 file that is not a usable model is refused with a reason, and is never run."""
 
 import io
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from makemore import limits
-from makemore.checkpoint import (FORMAT, Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint,
+from makemore.serving.checkpoint import (FORMAT, Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint,
                                  read_checkpoint, save_checkpoint)
 from makemore.data import WordDataset
 from makemore.models import create_model

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import makemore.cache
+import makemore.serving.cache
 from makemore.cli import main, parse_args, train_command_line
 from makemore.models import MODELS
 from makemore.train import TrainConfig
@@ -65,7 +65,7 @@ def test_train_bigram_nn_json_is_within_002_of_the_counts(capsys, monkeypatch, n
         raise AssertionError("the CLI's bigram-nn settings differ from MODELS['bigram-nn'].train_defaults")
 
     counts = json_summary(capsys, "train", "--model", "bigram", "--data", names_path, "--json")
-    monkeypatch.setattr(makemore.cache, "train", no_training)
+    monkeypatch.setattr(makemore.serving.cache, "train", no_training)
     net = json_summary(capsys, "train", "--model", "bigram-nn", "--data", names_path, "--json", "--cache")
     assert net["steps"] == MODELS["bigram-nn"].train_defaults["max_steps"]
     assert net["params"] == 27 * 27
@@ -256,8 +256,8 @@ def test_sample_load_of_a_non_checkpoint_exits_2_with_one_line(capsys, tmp_path,
 
 
 def test_a_file_from_the_model_cache_loads_with_sample_load(capsys, tmp_path, words_file, tiny_dataset):
-    cache = makemore.cache.DiskCache(tmp_path / "c")
-    makemore.cache.load_or_train(tiny_dataset, Run("bigram-nn", MODELS["bigram-nn"].config(),
+    cache = makemore.serving.cache.DiskCache(tmp_path / "c")
+    makemore.serving.cache.load_or_train(tiny_dataset, Run("bigram-nn", MODELS["bigram-nn"].config(),
                                  TrainConfig(max_steps=5, batch_size=8, lr=0.5)), cache=cache)
     (entry,) = cache.folder.glob("*.pt")
     code, out, err = cli(capsys, "sample", "--load", entry, "--num", 4, "--sample-seed", 2)
@@ -268,13 +268,13 @@ def test_a_file_from_the_model_cache_loads_with_sample_load(capsys, tmp_path, wo
 def test_a_file_from_train_save_is_a_valid_cache_entry(capsys, tmp_path, words_file, tiny_dataset, monkeypatch):
     path = tmp_path / "run.pt"
     assert cli(capsys, "train", "--model", "bigram-nn", "--data", words_file, "--max-steps", 5, "--save", path)[0] == 0
-    cache = makemore.cache.DiskCache(tmp_path / "c")
+    cache = makemore.serving.cache.DiskCache(tmp_path / "c")
     cache.folder.mkdir()
-    key = makemore.cache.cache_key(tiny_dataset.fingerprint, "bigram-nn", MODELS["bigram-nn"].config(),
+    key = makemore.serving.cache.cache_key(tiny_dataset.fingerprint, "bigram-nn", MODELS["bigram-nn"].config(),
                                    TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5}))
     (cache.folder / f"{key}.pt").write_bytes(path.read_bytes())
-    monkeypatch.setattr(makemore.cache, "train", lambda *a, **k: pytest.fail("trained although cached"))
-    _, result, from_cache = makemore.cache.load_or_train(
+    monkeypatch.setattr(makemore.serving.cache, "train", lambda *a, **k: pytest.fail("trained although cached"))
+    _, result, from_cache = makemore.serving.cache.load_or_train(
         tiny_dataset, Run("bigram-nn", MODELS["bigram-nn"].config(),
         TrainConfig(**{**MODELS["bigram-nn"].train_defaults, "max_steps": 5})), cache=cache)
     assert from_cache and result.steps == 5
@@ -286,7 +286,7 @@ def test_train_with_cache_writes_the_entry_the_same_settings_find(capsys, tmp_pa
     (entry,) = isolated_cache_dir.glob("*.pt")
     # the app builds its TrainConfig from the same defaults, with no evaluation cadence of its own
     config = TrainConfig(**{**MODELS["mlp"].train_defaults, "max_steps": 50})
-    assert entry.stem == makemore.cache.cache_key(tiny_dataset.fingerprint, "mlp", MODELS["mlp"].config(), config)
+    assert entry.stem == makemore.serving.cache.cache_key(tiny_dataset.fingerprint, "mlp", MODELS["mlp"].config(), config)
 
 
 def test_sample_with_a_model_trains_first(capsys, words_file, tiny_words):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makemore.engine import Value, topological_order
-from makemore.expressions import EXPRESSIONS, Expression, leaves, torch_grads
+from makemore.lesson.engine import Value, topological_order
+from makemore.lesson.expressions import EXPRESSIONS, Expression, leaves, torch_grads
 
 
 def engine_grads(expression, inputs):

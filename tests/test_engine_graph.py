@@ -3,10 +3,10 @@ and highlights shown, labels escaped."""
 
 import re
 
-from makemore.backward_steps import backward_steps
-from makemore.engine import Value, topological_order
-from makemore.engine_graph import HIGHLIGHT_FILL, to_dot
-from makemore.expressions import EXPRESSIONS, leaves
+from makemore.lesson.backward_steps import backward_steps
+from makemore.lesson.engine import Value, topological_order
+from makemore.lesson.engine_graph import HIGHLIGHT_FILL, to_dot
+from makemore.lesson.expressions import EXPRESSIONS, leaves
 
 
 def node_line(dot, node_id):

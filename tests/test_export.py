@@ -18,7 +18,7 @@ from model_import import check_upload  # noqa: E402  (the app's import check)
 from results import Run, command_line  # noqa: E402  (the app's export)
 
 from makemore import cli  # noqa: E402
-from makemore.checkpoint import FORMAT, CheckpointError, checkpoint_bytes, load_checkpoint  # noqa: E402
+from makemore.serving.checkpoint import FORMAT, CheckpointError, checkpoint_bytes, load_checkpoint  # noqa: E402
 from makemore.data import WordDataset  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
 from makemore.models.mlp import MLPConfig  # noqa: E402

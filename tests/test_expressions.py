@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from makemore.engine import Value, topological_order
-from makemore.expressions import EXPRESSIONS, leaves, numerical_grads, torch_grads
+from makemore.lesson.engine import Value, topological_order
+from makemore.lesson.expressions import EXPRESSIONS, leaves, numerical_grads, torch_grads
 
 
 def engine_grads(expression, inputs):

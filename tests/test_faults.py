@@ -18,9 +18,9 @@ from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, Stop
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.testing.v1 import AppTest
 
-import makemore.cache
-from makemore.cache import DiskCache, load_or_train
-from makemore.checkpoint import Checkpoint
+import makemore.serving.cache
+from makemore.serving.cache import DiskCache, load_or_train
+from makemore.serving.checkpoint import Checkpoint
 from makemore.models.bigram import BigramNNConfig
 from makemore.train import TrainConfig
 from makemore.runs import Run
@@ -39,15 +39,15 @@ def cache_files(folder: Path) -> list[str]:
 
 @pytest.fixture
 def count_trainings(monkeypatch):
-    """The list of threads that trained a model, one entry per training (makemore.cache.train)."""
+    """The list of threads that trained a model, one entry per training (makemore.serving.cache.train)."""
     trainings = []
-    real_train = makemore.cache.train
+    real_train = makemore.serving.cache.train
 
     def counted(*args, **kwargs):
         trainings.append(threading.current_thread().name)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(makemore.cache, "train", counted)
+    monkeypatch.setattr(makemore.serving.cache, "train", counted)
     return trainings
 
 
@@ -102,7 +102,7 @@ def test_a_save_that_fails_midway_leaves_the_old_file_whole_and_no_partial_one(
     path = cache.path(checkpoint.key)
     before = path.read_bytes()
 
-    monkeypatch.setattr(makemore.checkpoint.torch, "save", half_a_save(exception))
+    monkeypatch.setattr(makemore.serving.checkpoint.torch, "save", half_a_save(exception))
     try:
         cache.save(checkpoint)  # the same key again: a half-written file would replace it
     except BaseException as e:  # noqa: BLE001 - a disk error is swallowed; an interruption goes on up
@@ -184,7 +184,7 @@ def test_two_visitors_asking_for_the_same_model_at_once_train_it_once(tiny_datas
             sys.setprofile(None)
 
     second = threading.Thread(target=second_visit, name="second visitor")
-    counted_train = makemore.cache.train
+    counted_train = makemore.serving.cache.train
 
     def first_training(*args, **kwargs):
         if second.ident is None:  # not started yet, so this is the first visitor's training: hold it
@@ -192,7 +192,7 @@ def test_two_visitors_asking_for_the_same_model_at_once_train_it_once(tiny_datas
             assert second_is_waiting.wait(60), "the second visitor never waited for the first's training"
         return counted_train(*args, **kwargs)
 
-    monkeypatch.setattr(makemore.cache, "train", first_training)
+    monkeypatch.setattr(makemore.serving.cache, "train", first_training)
     visit()
     second.join(60)
     assert not second.is_alive()

@@ -1,4 +1,4 @@
-"""makemore.jobs: trainings in child processes that a page watches live: progress, stop, sharing,
+"""makemore.serving.jobs: trainings in child processes that a page watches live: progress, stop, sharing,
 queueing, and failures that say what happened and leave the next training a clean start."""
 
 import math
@@ -9,9 +9,9 @@ import time
 import pytest
 import torch
 
-from makemore.cache import DiskCache
+from makemore.serving.cache import DiskCache
 from makemore.data import WordDataset
-from makemore.jobs import CRASHED, DIVERGED, DONE, FAILED, KILLED, QUEUED, RUNNING, STOPPED, TIMED_OUT, JobBoard
+from makemore.serving.jobs import CRASHED, DIVERGED, DONE, FAILED, KILLED, QUEUED, RUNNING, STOPPED, TIMED_OUT, JobBoard
 from makemore.models import create_model
 from makemore.models.bigram import BigramNNConfig
 from makemore.models.mlp import MLPConfig

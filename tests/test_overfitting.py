@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
-from makemore.checkpoint import load_checkpoint
-from makemore.cache import SHIPPED_DIR
+from makemore.serving.checkpoint import load_checkpoint
+from makemore.serving.cache import SHIPPED_DIR
 from makemore.data import WordDataset
 from makemore.models import MODELS, create_model
 from makemore.overfitting import RISE, memorising

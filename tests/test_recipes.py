@@ -5,7 +5,7 @@ test_mlp.py and test_mlp_bn.py; the times are bench/stages.py's to print, never 
 
 import pytest
 
-from makemore.jobs import DONE, JobBoard
+from makemore.serving.jobs import DONE, JobBoard
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 from makemore.runs import Run

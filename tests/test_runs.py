@@ -20,13 +20,13 @@ import trainer  # noqa: E402
 import training_ui  # noqa: E402
 from urlstate import parse_query  # noqa: E402
 
-from makemore.cache import DiskCache, load_or_train
-from makemore.checkpoint import cache_key
-from makemore.jobs import DONE, FAILED, RUNNING, STOPPED, TrainingJob
+from makemore.serving.cache import DiskCache, load_or_train
+from makemore.serving.checkpoint import cache_key
+from makemore.serving.jobs import DONE, FAILED, RUNNING, STOPPED, TrainingJob
 from makemore.models import MODELS
 from makemore.models.mlp import MLPConfig
 from makemore.models.transformer import TransformerConfig
-from makemore.pretrain import shipped_runs
+from makemore.serving.pretrain import shipped_runs
 from makemore.runs import Run
 from makemore.train import TrainConfig, TrainResult
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from makemore.engine import Value
-from makemore.scalar_nn import TOY_XS, ScalarLayer, ScalarMLP, train_toy
+from makemore.lesson.engine import Value
+from makemore.lesson.scalar_nn import TOY_XS, ScalarLayer, ScalarMLP, train_toy
 
 
 def test_the_mlp_has_the_lectures_41_parameters_and_one_output():

@@ -1,4 +1,4 @@
-"""The trained models shipped in data/models: exactly the runs makemore.pretrain lists, each still
+"""The trained models shipped in data/models: exactly the runs makemore.serving.pretrain lists, each still
 what the current code would produce for its settings, and each scoring the val loss it recorded.
 When one of these fails, rebuild the files with `python -m makemore pretrain` and commit them."""
 
@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from makemore import limits
-from makemore.cache import SHIPPED_DIR
-from makemore.checkpoint import load_checkpoint
+from makemore.serving.cache import SHIPPED_DIR
+from makemore.serving.checkpoint import load_checkpoint
 from makemore.data import WordDataset
 from makemore.models import create_model
-from makemore.pretrain import DATA_DIR, MAX_FILE_BYTES, MAX_TOTAL_BYTES, shipped_runs
+from makemore.serving.pretrain import DATA_DIR, MAX_FILE_BYTES, MAX_TOTAL_BYTES, shipped_runs
 from makemore.train import evaluate, split_tensors, train
 
 REBUILD = "rebuild them with `python -m makemore pretrain` and commit data/models"

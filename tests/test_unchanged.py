@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from makemore.checkpoint import cache_key
+from makemore.serving.checkpoint import cache_key
 from makemore.estimate import training_seconds
 from makemore.estimate.mlp import estimate_seconds as mlp_seconds
 from makemore.estimate.mlp_bn import estimate_seconds as mlp_bn_seconds

@@ -53,7 +53,7 @@ def shipped_mlp(folder: Path) -> None:
     sys.path.insert(0, str(ROOT / "app"))
     from datasets_ui import DATA_DIR, DEFAULT
 
-    from makemore.checkpoint import Checkpoint, save_checkpoint
+    from makemore.serving.checkpoint import Checkpoint, save_checkpoint
     from makemore.data import WordDataset
     from makemore.models import MODELS, create_model
     from makemore.train import TrainConfig, TrainResult

@@ -9,9 +9,9 @@ import charts
 from datasets_ui import current_dataset
 from sections import deeper_views, outline
 from widgets import show_source, show_table, smoothed_history
-from makemore import backprop, engine, engine_graph, expressions, scalar_nn
-from makemore.backprop import BackpropConfig
-from makemore.backward_steps import backward_steps
+from makemore.lesson import backprop, engine, engine_graph, expressions, scalar_nn
+from makemore.lesson.backprop import BackpropConfig
+from makemore.lesson.backward_steps import backward_steps
 
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)  # from backprop.MIN_BATCH_SIZE: below it rounding alone fails the check
 HIDDEN = (16, 32, 64, 128, 256)

@@ -22,7 +22,7 @@ from urlstate import Setting
 from widgets import MISSING, show_source, show_table, source_of
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
-from makemore.jobs import JobBoard
+from makemore.serving.jobs import JobBoard
 from makemore.models import MODELS, param_count
 from makemore.models import transformer as tm
 from makemore.models.transformer import (PRESET_CHANGES, Block, CausalAverage, CausalSelfAttention, FeedForward,

@@ -1,6 +1,6 @@
 """The scalar engine's backward pass, recorded one node at a time, so a page can replay it.
 
-`Value.backward()` (makemore/engine.py) runs the whole pass at once. `backward_steps` runs the same
+`Value.backward()` (makemore/lesson/engine.py) runs the whole pass at once. `backward_steps` runs the same
 pass, in the same reverse topological order, and keeps after each node what it passed back to each
 input: local derivative d node / d input, upstream gradient node.grad, and their product, added into
 the input's gradient (the chain rule, one multiplication at a time).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from makemore.engine import Value, topological_order
+from makemore.lesson.engine import Value, topological_order
 
 
 @dataclass

@@ -13,10 +13,10 @@ Where micrograd keeps a `_backward` closure per node, we keep the numbers themse
 show every step of the backward pass as "local derivative x upstream gradient". Plain Python, no
 torch. Built on it, one job per module:
 
-    makemore/backward_steps.py  the backward pass recorded one node at a time, for replaying it
-    makemore/engine_graph.py    the graph as Graphviz DOT source
-    makemore/expressions.py     the lecture's expressions, checked against PyTorch and finite differences
-    makemore/scalar_nn.py       micrograd's tiny MLP and the lecture's four toy examples
+    makemore/lesson/backward_steps.py  the backward pass recorded one node at a time, for replaying it
+    makemore/lesson/engine_graph.py    the graph as Graphviz DOT source
+    makemore/lesson/expressions.py     the lecture's expressions, checked against PyTorch and finite differences
+    makemore/lesson/scalar_nn.py       micrograd's tiny MLP and the lecture's four toy examples
 """
 
 from __future__ import annotations

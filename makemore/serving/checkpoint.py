@@ -9,7 +9,7 @@ A file is a dict of plain values and tensors, so `torch.load(path, weights_only=
 a file cannot run code when it is opened:
 
     format       FORMAT
-    key          the cache key of the run (makemore.cache.cache_key), so any file is a cache entry
+    key          the cache key of the run (makemore.serving.cache.cache_key), so any file is a cache entry
     model        the registry name ("mlp")
     config       the model's config as a dict
     train_config the TrainConfig as a dict

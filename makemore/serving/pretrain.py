@@ -7,8 +7,8 @@ trained model at once, on a fresh server with an empty cache.
 What ships (`shipped_runs`): every model's default (its config and fast recipe) and the lecture's
 own recipe on every built-in word list in data/ (a page on any list compares with the lecture's
 recipe trained on that list), and on names.txt, the lectures' list, also each preset. The files are
-ordinary checkpoints (makemore.checkpoint) named by their cache key, in data/models/, which the
-disk cache reads before the user's own folder (makemore.cache). tests/test_shipped.py fails when a
+ordinary checkpoints (makemore.serving.checkpoint) named by their cache key, in data/models/, which the
+disk cache reads before the user's own folder (makemore.serving.cache). tests/test_shipped.py fails when a
 file no longer matches what the current code would produce; this command rebuilds them.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from makemore import limits
-from makemore.cache import SHIPPED_DIR, DiskCache, load_or_train
+from makemore.serving.cache import SHIPPED_DIR, DiskCache, load_or_train
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.runs import Run
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 LECTURE_LIST = "names.txt"  # the lectures' list: presets ship for this one only
 MAX_FILE_BYTES = 5_000_000  # no shipped file over 5 MB ...
 MAX_TOTAL_BYTES = 30_000_000  # ... and 30 MB in all (the 200k-step lecture runs keep a loss per step)

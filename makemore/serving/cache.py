@@ -3,7 +3,7 @@ twice; and the one way to get a trained model: load it, or train it and keep it.
 
     model, result, from_cache = load_or_train(dataset, Run("mlp", MLPConfig(), TrainConfig()), cache=DiskCache())
 
-Each entry is one checkpoint file (makemore.checkpoint) named by its run's key: a hash of everything
+Each entry is one checkpoint file (makemore.serving.checkpoint) named by its run's key: a hash of everything
 that determines the result (the dataset's fingerprint, the model name, its config, the training
 config). Two folders are searched: the models shipped with the repository (data/models, read-only,
 made by `python -m makemore pretrain`) and then the user's own cache folder, where new ones are
@@ -20,14 +20,14 @@ from pathlib import Path
 import torch.nn as nn
 
 from makemore import limits
-from makemore.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from makemore.checkpoint import cache_key  # noqa: F401  (makemore.cache.cache_key, as before)
+from makemore.serving.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from makemore.serving.checkpoint import cache_key  # noqa: F401  (makemore.serving.cache.cache_key, as before)
 from makemore.data import WordDataset
 from makemore.models import create_model
 from makemore.runs import Run
 from makemore.train import TrainResult, train
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "data" / "models"
 
 
 def default_cache_dir() -> Path:

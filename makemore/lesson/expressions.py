@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from makemore.engine import Value, topological_order
+from makemore.lesson.engine import Value, topological_order
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Imported only by the process that training children are forked from (makemore/jobs.py).
+"""Imported only by the process that training children are forked from (makemore/serving/jobs.py).
 
 A few steps of a small training, so that every child starts from a process whose torch has
 already run forward, backward and an optimizer step once. Children forked from a cold server ran

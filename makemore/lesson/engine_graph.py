@@ -1,13 +1,13 @@
 """The scalar engine's graph as Graphviz DOT source, for st.graphviz_chart (no system Graphviz).
 
 Left to right, as in the lecture's drawings: each Value a box of its label, data and grad, each
-operation a small ellipse between its inputs and its output. A step of makemore/backward_steps.py
+operation a small ellipse between its inputs and its output. A step of makemore/lesson/backward_steps.py
 can be drawn by passing its grads (unreached nodes show "grad ?") and highlighting what it filled.
 """
 
 from __future__ import annotations
 
-from makemore.engine import Value, topological_order
+from makemore.lesson.engine import Value, topological_order
 
 HIGHLIGHT_FILL = "#fde9b6"  # the nodes whose gradient the current step just filled
 

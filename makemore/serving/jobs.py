@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import torch
 
 from makemore import limits
-from makemore.cache import DiskCache, load_or_train
-from makemore.checkpoint import build_model
+from makemore.serving.cache import DiskCache, load_or_train
+from makemore.serving.checkpoint import build_model
 from makemore.data import WordDataset
 from makemore.runs import Run
 from makemore.train import Progress, TrainConfig, TrainResult, train
@@ -61,7 +61,7 @@ def _context():
     # "forkserver": children fork from a clean helper process with torch imported, never from the
     # threaded web server (forking a process with threads and OpenMP state can deadlock)
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["makemore.jobs", "makemore.forkserver_warmup"])
+    ctx.set_forkserver_preload(["makemore.serving.jobs", "makemore.serving.forkserver_warmup"])
     return ctx
 
 

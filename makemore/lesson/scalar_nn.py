@@ -1,6 +1,6 @@
 """micrograd's nn: a tiny MLP of scalar Values, trained on the lecture's four toy examples.
 
-A neuron is tanh(w · x + b), with every weight a `Value` of makemore/engine.py; a layer is neurons
+A neuron is tanh(w · x + b), with every weight a `Value` of makemore/lesson/engine.py; a layer is neurons
 side by side, an MLP layers in a row. `train_toy` does plain gradient descent on the sum of squared
 errors: forward all 4 examples, zero the grads, `loss.backward()`, then p.data -= lr * p.grad.
 Named ScalarNeuron / ScalarLayer / ScalarMLP to keep them apart from the tensor modules
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from makemore.engine import Value
+from makemore.lesson.engine import Value
 
 
 class ScalarNeuron:
