@@ -9,13 +9,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from live import live_training
+from missing import train_missing
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
 from makemore.serving.jobs import JobBoard, TrainingJob
 from makemore.models import MODELS
-from trainer import start_training
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,6 @@ def lecture_job(board: JobBoard, dataset: WordDataset, model_name: str) -> Train
     return board.find(dataset, MODELS[model_name].lecture_run())
 
 
-def finished(job: TrainingJob | None) -> bool:
-    return job is not None and job.finished
-
-
 def lecture_reference(board: JobBoard, dataset: WordDataset, model_name: str) -> Reference | None:
     """The lecture's figure on the lectures' list; elsewhere its recipe's result on this list, when
     trained; else None."""
@@ -52,19 +47,15 @@ def lecture_reference(board: JobBoard, dataset: WordDataset, model_name: str) ->
     if dataset.is_lecture_list and lecture.val_loss is not None:
         return Reference(f"{lecture.source}'s figure", lecture.val_loss, lecture_figure=True)
     job = lecture_job(board, dataset, model_name)
-    if finished(job):
+    if job is not None and job.finished:
         return Reference(f"{lecture.source}'s recipe here", job.result.val_loss, lecture_figure=False)
     return None
 
 
-def recipe_seconds(board: JobBoard, dataset: WordDataset, model_name: str) -> tuple[float, bool]:
-    """(seconds, measured?) of the lecture recipe on this list: as measured when it was trained, else
-    the estimate (one core, as the app trains)."""
-    job = lecture_job(board, dataset, model_name)
-    if finished(job):
-        return job.result.seconds, True
+def estimated_seconds(dataset: WordDataset, model_name: str) -> float:
+    """The lecture recipe's estimated time on this list (one core, as the app trains)."""
     run = MODELS[model_name].lecture_run()
-    return training_seconds(model_name, dataset, run.model_config, run.train_config), False
+    return training_seconds(model_name, dataset, run.model_config, run.train_config)
 
 
 def lecture_sentence(board: JobBoard, dataset: WordDataset, model_name: str) -> str:
@@ -77,47 +68,41 @@ def lecture_sentence(board: JobBoard, dataset: WordDataset, model_name: str) -> 
     parts = []
     if dataset.is_lecture_list and lecture.val_loss is not None:
         parts.append(f"reaches a validation loss of {lecture.val_loss} in {lecture.source}")
-    if finished(job):
+    if job is not None and job.finished:
         parts.append(f"reached {job.result.val_loss:.4f} on {dataset.name} here in {job.result.seconds:.0f} s "
                      "(one CPU core)")
     else:
-        seconds, _ = recipe_seconds(board, dataset, model_name)
-        parts.append(f"takes about {seconds:.0f} s here (estimated, one CPU core)"
+        parts.append(f"takes about {estimated_seconds(dataset, model_name):.0f} s here (estimated, one CPU core)"
                      + ("" if dataset.is_lecture_list else f"; it has not been trained on {dataset.name} yet"))
     return f"{text} {'; it '.join(parts)}."
 
 
 def lecture_comparison(board: JobBoard, dataset: WordDataset, model_name: str, key: str) -> None:
     """A caption with the lecture's result to compare with (see the module's docstring); on a list
-    where its recipe has not been trained, a button that trains it in the background, with its
-    progress while it runs."""
+    where its recipe has not been trained, the one way a page trains what is missing
+    (missing.train_missing): a button, the live progress, a failure said."""
     lecture = MODELS[model_name].lecture
     if lecture is None:
         return
     job = lecture_job(board, dataset, model_name)
-    if job is not None and job.active:
-        st.caption(f"Training {lecture.source}'s recipe on {dataset.name}, to compare with…")
-        live_training(board, job)
-        return
     reference = lecture_reference(board, dataset, model_name)
     training = MODELS[model_name].lecture_run().train_config
     if reference is not None and reference.lecture_figure:
         st.caption(f"For comparison, {lecture.source} reports val ≈ {lecture.val_loss} with its recipe "
                    f"({training.max_steps:,} steps) on these names." + (
                        f" Trained here, that recipe reached {job.result.val_loss:.4f} in {job.result.seconds:.0f} s."
-                       if finished(job) else ""))
+                       if job is not None and job.finished else ""))
         return
     if reference is not None:
         st.caption(f"For comparison, {lecture.source}'s recipe ({training.max_steps:,} steps) trained on "
                    f"{dataset.name}: val {reference.val_loss:.4f}, in {job.result.seconds:.0f} s. "
                    f"{source_title(lecture.source)}'s own figures are for its names, not for this list.")
         return
-    seconds, _ = recipe_seconds(board, dataset, model_name)
-    allowed = seconds <= limits.MAX_TRAIN_SECONDS
+    seconds = estimated_seconds(dataset, model_name)
     st.caption(f"{source_title(lecture.source)}'s figures are for its own names, not for {dataset.name}. To compare "
-               f"with its recipe on this list, train it here ({training.max_steps:,} steps, about {seconds:.0f} s)."
-               + ("" if allowed else f" That is over the playground's {limits.MAX_TRAIN_SECONDS / 60:.0f} minutes."))
-    if st.button(f"Train {lecture.source}'s recipe on this list (about {seconds:.0f} s)", key=key,
-                 icon=":material/school:", disabled=not allowed):
-        start_training(board, dataset, MODELS[model_name].lecture_run(), estimate=seconds)
-        st.rerun()
+               f"with its recipe on this list, train it here ({training.max_steps:,} steps, about {seconds:.0f} s).")
+    if seconds > limits.MAX_TRAIN_SECONDS:
+        st.caption(f"That is over the playground's {limits.MAX_TRAIN_SECONDS / 60:.0f} minutes a training.")
+        return
+    train_missing(board, dataset, {f"{lecture.source}'s recipe": MODELS[model_name].lecture_run()}, key=key,
+                  button="Train {names} on this list (about {total:.0f} s)")

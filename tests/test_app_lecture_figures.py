@@ -153,4 +153,4 @@ def test_an_uploaded_list_offers_to_train_the_lecture_recipe(tmp_path):
     lecture = MODELS["mlp"].lecture
     job = next(j for j in board._jobs.values() if j.train_config.max_steps == lecture.train["max_steps"])
     assert job.model_config.init == "naive"
-    assert any("Training lecture 2's recipe on made-up.txt" in c.value for c in at.caption)
+    assert any("Training **lecture 2's recipe**" in c.value for c in at.caption)  # its live view
