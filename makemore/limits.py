@@ -67,3 +67,12 @@ DISK_CACHE_FILES = 256  # trained models kept on disk; the oldest are removed fi
 # Word lists kept in the server's memory, built in or uploaded: each is at most MAX_FILE_BYTES of
 # text plus its example tensors (tens of MB at most), so a few of them bound the memory uploads use.
 MEMORY_DATASETS = 8
+
+# --- class rooms (makemore/rooms) ----------------------------------------------------------------
+MAX_ROOMS = 200  # open rooms per server: a school's term of classes; a closed or expired room frees its place
+MAX_MEMBERS = 100  # students per room: a lecture hall's section; the board stays readable
+MAX_RUNS_PER_MEMBER = 200  # a lesson's worth of trainings; past this a student's runs stop being posted
+MAX_CHALLENGES = 20  # challenges a teacher adds to a room
+MAX_NICKNAME_CHARS = 24
+MAX_TITLE_CHARS = 80
+ROOM_DAYS = 30  # a room's code stops working this many days after it was opened

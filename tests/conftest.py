@@ -122,3 +122,22 @@ SCREENSHOTS = pytest.StashKey[Path]()  # the folder of page screenshots, set by 
 def pytest_terminal_summary(terminalreporter, config):
     if SCREENSHOTS in config.stash:
         terminalreporter.write_line(f"browser screenshots, one per page: {config.stash[SCREENSHOTS]}")
+
+
+# -----------------------------------------------------------------------------------------------
+# class rooms (tests/test_rooms.py and the pages' room tests): every room test on both databases
+
+@pytest.fixture(scope="session")
+def postgres():
+    from pg_server import start_postgres
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def room_db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'rooms.sqlite'}"
+    return request.getfixturevalue("postgres").new_database()

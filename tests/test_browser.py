@@ -6,7 +6,7 @@ page, so a failure names the page): it opens the page, checks its title, that no
 shows and that every chart draws, then moves a slider with the keyboard and trains, as a student
 would. A screenshot of each page goes into a temporary folder, printed at the end of the run.
 
-Chromium comes from Debian (`tests/install-chromium.sh`; never `playwright install`, which downloads
+Chromium comes from Debian (`tests/install-system.sh`; never `playwright install`, which downloads
 a browser of its own). Without it these tests are skipped, except under CI (CI=true), where a
 missing browser is a failure: CI must run them.
 """
@@ -121,7 +121,7 @@ def browser():
     if sync_playwright is None:
         problem = "the playwright package is not installed (pip install -r requirements.txt)"
     elif not Path(CHROMIUM).is_file():
-        problem = f"no Chromium at {CHROMIUM}: run `bash tests/install-chromium.sh`"
+        problem = f"no Chromium at {CHROMIUM}: run `bash tests/install-system.sh`"
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run in CI: {problem}")
@@ -674,5 +674,5 @@ def test_ci_runs_the_readme_test_command_which_installs_chromium():
     commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3 -m venv")]
     assert len(commands) == 2, "the README has two set-up commands: start the app, run the tests"
     test_command = next(c for c in commands if c.endswith("pytest"))
-    assert "bash tests/install-chromium.sh" in test_command
+    assert "bash tests/install-system.sh" in test_command
     assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()

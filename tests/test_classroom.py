@@ -24,7 +24,7 @@ def report():
     if not Path(classroom.CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
-        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-chromium.sh`")
+        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
     result = classroom.run(3)
     print(classroom.summary(result))
     return result
@@ -47,7 +47,7 @@ def first_visits():
     if not Path(classroom.CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
-        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-chromium.sh`")
+        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
     result = classroom.run_first_visits()
     print(classroom.first_visits_summary(result))
     return result
