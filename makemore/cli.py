@@ -25,13 +25,18 @@ from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from makemore import limits
-from makemore.lesson.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
-from makemore.serving.cache import DiskCache, load_or_train
-from makemore.serving.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from makemore.data import DataError, WordDataset
+from makemore.lesson.backprop import MIN_BATCH_SIZE, BackpropConfig, compare_all
 from makemore.models import MODELS, config_fields
 from makemore.runs import Run
 from makemore.sample import generate
+from makemore.serving.cache import DiskCache, load_or_train
+from makemore.serving.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from makemore.train import TrainConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "names.txt"
@@ -231,7 +236,7 @@ def backprop_check(args):
     else:
         print(f"{'gradient':30} {'shape':14} {'exact':6} {'approx':7} max diff")
         for r in rows:
-            print(f"{r.name:30} {str(r.shape):14} {'yes' if r.exact else 'no':6} {'yes' if r.approx else 'no':7} "
+            print(f"{r.name:30} {r.shape!s:14} {'yes' if r.exact else 'no':6} {'yes' if r.approx else 'no':7} "
                   f"{r.max_diff:.1e}")
         if wrong:
             differ = "gradients differ" if len(wrong) > 1 else "gradient differs"
@@ -284,7 +289,9 @@ def train_and_report(args) -> int:
 
 
 def pretrain_command(args) -> int:
-    from makemore.serving.pretrain import pretrain  # imported here: it reads every built-in list
+    from makemore.serving.pretrain import (
+        pretrain,  # imported here: it reads every built-in list
+    )
     pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
     return 0
 
@@ -308,7 +315,9 @@ def sample_command(args) -> int:
 
 
 def _room_store():
-    from makemore.rooms import RoomStore  # imported here: SQLAlchemy only for the room commands
+    from makemore.rooms import (
+        RoomStore,  # imported here: SQLAlchemy only for the room commands
+    )
     return RoomStore()
 
 

@@ -46,7 +46,7 @@ class PostgresServer:
         self.databases = 0
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run(self.as_user + list(args), capture_output=True, text=True, timeout=120)
+        result = subprocess.run(self.as_user + list(args), check=False, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
 

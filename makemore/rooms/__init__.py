@@ -9,7 +9,16 @@ default, or a school's PostgreSQL server.
     store.board(opened.code)                           # leaderboards, runs, challenges
 """
 
-from makemore.rooms.store import (Board, Member, NewRoom, PostedRun, Room, RoomError, RoomRun, RoomStore,
-                                  default_url)
+from makemore.rooms.store import (
+                                  Board,
+                                  Member,
+                                  NewRoom,
+                                  PostedRun,
+                                  Room,
+                                  RoomError,
+                                  RoomRun,
+                                  RoomStore,
+                                  default_url,
+)
 
 __all__ = ["Board", "Member", "NewRoom", "PostedRun", "Room", "RoomError", "RoomRun", "RoomStore", "default_url"]

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -28,8 +29,15 @@ from sqlalchemy.exc import IntegrityError
 
 from makemore import limits
 from makemore.rooms import challenges as lecture_challenges
-from makemore.rooms.text import TextError, checked_nickname, checked_title, new_code, new_key, nickname_key, \
-    normal_code
+from makemore.rooms.text import (
+    TextError,
+    checked_nickname,
+    checked_title,
+    new_code,
+    new_key,
+    nickname_key,
+    normal_code,
+)
 
 SCHEMA_VERSION = 2
 NO_SUCH_ROOM = "No such room."  # the same words for a wrong code, an expired one and a typo: nothing to probe
@@ -385,7 +393,7 @@ class RoomStore:
         """Put a finished training on the room's board. False when it is already there (the same
         student, the same run); RoomError when it cannot be posted (closed room, other words, …)."""
         values = [run.val_loss, run.seconds]
-        if not all(isinstance(v, (int, float)) and v == v and abs(v) != float("inf") for v in values):
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise RoomError("Only a finished training with a finite loss is posted.")
         now = self.clock()
         try:
