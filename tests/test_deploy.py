@@ -13,7 +13,8 @@ ENTRYPOINT = ROOT / "app" / "Home.py"
 # Cloud's order: the entrypoint's folder first, then the repository root; in each, the first of these
 CLOUD_FILES = ("uv.lock", "Pipfile", "environment.yml", "requirements.txt", "pyproject.toml")
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-IMPORT_NAMES = {"torch": "torch", "streamlit": "streamlit", "altair": "altair", "pandas": "pandas"}
+IMPORT_NAMES = {"torch": "torch", "streamlit": "streamlit", "altair": "altair", "pandas": "pandas",
+                "sqlalchemy": "sqlalchemy", "psycopg": "psycopg", "qrcode": "qrcode"}  # import name -> package
 
 
 def cloud_dependency_file() -> Path:
