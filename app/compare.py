@@ -5,13 +5,13 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from comparison import comparison_frame, defaults as default_runs, positions_frame, samples_of
-from datasets_ui import current_dataset
-from missing import train_missing
-from model_import import import_widget, imported_models
-from results import Run, export_controls, my_runs, show_my_runs
-from trainer import job_board
-from widgets import sample_controls, show_table, shown
+from kit.comparison import comparison_frame, defaults as default_runs, positions_frame, samples_of
+from kit.datasets_ui import current_dataset
+from kit.model_import import import_widget, imported_models
+from kit.results import Run, export_controls, my_runs, show_my_runs
+from kit.widgets import sample_controls, show_table, shown
+from training.missing import train_missing
+from training.shared import job_board
 
 ADDED = "compare_added"  # the multiselect's key: the runs and imported models added to the comparison
 

@@ -34,8 +34,8 @@ from makemore.train import TrainConfig, train
 APP = Path(__file__).resolve().parent.parent / "app"
 sys.path.insert(0, str(APP))
 import charts  # noqa: E402
-import trainer  # noqa: E402  (the app's module: the same job board the pages use)
 from registry import STAGES  # noqa: E402
+from training import shared  # noqa: E402  (the app's module: the same job board the pages use)
 
 COMPARE = "compare.py"
 SHORT_STEPS = 500  # the shortest run the pages' Steps slider offers
@@ -55,7 +55,7 @@ def short_recipes(tmp_path_factory):
         st.cache_resource.clear()
         st.cache_data.clear()
         yield
-        for job in list(trainer.job_board()._jobs.values()):
+        for job in list(shared.job_board()._jobs.values()):
             job.stop()
             job.wait(30)
         st.cache_resource.clear()
@@ -100,7 +100,7 @@ def session(page: str = COMPARE) -> AppTest:
 def finish_trainings() -> None:
     """Wait for every training on the board, watching it as the page's progress view does."""
     deadline = time.monotonic() + 120
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         while not job.wait(0.5):
             job.seen()
             assert time.monotonic() < deadline, "training did not finish"
