@@ -15,9 +15,9 @@ FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 def run_app() -> None:
     import streamlit as st
 
-    import warmup
-    from datasets_ui import dataset_sidebar
+    from kit.datasets_ui import dataset_sidebar
     from registry import STAGES
+    from training import warmup
 
     # A file, not ":material/school:": Streamlit makes a material page icon the browser's favicon by
     # linking it on fonts.gstatic.com, fetched on every page (an offline classroom logs each as an error).

@@ -4,14 +4,14 @@ models taken home (.pt, samples, the command line) and brought back (upload)."""
 import pandas as pd
 import streamlit as st
 
-import comparison_charts
-from comparison import comparison_frame, defaults as default_runs, positions_frame, samples_of
-from datasets_ui import current_dataset
-from missing import train_missing
-from model_import import import_widget, imported_models
-from results import Run, export_controls, my_runs, show_my_runs
-from trainer import job_board
-from widgets import sample_controls, show_table, shown
+import charts
+from kit.comparison import comparison_frame, defaults as default_runs, positions_frame, samples_of
+from kit.datasets_ui import current_dataset
+from kit.model_import import import_widget, imported_models
+from kit.results import Run, export_controls, my_runs, show_my_runs
+from kit.widgets import sample_controls, show_table, shown
+from training.missing import train_missing
+from training.shared import job_board
 
 ADDED = "compare_added"  # the multiselect's key: the runs and imported models added to the comparison
 
@@ -89,8 +89,8 @@ st.caption(f"Lowest validation loss on {dataset.name}: **{best['model']}**, {bes
            "each next character of the validation words (10 % of the list, never trained on); every model is "
            "measured on the same words, so the numbers compare.")
 left, right = st.columns(2)
-left.altair_chart(comparison_charts.val_loss_against_params(table), width="stretch")
-right.altair_chart(comparison_charts.val_loss_against_time(table), width="stretch")
+left.altair_chart(charts.val_loss_against_params(table), width="stretch")
+right.altair_chart(charts.val_loss_against_time(table), width="stretch")
 st.caption("Down is better. Left: what each parameter buys; right: what each second of training buys, on one "
            "CPU core (a model loaded from a file keeps the time it took when it was trained). Hover a point for "
            "its settings.")
@@ -105,7 +105,7 @@ st.caption(f"The same seed ({options['seed']}) and temperature for every model. 
 
 st.subheader("Where in a word each model is unsure")
 positions = positions_frame(entries, dataset)
-st.altair_chart(comparison_charts.loss_by_position(positions, table["model"]), width="stretch")
+st.altair_chart(charts.loss_by_position(positions, table["model"]), width="stretch")
 st.caption("The mean loss of the 1st character of the validation words, of the 2nd, …, and of the end of the "
            "word, one line per model. At the 1st character every model knows the same thing, that a word starts, "
            "so the lines meet; a bigram does not know how far into the word it is, the others do, and the more "

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from datasets_ui import current_dataset
+from kit.datasets_ui import current_dataset
 from registry import STAGES
 from makemore import limits
 

@@ -24,8 +24,8 @@ tells what the crowd costs.
 then each page through its sidebar link, as the teacher does on the projector at the start of a
 class (--think: seconds on each page before the next click); per page the time from the click to
 its first chart (the first visit of a page pays whatever the server has not yet imported, loaded
-or compiled for it: app/warmup.py), and every request the browser made to a host other than the
-server (an offline classroom logs each as an error).
+or compiled for it: app/training/warmup.py), and every request the browser made to a host other
+than the server (an offline classroom logs each as an error).
 
 Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3, and the first
 visits).

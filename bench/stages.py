@@ -142,8 +142,8 @@ def app_steps_per_sec(dataset, model_name, model_config, config: TrainConfig) ->
     """As the page runs it: a background job (a child forked from the warmed-up server), watched
     by a thread that turns its progress into the live chart every second."""
     import charts
-    import live
-    from widgets import smoothed_history
+    from kit.widgets import smoothed_history
+    from training import live
 
     job = JobBoard(None).start(dataset, TrainingRun(model_name, model_config, config))
 

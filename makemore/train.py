@@ -32,7 +32,7 @@ MAX_BETA2 = 0.9999  # 1 would never forget a gradient (and divides by zero at th
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained. Each field's metadata declares it once for the CLI's option (makemore.cli),
-    the pages' widget and the check of a link (app/training_ui.py): `label` (a widget's; `phrase` where
+    the pages' widget and the check of a link (app/kit/training_ui.py): `label` (a widget's; `phrase` where
     a sentence needs other words than the label in lower case), `help`, `min` and `max` (inclusive;
     `positive`: above 0 as well), `choices` (with `choice_labels`, as the pages show them), `zero`
     (what 0 means), and `widget`: where the pages set it ("training": the controls every training

@@ -40,7 +40,7 @@ def isolated_cache_dir(tmp_path, monkeypatch):
     folder = tmp_path / "makemore-cache"
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(folder))
     monkeypatch.setenv("MAKEMORE_SHIPPED_DIR", "")
-    # no warm-up thread (app/warmup.py) filling the caches that the AppTests clear between tests;
+    # no warm-up thread (app/training/warmup.py) filling the caches that the AppTests clear between tests;
     # the servers of the browser tests turn it on again
     monkeypatch.setenv("MAKEMORE_WARMUP", "0")
     return folder

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
 from test_app_mlp import chart_data, finish_trainings, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache and job board)
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from training import shared  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore.models.mlp_bn import PRESETS
 
@@ -51,7 +51,7 @@ def test_each_preset_sets_its_network_trains_and_shows_every_chart(preset):
     config = PRESETS[preset]
     assert at.slider(key="bn_layers").value == config.n_layers and at.slider(key="bn_hidden").value == config.n_hidden
     assert at.toggle(key="bn_batchnorm").value == config.batchnorm
-    assert trainer.job_board().trainings_started == 1  # a preset trains at once
+    assert shared.job_board().trainings_started == 1  # a preset trains at once
     at = finish_trainings(at)
 
     shown = titles(charts(at))
@@ -124,7 +124,7 @@ def test_a_run_over_the_time_budget_cannot_start():
     assert any("the playground allows" in w.value for w in at.warning)
     assert at.button(key="bn_train").disabled
     click(at, "bn_preset_deep")  # a preset keeps the training settings: still too long, so nothing starts
-    assert trainer.job_board().trainings_started == 0
+    assert shared.job_board().trainings_started == 0
 
 
 def test_a_first_loss_at_the_uniform_guess_is_shown_as_the_goal_and_one_far_above_in_red():

@@ -33,9 +33,9 @@ from makemore.train import TrainConfig, train
 
 APP = Path(__file__).resolve().parent.parent / "app"
 sys.path.insert(0, str(APP))
-import comparison_charts  # noqa: E402
-import trainer  # noqa: E402  (the app's module: the same job board the pages use)
+import charts  # noqa: E402
 from registry import STAGES  # noqa: E402
+from training import shared  # noqa: E402  (the app's module: the same job board the pages use)
 
 COMPARE = "compare.py"
 SHORT_STEPS = 500  # the shortest run the pages' Steps slider offers
@@ -55,7 +55,7 @@ def short_recipes(tmp_path_factory):
         st.cache_resource.clear()
         st.cache_data.clear()
         yield
-        for job in list(trainer.job_board()._jobs.values()):
+        for job in list(shared.job_board()._jobs.values()):
             job.stop()
             job.wait(30)
         st.cache_resource.clear()
@@ -100,7 +100,7 @@ def session(page: str = COMPARE) -> AppTest:
 def finish_trainings() -> None:
     """Wait for every training on the board, watching it as the page's progress view does."""
     deadline = time.monotonic() + 120
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         while not job.wait(0.5):
             job.seen()
             assert time.monotonic() < deadline, "training did not finish"
@@ -188,10 +188,10 @@ def test_the_charts_draw_one_model_and_a_model_trained_in_no_time():
                          "config": "alpha 1.0", "training": "counted (no gradient steps)", "trained on": "names.txt"}])
     two = pd.concat([one, one.assign(model="mlp", params=11_897, seconds=5.2)], ignore_index=True)
     for frame in (one, two):
-        for chart in (comparison_charts.val_loss_against_params(frame), comparison_charts.val_loss_against_time(frame)):
+        for chart in (charts.val_loss_against_params(frame), charts.val_loss_against_time(frame)):
             spec = chart.to_dict()  # validates against Vega-Lite's schema
             assert "config" in str(spec["encoding"]["tooltip"]) and spec["encoding"]["x"]["scale"]["type"] == "log"
-    ticks = comparison_charts.val_loss_against_params(two).to_dict()["encoding"]["x"]["axis"]["values"]
+    ticks = charts.val_loss_against_params(two).to_dict()["encoding"]["x"]["axis"]["values"]
     assert ticks == [100.0, 1000.0, 10_000.0, 100_000.0]
 
 

@@ -1,7 +1,7 @@
-"""The kit the training pages share (app/model_controls.py, training_ui.py, live.py, results.py,
-presets.py, model_views.py): settings declared once in the model configs' metadata, the CLI and
-the page finding the same cached model, honest failure messages, the queue, the Bigram page's
-settings in the URL, and no page code written twice."""
+"""The kit the training pages share (app/kit/: model_controls.py, training_ui.py, results.py,
+presets.py, model_views.py; app/training/live.py): settings declared once in the model configs'
+metadata, the CLI and the page finding the same cached model, honest failure messages, the queue,
+the Bigram page's settings in the URL, and no page code written twice."""
 
 import dataclasses
 import json
@@ -13,12 +13,9 @@ import torch
 
 from test_app import metric, open_app
 from test_app_mlp import APP, fresh_app, open_mlp  # noqa: F401  (fresh_app: autouse, a clean cache and job board)
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
-import live  # noqa: E402
-import model_controls  # noqa: E402
-import presets  # noqa: E402
-import training_ui  # noqa: E402
-from datasets_ui import load_builtin  # noqa: E402
+from kit import model_controls, presets, training_ui  # noqa: E402  (on sys.path through test_app_mlp: the app's own)
+from kit.datasets_ui import load_builtin  # noqa: E402
+from training import live, shared  # noqa: E402
 
 from makemore import cli
 from makemore.serving.cache import DiskCache, load_or_train
@@ -40,7 +37,7 @@ def names():
 def put_job(model_name: str, status: str, model_config=None, train_config=None, **fields) -> TrainingJob:
     """A job on the app's board for these settings (the model's defaults unless given), as if it
     had got that far."""
-    board = trainer.job_board()
+    board = shared.job_board()
     model_config = model_config or MODELS[model_name].config()
     train_config = train_config or TrainConfig(**MODELS[model_name].train_defaults)
     key = board.key(names(), Run(model_name, model_config, train_config))
@@ -56,7 +53,7 @@ def put_job(model_name: str, status: str, model_config=None, train_config=None, 
 
 def end(*jobs: TrainingJob) -> None:
     """Jobs put on the board by hand have no thread: finish them, so the fixture's wait returns."""
-    board = trainer.job_board()
+    board = shared.job_board()
     for job in jobs:
         job.status = STOPPED
         job.ended.set()
@@ -122,11 +119,11 @@ def test_recipe_values_are_among_the_training_widgets_options():
 def test_the_pages_default_training_is_exactly_the_clis(model_name):
     at = open_app(PAGES[model_name])
     at.button(key=TRAIN_KEYS[model_name]).click().run()
-    job = next(iter(trainer.job_board()._jobs.values()))
+    job = next(iter(shared.job_board()._jobs.values()))
     job.stop()
     assert job.train_config == TrainConfig(**MODELS[model_name].train_defaults)
     assert job.model_config == MODELS[model_name].config()
-    assert job.key == trainer.job_board().key(names(), Run(model_name, MODELS[model_name].config(),
+    assert job.key == shared.job_board().key(names(), Run(model_name, MODELS[model_name].config(),
                                               cli.configs_from_args(cli.build_parser(model_name).parse_args(
                                                   ["train", "--model", model_name]))[1]))
 
@@ -141,7 +138,7 @@ def test_a_model_trained_by_the_cli_with_cache_opens_on_the_page_without_trainin
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     at = open_mlp({"mlp_steps": "500", "mlp_hidden": "64"})
-    assert trainer.job_board().trainings_started == 0
+    assert shared.job_board().trainings_started == 0
     assert metric(at, "val loss") == f"{summary['val_loss']:.4f}"
     assert "loaded from the cache" in next(m for m in at.metric if m.label == "trained in").help
 
@@ -169,13 +166,13 @@ def test_a_failed_training_says_what_happened_and_blames_the_learning_rate_only_
     assert ("learning rate" in message) == (failure == DIVERGED)
     assert at.button(key=TRAIN_KEYS[model_name]).label.startswith("Train again")
     at.button(key=TRAIN_KEYS[model_name]).click().run()  # starts cleanly: a new job in the old one's place
-    job = next(iter(trainer.job_board()._jobs.values()))
+    job = next(iter(shared.job_board()._jobs.values()))
     assert job.failure is None and job.status in (QUEUED, RUNNING)
     job.stop()
 
 
 def test_a_waiting_training_shows_its_place_in_the_queue_and_its_wait():
-    board = trainer.job_board()
+    board = shared.job_board()
     running = [put_job("mlp", RUNNING, MLPConfig(n_hidden=h), estimate=s) for h, s in ((64, 40.0), (128, 90.0))]
     ahead = put_job("mlp", QUEUED, MLPConfig(n_hidden=256), estimate=30.0)
     waiting = put_job("mlp", QUEUED, estimate=8.0)
@@ -244,8 +241,9 @@ def test_no_block_of_page_code_is_repeated_between_any_two_pages():
     assert len(pages) >= 9  # seven stages, Compare and Home
     for i, first in enumerate(pages):
         for second in pages[i + 1:]:
-            shared = runs_of_lines(first, 6) & runs_of_lines(second, 6)
-            assert not shared, f"{first.name} and {second.name}:\n" + "\n---\n".join("\n".join(r) for r in sorted(shared))
+            repeated = runs_of_lines(first, 6) & runs_of_lines(second, 6)
+            assert not repeated, (f"{first.name} and {second.name}:\n"
+                                  + "\n---\n".join("\n".join(r) for r in sorted(repeated)))
 
 
 def test_a_class_source_is_parsed_once_and_never_by_two_threads_at_once(monkeypatch):
@@ -253,7 +251,7 @@ def test_a_class_source_is_parsed_once_and_never_by_two_threads_at_once(monkeypa
     # "SystemError: AST constructor recursion depth mismatch" (30 students on the Transformer page)
     import inspect
     import threading
-    import widgets
+    from kit import widgets
     from makemore.models.transformer import Block
 
     widgets._sources.clear()

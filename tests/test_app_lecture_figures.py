@@ -1,6 +1,6 @@
 """The lectures' list is the default, its shipped models reproduce the lectures' figures on the first
 view, and a lecture's figure appears only beside a result on that list: on another list a page
-compares with the lecture's recipe as trained there, or offers to train it (app/references.py).
+compares with the lecture's recipe as trained there, or offers to train it (app/kit/references.py).
 
 These tests read the shipped models (data/models), as a fresh server does, and train nothing but
 the small uploaded list's runs."""
@@ -22,7 +22,7 @@ from makemore.models.wavenet import LECTURE_VAL_LOSS
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
 sys.path.insert(0, str(APP))
-import trainer  # noqa: E402  (the app's module: the same job board the pages use in this process)
+from training import shared  # noqa: E402  (the app's module: the same job board the pages use in this process)
 
 # every number a lecture (or makemore.py) reports, as the pages could print it
 LECTURE_FIGURES = sorted({LECTURE_COUNTS_NLL, *LECTURE_VAL_LOSS.values(),
@@ -37,7 +37,7 @@ def shipped_app(monkeypatch, tmp_path):
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(tmp_path / "cache"))
     st.cache_resource.clear()
     yield
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         job.stop()
         job.wait(30)
     st.cache_resource.clear()
@@ -93,7 +93,7 @@ def test_the_mlp_page_shows_lecture_2s_recipe_trained_on_the_first_view():
     assert at.select_slider(key="mlp_steps").value == 200_000
     val = float(metric(at, "val loss").value)  # the shipped lecture recipe: no training
     assert abs(val - MODELS["mlp"].lecture.val_loss) < 0.02, val
-    assert not trainer.job_board().trainings_started
+    assert not shared.job_board().trainings_started
     text = page_text(at)
     assert f"lecture 2 reports val ≈ {MODELS['mlp'].lecture.val_loss}" in text
     measured = re.search(r"reached (\d\.\d{4}) on names\.txt here in (\d+) s", text)
@@ -136,7 +136,7 @@ def test_an_uploaded_list_offers_to_train_the_lecture_recipe(tmp_path):
     assert any("it has not been trained on made-up.txt yet" in c.value for c in at.caption)
     at.select_slider(key="mlp_steps").set_value(500).run()
     at.button(key="mlp_train").click().run()
-    board = trainer.job_board()
+    board = shared.job_board()
     deadline = time.monotonic() + 120
     for job in list(board._jobs.values()):
         while not job.wait(0.5):

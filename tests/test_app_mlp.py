@@ -18,7 +18,7 @@ from test_app import charts, metric, titles
 APP = Path(__file__).resolve().parent.parent / "app"
 MLP_PAGE = "stages/mlp.py"
 sys.path.insert(0, str(APP))
-import trainer  # noqa: E402  (the app's module: the same objects the pages use in this process)
+from training import shared  # noqa: E402  (the app's module: the same objects the pages use in this process)
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def fresh_app(monkeypatch, tmp_path):
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(tmp_path / "cache"))
     st.cache_resource.clear()
     yield
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         job.stop()
         job.wait(30)
     st.cache_resource.clear()
@@ -54,7 +54,7 @@ def summary(at: AppTest) -> str:
 
 
 def only_job():
-    jobs = list(trainer.job_board()._jobs.values())
+    jobs = list(shared.job_board()._jobs.values())
     assert len(jobs) == 1
     return jobs[0]
 
@@ -63,7 +63,7 @@ def finish_trainings(at: AppTest) -> AppTest:
     """Wait for every training on the board, watching each as the page's live view would (or it
     counts as abandoned), then draw the page again with the results."""
     deadline = time.monotonic() + 120
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         while not job.wait(0.5):
             job.seen()
             assert time.monotonic() < deadline, "training did not finish"
@@ -129,7 +129,7 @@ def test_a_second_visit_with_the_same_settings_trains_nothing():
     st.cache_resource.clear()  # a server restart: only the disk cache is left
     again = open_mlp()
     again.select_slider(key="mlp_steps").set_value(500).run()
-    assert metric(again, "val loss") == val and trainer.job_board().trainings_started == 0
+    assert metric(again, "val loss") == val and shared.job_board().trainings_started == 0
     assert "loaded from the cache" in next(m for m in again.metric if m.label == "trained in").help
 
 
@@ -199,7 +199,7 @@ def test_my_runs_hold_the_trainings_of_the_session_not_a_shipped_model_it_looked
     at = open_mlp()
     at.selectbox(key="dataset_choice").set_value("surnames.txt").run()
     assert any(m.label == "val loss" for m in at.metric)  # the default's result, from data/models
-    assert trainer.job_board().trainings_started == 0
+    assert shared.job_board().trainings_started == 0
     assert not at.session_state["my_runs"] if "my_runs" in at.session_state else True
     at.select_slider(key="mlp_steps").set_value(500).run()  # a setting nobody has trained
     at = finish_trainings(at.button(key="mlp_train").click().run())
@@ -208,7 +208,7 @@ def test_my_runs_hold_the_trainings_of_the_session_not_a_shipped_model_it_looked
 
 
 def test_tables_are_tall_enough_for_every_row_and_wrap_long_text_when_their_columns_would_not_fit():
-    import widgets  # the app's module (on sys.path above)
+    from kit import widgets  # the app's module (on sys.path above)
 
     at = train_quickly(open_mlp())
     splits = next(d for d in at.dataframe if list(d.value.columns) == ["model", "train", "val", "test"])

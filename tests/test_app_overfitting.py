@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from test_app import metric
 from test_app_mlp import APP, MLP_PAGE, chart_data, fresh_app, only_job  # noqa: F401  (fresh_app: autouse)
 from test_overfitting import made_up_words
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from training import shared  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore import cli
 from makemore.serving.cache import SHIPPED_DIR
@@ -83,7 +83,7 @@ def test_200_made_up_words_get_the_warning_the_chart_mark_and_fixes_that_train(m
     fix_buttons(at)["memorising_keep"].click().run()
     assert at.toggle(key="mlp_keep").value is True
     at.button(key="mlp_train").click().run()
-    again = next(j for j in trainer.job_board()._jobs.values() if j is not job)
+    again = next(j for j in shared.job_board()._jobs.values() if j is not job)
     assert again.train_config == TrainConfig(**{**MODELS["mlp"].train_defaults, "max_steps": STEPS, "keep_best": True})
     wait_for_training(at, again)
     # the same run, ending with the weights of its best validation point
@@ -132,8 +132,8 @@ def test_the_lectures_recipe_on_a_list_of_32k_names_gets_no_warning_and_no_mark(
     next(b for b in at.button if b.label == "Lecture 2's recipe").click().run()
     assert_no_memorising(at)
     lecture = TrainConfig(**MODELS["mlp"].lecture.train)
-    job = next(j for j in trainer.job_board()._jobs.values() if j.train_config == lecture)
-    assert job.from_disk and job.result.steps == 200_000 and trainer.job_board().trainings_started == 0
+    job = next(j for j in shared.job_board()._jobs.values() if j.train_config == lecture)
+    assert job.from_disk and job.result.steps == 200_000 and shared.job_board().trainings_started == 0
 
 
 @pytest.mark.slow  # trains on the 32,033 names (~10 s on one core)
@@ -158,7 +158,7 @@ def test_the_settings_against_overfitting_live_in_the_link_and_are_the_clis():
     job = only_job()
     job.stop()
     args = cli.build_parser("mlp").parse_args(["train", "--model", "mlp", "--weight-decay", "0.1", "--keep-best"])
-    assert job.key == trainer.job_board().key(job.dataset, Run("mlp", *cli.configs_from_args(args)))
+    assert job.key == shared.job_board().key(job.dataset, Run("mlp", *cli.configs_from_args(args)))
     assert job.train_config.weight_decay == 0.1 and job.train_config.keep_best
 
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
 from test_app_mlp import chart_data, finish_trainings, fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache)
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from training import shared  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore.models import MODELS
 
@@ -87,7 +87,7 @@ def test_makemore_recipe_and_the_larger_gru_set_their_settings():
     assert at.slider(key="gru_embd").value == 32 and at.slider(key="gru_hidden").value == 128
     assert at.select_slider(key="gru_batch").value == 128 and at.select_slider(key="gru_steps").value == 5000
     assert any(i.value.startswith("**A larger GRU**") for i in at.info)
-    assert trainer.job_board().trainings_started == 1  # a preset trains at once (stopped by the fixture)
+    assert shared.job_board().trainings_started == 1  # a preset trains at once (stopped by the fixture)
 
 
 def test_a_link_reopens_the_gru_with_its_settings():

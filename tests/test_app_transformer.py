@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
 from test_app_mlp import chart_data, finish_trainings, fresh_app, only_job  # noqa: F401  (fresh_app: autouse)
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from training import shared  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore.models import MODELS
 
@@ -102,7 +102,7 @@ def test_a_bad_link_falls_back_with_a_notice(query):
 
 def test_each_step_sets_its_network_and_recipe_trains_at_once_and_shows_the_code_it_adds():
     at = open_page()
-    board = trainer.job_board()
+    board = shared.job_board()
     at.button(key="tf_preset_gpt").click().run()
     assert net(at) == (4, 4, 64) and at.slider(key="tf_dropout").value == pytest.approx(0.1)
     assert at.select_slider(key="tf_steps").value == 3500 and at.select_slider(key="tf_lr").value == 0.006
@@ -178,7 +178,7 @@ def two_steps(monkeypatch):
 
 def test_the_bag_of_words_step_trains_with_its_recipe_and_the_table_fills_in(two_steps):
     at = open_page()
-    board = trainer.job_board()
+    board = shared.job_board()
     board._slots = threading.Semaphore(1)  # one core for these tests
     at.button(key="tf_preset_bow").click().run()
     assert at.toggle(key="tf_attention").value is False and at.slider(key="tf_embd").value == 32

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import charts, metric, open_app, titles
 from test_app_mlp import chart_data
-import trainer  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from training import shared  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
 
 from makemore.models import MODELS
 
@@ -36,7 +36,7 @@ def fresh_app(monkeypatch, disk_cache):
     monkeypatch.setenv("MAKEMORE_CACHE_DIR", str(disk_cache))
     st.cache_resource.clear()
     yield
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         job.stop()
         job.wait(30)
     st.cache_resource.clear()
@@ -48,7 +48,7 @@ def open_page(query: dict | None = None) -> AppTest:
 
 def finish(at: AppTest) -> AppTest:
     """Wait for the trainings on the board (watched, as the live view does), then draw the page again."""
-    for job in list(trainer.job_board()._jobs.values()):
+    for job in list(shared.job_board()._jobs.values()):
         while not job.wait(0.5):
             job.seen()
         assert job.status == "done", job.stop_reason or job.error
@@ -74,7 +74,7 @@ def table(at: AppTest, column: str):
 
 def started():
     """The one training started on this page (the board also holds the trained ones it has looked up)."""
-    board = trainer.job_board()
+    board = shared.job_board()
     assert board.trainings_started == 1
     return next(job for job in board._jobs.values() if not job.from_disk)
 
@@ -116,7 +116,7 @@ def test_a_trained_model_in_the_cache_shows_at_once():
     trained()
     st.cache_resource.clear()  # a server restart: the disk cache is left
     at = open_page(SHORT)
-    assert titles(charts(at)) == CHARTS and trainer.job_board().trainings_started == 0
+    assert titles(charts(at)) == CHARTS and shared.job_board().trainings_started == 0
 
 
 def test_the_shapes_of_a_typed_name_through_every_layer():
@@ -181,7 +181,7 @@ def test_the_batchnorm_bug_shows_its_running_statistics_and_both_losses():
     assert fixed == metric(at, "val loss")
 
     at.button(key="wn_bn_other").click().run()  # the same net and training, with the bug
-    assert at.toggle(key="wn_bn").value is False and trainer.job_board().trainings_started == 1
+    assert at.toggle(key="wn_bn").value is False and shared.job_board().trainings_started == 1
     finish(at)
     assert metric(at, "val loss with the fix") == fixed
     assert metric(at, "val loss with the bug") == metric(at, "val loss") != "not trained"

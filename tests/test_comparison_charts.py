@@ -1,4 +1,4 @@
-"""The Compare page's scatter charts (app/comparison_charts.py): every model in its own colour and
+"""The Compare page's scatter charts (app/charts.py): every model in its own colour and
 shape, its name beside its point, and models on one spot (bigram and bigram-nn) nudged apart."""
 
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
-import comparison_charts  # noqa: E402
+import charts  # noqa: E402
 
 MODELS = ["bigram", "bigram-nn", "mlp", "mlp-bn", "wavenet", "rnn", "gru", "bow", "transformer"]
 PARAMS = [729, 729, 11_897, 12_097, 76_579, 17_000, 42_000, 30_000, 55_000]
@@ -25,24 +25,24 @@ def marks(spec: dict, kind: str) -> list[dict]:
 
 
 def test_every_model_has_its_own_strongly_distinct_colour_and_shape():
-    for chart in (comparison_charts.val_loss_against_params(table()), comparison_charts.val_loss_against_time(table())):
+    for chart in (charts.val_loss_against_params(table()), charts.val_loss_against_time(table())):
         spec = chart.to_dict()  # validates against Vega-Lite's schema
         colors = spec["encoding"]["color"]["scale"]
         assert colors["domain"] == MODELS and len(set(colors["range"])) == len(MODELS)
-        assert set(colors["range"]) <= set(comparison_charts.COLORS)  # category10, no pastel look-alikes
+        assert set(colors["range"]) <= set(charts.MODEL_COLORS)  # category10, no pastel look-alikes
         for point in marks(spec, "point"):
             shapes = point["encoding"]["shape"]["scale"]
             assert shapes["domain"] == MODELS and len(set(shapes["range"])) == len(MODELS)
 
 
 def test_each_point_has_its_name_beside_it_and_models_on_one_spot_are_nudged_apart():
-    spec = comparison_charts.val_loss_against_params(table()).to_dict()
+    spec = charts.val_loss_against_params(table()).to_dict()
     texts = marks(spec, "text")
     assert all(t["encoding"]["text"]["field"] == "model" for t in texts)
     assert len(texts) == 2  # one label layer per rank on a spot: the bigrams share one
     offsets = {(t["mark"]["dx"], t["mark"].get("dy", 0)) for t in texts}
     assert len(offsets) == 2  # the second bigram's label sits below the first's, not on it
     assert len({p["mark"].get("xOffset", 0) for p in marks(spec, "point")}) == 2  # and its point beside it
-    ranks = comparison_charts.same_spot(table(), "params")
+    ranks = charts.same_spot(table(), "params")
     assert ranks[MODELS.index("bigram")] == 0 and ranks[MODELS.index("bigram-nn")] == 1
     assert (ranks.drop([0, 1]) == 0).all()  # every other model has a spot of its own

@@ -32,7 +32,8 @@ def requirement_lines(path: Path) -> list[str]:
 
 def third_party_imports() -> set[str]:
     """Top-level modules imported by the app and the package, other than their own."""
-    local = {p.stem for p in (ROOT / "app").glob("*.py")} | {"makemore"}
+    local = ({p.stem for p in (ROOT / "app").glob("*.py")} | {p.parent.name for p in (ROOT / "app").glob("*/__init__.py")}
+             | {"makemore"})
     found = set()
     for path in [*(ROOT / "app").rglob("*.py"), *(ROOT / "makemore").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):

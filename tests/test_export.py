@@ -14,8 +14,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
-from model_import import check_upload  # noqa: E402  (the app's import check)
-from results import Run, command_line  # noqa: E402  (the app's export)
+from kit.model_import import check_upload  # noqa: E402  (the app's import check)
+from kit.results import Run, command_line  # noqa: E402  (the app's export)
 
 from makemore import cli  # noqa: E402
 from makemore.serving.checkpoint import FORMAT, CheckpointError, checkpoint_bytes, load_checkpoint  # noqa: E402

@@ -27,7 +27,7 @@ from makemore.runs import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
-import trainer  # noqa: E402  (the app's module: the cached training every page uses)
+from training import shared  # noqa: E402  (the app's module: the cached training every page uses)
 
 SHORT = TrainConfig(max_steps=40, batch_size=0, lr=0.5, eval_interval=10)
 
@@ -165,7 +165,7 @@ def test_two_visitors_asking_for_the_same_model_at_once_train_it_once(tiny_datas
     results = {}
 
     def visit():
-        results[threading.current_thread().name] = trainer.trained(tiny_dataset, Run("bigram-nn",
+        results[threading.current_thread().name] = shared.trained(tiny_dataset, Run("bigram-nn",
                                                                    BigramNNConfig(), SHORT))
 
     def notice_waiting(frame, event, arg):

@@ -20,7 +20,7 @@ from makemore.train import TrainConfig, train
 from conftest import TINY_WORDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
-from urlstate import Setting, parse_query  # noqa: E402
+from kit.urlstate import Setting, parse_query  # noqa: E402
 
 
 @pytest.fixture(scope="module")

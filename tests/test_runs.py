@@ -15,10 +15,9 @@ from test_app import open_app
 from test_app_mlp import fresh_app  # noqa: F401  (fresh_app: autouse, a clean cache)
 from test_app_recurrent import COMPARE, data_of, short_defaults  # noqa: F401  (short_defaults: a fixture)
 from test_app_transformer import two_steps  # noqa: F401  (a fixture)
-import links  # noqa: E402  (on sys.path through test_app_mlp: the app's own modules)
-import trainer  # noqa: E402
-import training_ui  # noqa: E402
-from urlstate import parse_query  # noqa: E402
+from kit import links, training_ui  # noqa: E402  (on sys.path through test_app_mlp: the app's own modules)
+from kit.urlstate import parse_query  # noqa: E402
+from training import shared  # noqa: E402
 
 from makemore.serving.cache import DiskCache, load_or_train
 from makemore.serving.checkpoint import cache_key
@@ -226,7 +225,7 @@ def finish_all(at):
     """Wait for every training on the board, watching all of them at once (as the page's views do:
     a job nobody looks at for a while stops itself), then draw the page again."""
     deadline = time.monotonic() + 300
-    jobs = list(trainer.job_board()._jobs.values())
+    jobs = list(shared.job_board()._jobs.values())
     while not all(job.wait(0) for job in jobs):
         for job in jobs:
             job.seen()
@@ -245,7 +244,7 @@ def cache_now(run: Run, dataset) -> None:
 
 def test_the_recurrent_page_trains_exactly_the_missing_comparison_runs_with_progress(short_defaults):  # noqa: F811
     at = open_app("stages/recurrent.py")
-    board = trainer.job_board()
+    board = shared.job_board()
     at.button(key="rnn_train").click().run()
     at = finish_all(at)
     dataset = next(iter(board._jobs.values())).dataset
@@ -266,7 +265,7 @@ def test_the_recurrent_page_trains_exactly_the_missing_comparison_runs_with_prog
 
 def test_the_transformer_page_trains_exactly_the_missing_steps_of_its_path(two_steps):  # noqa: F811
     at = open_app("stages/transformer.py")
-    board = trainer.job_board()
+    board = shared.job_board()
     board._slots = threading.Semaphore(1)  # one core for these tests
     at.button(key="tf_preset_bow").click().run()
     at = finish_all(at)

@@ -9,8 +9,8 @@ import pytest
 
 from test_app import open_app
 from test_app_mlp import fresh_app  # noqa: F401  (autouse: a clean cache and job board)
-import training_ui  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
-from urlstate import parse_query  # noqa: E402
+from kit import training_ui  # noqa: E402  (on sys.path through test_app_mlp: the app's own module)
+from kit.urlstate import parse_query  # noqa: E402
 
 from makemore import limits
 from makemore.cli import main, parse_args

@@ -1,4 +1,4 @@
-"""app/warmup.py: the work every page shares, done once per server process in the background.
+"""app/training/warmup.py: the work every page shares, done once per server process in the background.
 
 Each test runs in a process of its own (the warm-up is once per process, and other tests' AppTests
 would have started it already in this one): the app under AppTest, as the first visitor would open
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 home = AppTest.from_file({home!r}, default_timeout=120)
 home.run()
-import warmup  # the module the app's run imported
+from training import warmup  # the module the app's run imported
 thread = warmup.start()
 busy_after_the_first_run = thread.is_alive() and not warmup.finished.is_set()
 home.run()  # a second run, and a second visitor: no second warm-up
@@ -28,21 +28,21 @@ AppTest.from_file({home!r}, default_timeout=120).run()
 threads = [t.name for t in threading.enumerate() if t.name == thread.name]
 assert warmup.finished.wait(180), "the warm-up did not finish"
 
-from datasets_ui import DEFAULT, load_builtin
-import trainer
+from kit.datasets_ui import DEFAULT, load_builtin
+from training import shared
 from makemore.estimate import forward_cost
 from makemore.models import MODELS
 
 t0 = time.perf_counter()
 dataset = load_builtin(DEFAULT)
 load_seconds = time.perf_counter() - t0
-key = trainer.job_board().key(dataset, MODELS["mlp"].default_run())
+key = shared.job_board().key(dataset, MODELS["mlp"].default_run())
 print(json.dumps({{
     "same_thread": warmup.start() is thread, "threads": threads, "thread": thread.name,
     "script_thread": threading.current_thread().name, "busy_after_the_first_run": busy_after_the_first_run,
     "failures": warmup.failures, "steps": sorted(warmup.seconds), "load_seconds": load_seconds,
     "examples": sorted(str(k) for k in dataset._examples), "forward_costs": forward_cost.cache_info().currsize,
-    "on_the_board": key in trainer.job_board()._jobs,
+    "on_the_board": key in shared.job_board()._jobs,
 }}))
 """
 
@@ -51,7 +51,7 @@ def shipped_mlp(folder: Path) -> None:
     """The MLP's default run on the default list, as `makemore pretrain` ships it (weights untrained:
     only where it is found matters here)."""
     sys.path.insert(0, str(ROOT / "app"))
-    from datasets_ui import DATA_DIR, DEFAULT
+    from kit.datasets_ui import DATA_DIR, DEFAULT
 
     from makemore.serving.checkpoint import Checkpoint, save_checkpoint
     from makemore.data import WordDataset
@@ -100,7 +100,7 @@ def test_a_training_child_process_does_not_run_the_warm_up(tmp_path):
     code = textwrap.dedent(f"""
         import runpy, sys, threading
         runpy.run_path({str(ROOT / "app" / "Home.py")!r}, run_name="__mp_main__")
-        print(sorted(m for m in ("warmup", "streamlit", "altair", "pandas") if m in sys.modules),
+        print(sorted(m for m in ("training.warmup", "streamlit", "altair", "pandas") if m in sys.modules),
               [t.name for t in threading.enumerate() if "warm" in t.name])
     """)
     done = run_python(code, tmp_path)
@@ -112,7 +112,7 @@ def test_the_warm_up_waits_while_a_page_runs(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
-        import warmup
+        from training import warmup
         with warmup.visiting():  # as Home.py runs each page
             warmup.start()
             time.sleep(1.0)
@@ -131,7 +131,7 @@ def test_no_warm_up_when_it_is_turned_off(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "app")!r}]
-        import warmup
+        from training import warmup
         print(warmup.start())
     """)
     done = run_python(code, tmp_path, MAKEMORE_WARMUP="0")

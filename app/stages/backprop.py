@@ -6,9 +6,9 @@ import streamlit as st
 import torch
 
 import charts
-from datasets_ui import current_dataset
-from sections import deeper_views, outline
-from widgets import show_source, show_table, smoothed_history
+from kit.datasets_ui import current_dataset
+from kit.sections import deeper_views, outline
+from kit.widgets import show_source, show_table, smoothed_history
 from makemore.lesson import backprop, engine, engine_graph, expressions, scalar_nn
 from makemore.lesson.backprop import BackpropConfig
 from makemore.lesson.backward_steps import backward_steps

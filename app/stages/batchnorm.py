@@ -4,17 +4,17 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from datasets_ui import current_dataset
-from links import PAGES
-from model_controls import model_controls, url_settings
-from model_views import show_diagnostics
-from presets import matching_preset, preset_buttons
-from references import lecture_comparison
-from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
-from trainer import job_board
-from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
-                         training_settings)
-from widgets import show_source
+from kit.datasets_ui import current_dataset
+from kit.links import PAGES
+from kit.model_controls import model_controls, url_settings
+from kit.model_views import show_diagnostics
+from kit.presets import matching_preset, preset_buttons
+from kit.references import lecture_comparison
+from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
+from kit.training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
+                             training_settings)
+from kit.widgets import show_source
+from training.shared import job_board
 from makemore.diagnostics import SNAPSHOTS
 from makemore.layers import BatchNorm1d, Linear, Tanh
 from makemore.models import MODELS

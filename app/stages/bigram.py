@@ -7,12 +7,12 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from datasets_ui import current_dataset
-from model_controls import BOUND, initial, model_setting
-from results import add_my_run
-from trainer import trained
-from training_ui import check_link, checked, meta, train_setting
-from widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
+from kit.datasets_ui import current_dataset
+from kit.model_controls import BOUND, initial, model_setting
+from kit.results import add_my_run
+from kit.training_ui import check_link, checked, meta, train_setting
+from kit.widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
+from training.shared import trained
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramNN,

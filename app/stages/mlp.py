@@ -4,16 +4,16 @@ import pandas as pd
 import streamlit as st
 
 import charts
-import links
-from datasets_ui import current_dataset
-from model_controls import model_controls, url_settings
-from model_views import show_embeddings
-from references import lecture_comparison
-from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, trained
-from training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
-                         training_settings, use_rate)
-from widgets import show_source, show_table
+from kit import links
+from kit.datasets_ui import current_dataset
+from kit.model_controls import model_controls, url_settings
+from kit.model_views import show_embeddings
+from kit.references import lecture_comparison
+from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
+from kit.training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
+                             training_settings, use_rate)
+from kit.widgets import show_source, show_table
+from training.shared import job_board, trained
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS
 from makemore.models.mlp import MLP

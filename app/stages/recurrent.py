@@ -7,19 +7,19 @@ import torch
 import torch.nn.functional as F
 
 import charts
-from datasets_ui import current_dataset
-from links import PAGES
-from missing import train_missing
-from model_controls import BOUND, initial, model_controls, url_settings
-from presets import matching_preset, preset_buttons
-from references import lecture_comparison
-from sections import deeper_views, header, outline
-from results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
-from trainer import job_board, trained
-from training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
-                         training_controls, training_settings)
-from urlstate import Setting
-from widgets import show_source, show_table
+from kit.datasets_ui import current_dataset
+from kit.links import PAGES
+from kit.model_controls import BOUND, initial, model_controls, url_settings
+from kit.presets import matching_preset, preset_buttons
+from kit.references import lecture_comparison
+from kit.results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
+from kit.sections import deeper_views, header, outline
+from kit.training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
+                             training_controls, training_settings)
+from kit.urlstate import Setting
+from kit.widgets import show_source, show_table
+from training.missing import train_missing
+from training.shared import job_board, trained
 from makemore import limits
 from makemore.data import DataError, Vocab, WordDataset, typed_word
 from makemore.models import MODELS, create_model

@@ -7,19 +7,19 @@ import pandas as pd
 import streamlit as st
 
 import charts
-from datasets_ui import current_dataset
-from links import PAGES
-from missing import train_missing
-from model_controls import BOUND, model_controls, url_settings
-from presets import preset_run, preset_buttons, presets_table
-from references import lecture_comparison
-from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from sections import deeper_views, header, outline
-from trainer import job_board, trained
-from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
-                         recipe_buttons, trained_live, training_controls, training_settings)
-from urlstate import Setting
-from widgets import MISSING, show_source, show_table, source_of
+from kit.datasets_ui import current_dataset
+from kit.links import PAGES
+from kit.model_controls import BOUND, model_controls, url_settings
+from kit.presets import preset_run, preset_buttons, presets_table
+from kit.references import lecture_comparison
+from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
+from kit.sections import deeper_views, header, outline
+from kit.training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
+                             recipe_buttons, trained_live, training_controls, training_settings)
+from kit.urlstate import Setting
+from kit.widgets import MISSING, show_source, show_table, source_of
+from training.missing import train_missing
+from training.shared import job_board, trained
 from makemore import limits
 from makemore.data import DataError, WordDataset, typed_word
 from makemore.serving.jobs import JobBoard

@@ -9,19 +9,19 @@ import streamlit as st
 import torch
 
 import charts
-from datasets_ui import current_dataset
-from links import PAGES
-from model_controls import BOUND, model_controls, url_settings
-from model_views import show_diagnostics, show_embeddings
-from presets import choose_preset, preset_buttons, preset_run, presets_table
-from references import Reference, lecture_comparison, lecture_reference
-from sections import deeper_views, header, outline
-from results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
-from trainer import job_board, trained
-from training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
-                         recipe_buttons, trained_live, training_controls, training_settings)
-from urlstate import Setting
-from widgets import show_source, show_table
+from kit.datasets_ui import current_dataset
+from kit.links import PAGES
+from kit.model_controls import BOUND, model_controls, url_settings
+from kit.model_views import show_diagnostics, show_embeddings
+from kit.presets import choose_preset, preset_buttons, preset_run, presets_table
+from kit.references import Reference, lecture_comparison, lecture_reference
+from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
+from kit.sections import deeper_views, header, outline
+from kit.training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
+                             recipe_buttons, trained_live, training_controls, training_settings)
+from kit.urlstate import Setting
+from kit.widgets import show_source, show_table
+from training.shared import job_board, trained
 from makemore import limits
 from makemore.data import DataError, typed_word
 from makemore.diagnostics import SNAPSHOTS

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from missing import train_missing
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
 from makemore.serving.jobs import JobBoard, TrainingJob
 from makemore.models import MODELS
+from training.missing import train_missing
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def lecture_sentence(board: JobBoard, dataset: WordDataset, model_name: str) -> 
 def lecture_comparison(board: JobBoard, dataset: WordDataset, model_name: str, key: str) -> None:
     """A caption with the lecture's result to compare with (see the module's docstring); on a list
     where its recipe has not been trained, the one way a page trains what is missing
-    (missing.train_missing): a button, the live progress, a failure said."""
+    (training.missing.train_missing): a button, the live progress, a failure said."""
     lecture = MODELS[model_name].lecture
     if lecture is None:
         return

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
 from makemore.serving.jobs import FAILED, JobBoard, TrainingJob
 from makemore.runs import Run
-from trainer import start_training, viewer
+from training.live import live_training
+from training.shared import start_training, viewer
 
 
 def start_all(board: JobBoard, dataset: WordDataset, runs: list[Run], estimates: list[float]) -> None:

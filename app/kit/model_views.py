@@ -12,7 +12,7 @@ import charts
 from makemore.data import Vocab
 from makemore.diagnostics import SNAPSHOTS
 from makemore.models.mlp import nearest, project_2d
-from widgets import show_table
+from kit.widgets import show_table
 
 
 def show_embeddings(C: torch.Tensor, vocab: Vocab) -> None:

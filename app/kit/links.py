@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 from makemore.models import MODELS
 from makemore.runs import Run
 from makemore.train import TrainConfig
-from model_controls import ModelSetting, model_setting
-from training_ui import (BATCH_SIZES, LEARNING_RATES, RECIPE, STEPS, WEIGHT_DECAYS, WIDGET_FIELDS, details,
-                         training_settings, training_values)
-from urlstate import Setting
+from kit.model_controls import ModelSetting, model_setting
+from kit.training_ui import (BATCH_SIZES, LEARNING_RATES, RECIPE, STEPS, WEIGHT_DECAYS, WIDGET_FIELDS, details,
+                             training_settings, training_values)
+from kit.urlstate import Setting
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ server the first visit of a page took 5-14 s, later ones under 1 s).
     warmup.start()   # Home.py's run_app: the first call starts the thread, later calls return it
 
 It imports what the pages import (torch, pandas, altair, the models), loads the default word list
-through the pages' own cache (datasets_ui.load_builtin) with the examples the Bigram page reads,
+through the pages' own cache (kit.datasets_ui.load_builtin) with the examples the Bigram page reads,
 runs torch and Altair once (their first call pays a one-time set-up), puts every default and
-preset model shipped for the default list on the job board the pages share (trainer.job_board),
-and evaluates the defaults for the Compare page (comparison.model_numbers).
+preset model shipped for the default list on the job board the pages share (training.shared.job_board),
+and evaluates the defaults for the Compare page (kit.comparison.model_numbers).
 It never trains: a model that is not shipped stays missing, as it would be for the page.
 
 Streamlit runs no app code before a browser connects, so "once per server" begins with the first
@@ -109,15 +109,15 @@ def import_pages_dependencies() -> None:
     import torch  # noqa: F401
 
     import charts  # noqa: F401
-    import comparison  # noqa: F401
-    import live  # noqa: F401
-    import model_import  # noqa: F401
-    import model_views  # noqa: F401
-    import presets  # noqa: F401
-    import results  # noqa: F401
-    import trainer  # noqa: F401
-    import training_ui  # noqa: F401
-    import widgets  # noqa: F401
+    import kit.comparison  # noqa: F401
+    import kit.model_import  # noqa: F401
+    import kit.model_views  # noqa: F401
+    import kit.presets  # noqa: F401
+    import kit.results  # noqa: F401
+    import kit.training_ui  # noqa: F401
+    import kit.widgets  # noqa: F401
+    import training.live  # noqa: F401
+    import training.shared  # noqa: F401
     import makemore.lesson.backprop  # noqa: F401
     import makemore.lesson.engine  # noqa: F401
     import makemore.models.recurrent  # noqa: F401
@@ -129,7 +129,7 @@ def default_dataset():
     """The default list through the pages' cache (st.cache_resource is shared by every session and
     needs no script run to be filled, only the server's runtime), with the examples the Bigram
     page evaluates its counts on."""
-    from datasets_ui import DEFAULT, load_builtin
+    from kit.datasets_ui import DEFAULT, load_builtin
 
     dataset = load_builtin(DEFAULT)
     for split in ("train", "val"):
@@ -165,9 +165,9 @@ def shipped_models() -> None:
     disk onto the board the pages share (what each page's first view, and the Compare page, looks
     up), in the sidebar's order; for each default, the validation examples it reads (Compare
     evaluates every default on them)."""
-    from datasets_ui import DEFAULT, load_builtin
+    from kit.datasets_ui import DEFAULT, load_builtin
     from registry import STAGES
-    from trainer import job_board
+    from training.shared import job_board
     from makemore.estimate import training_seconds
     from makemore.models import MODELS
     from makemore.train import split_tensors
@@ -190,10 +190,10 @@ def compared_defaults() -> None:
     """The Compare page's numbers for every shipped default (its val loss and its loss at each
     position of the val words): 10-20 s of evaluation on a busy server, once, in the page's own
     cache (st.cache_data; its spinner draws nothing outside a script run)."""
-    from comparison import defaults, model_numbers
-    from datasets_ui import DEFAULT, load_builtin
-    from results import Run
-    from trainer import job_board
+    from kit.comparison import defaults, model_numbers
+    from kit.datasets_ui import DEFAULT, load_builtin
+    from kit.results import Run
+    from training.shared import job_board
 
     dataset = load_builtin(DEFAULT)
     board = job_board()

@@ -21,7 +21,7 @@ from typing import Any
 import streamlit as st
 
 from makemore.models import MODELS
-from urlstate import Setting
+from kit.urlstate import Setting
 
 BOUND = dict(bind="query-params", persist_state="session")  # in the URL, and kept across pages
 PAGE_MODEL = "page_model_fields"  # session_state: (model, fields) of the model widgets this page drew

@@ -14,7 +14,6 @@ import streamlit as st
 import torch.nn as nn
 
 import charts
-from datasets_ui import DATA_DIR, builtin_files, load_builtin
 from makemore.serving.checkpoint import Checkpoint, checkpoint_bytes, cache_key
 from makemore.cli import train_command_line
 from makemore.data import Vocab, WordDataset
@@ -23,11 +22,12 @@ from makemore.models import MODELS
 from makemore.overfitting import Memorising, memorising
 from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
-from model_controls import PAGE_MODEL
+from kit.datasets_ui import DATA_DIR, builtin_files, load_builtin
+from kit.model_controls import PAGE_MODEL
+from kit.training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
+from kit.widgets import sample_controls, show_samples, show_table, smoothed_history
 from registry import STAGES
-from trainer import is_mine, trained
-from training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
-from widgets import sample_controls, show_samples, show_table, smoothed_history
+from training.shared import is_mine, trained
 
 MY_RUNS = "my_runs"  # session_state key: this browser session's runs, {run id: Run}, in the order trained
 MAX_MY_RUNS = 100  # a session keeps its newest runs; each holds a reference to its (small) model
@@ -278,7 +278,7 @@ def stage_title(model_name: str, default: str = "") -> str:
 def add_my_run(page: str, dataset: WordDataset, model_name: str, model_config, train_config: TrainConfig,
                model: nn.Module, result: TrainResult) -> None:
     """Record a finished training in this browser session's runs if the session trained it (it
-    started it, or watched it live: trainer.is_mine), not if it only looked at a model loaded from
+    started it, or watched it live: training.shared.is_mine), not if it only looked at a model loaded from
     the shipped files or the cache; once, however often the page reruns (a run trained again with
     the same settings replaces its record). remember_run calls it; a page that trains without the
     job board calls it after its training."""

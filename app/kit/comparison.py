@@ -14,9 +14,9 @@ from makemore.models import MODELS
 from makemore.position_loss import loss_by_position
 from makemore.sample import Sample
 from makemore.train import evaluate, split_tensors
+from kit.results import Run, run_samples
+from kit.training_ui import training_summary
 from registry import STAGES
-from results import Run, run_samples
-from training_ui import training_summary
 
 MIN_POSITION_SHARE = 0.01  # the per-position chart stops where fewer than 1 % of the words still go on
 
@@ -29,7 +29,7 @@ def defaults() -> dict[str, runs.Run]:
 
 # --- the numbers behind the table and the charts, once per (model, word list) --------------------
 
-# No spinner of its own: the warm-up (warmup.py) fills this cache outside a script run, where a
+# No spinner of its own: the warm-up (training/warmup.py) fills this cache outside a script run, where a
 # cached function's spinner logs a warning; comparison_frame draws one around its calls.
 @st.cache_data(max_entries=512, show_spinner=False)
 def model_numbers(ident: str, fingerprint: str, _run: Run, _dataset: WordDataset) -> dict:

@@ -45,7 +45,7 @@ MINE = "my_trainings"  # session_state key: the cache keys of the trainings this
 
 
 def mark_mine(key: str) -> None:
-    """Count the training with this cache key as this browser session's own ("my runs", results.py)."""
+    """Count the training with this cache key as this browser session's own ("my runs", kit/results.py)."""
     st.session_state.setdefault(MINE, set()).add(key)
 
 

@@ -7,13 +7,13 @@ import streamlit as st
 
 import charts
 from makemore.serving.jobs import QUEUED, JobBoard, TrainingJob
-from trainer import mark_mine, viewer
-from widgets import smoothed_history
+from kit.widgets import smoothed_history
+from training.shared import mark_mine, viewer
 
 REFRESH_SECONDS = 1.0  # each redraw costs the training thread ~1-2 % of a second (bench/mlp.py)
 # A waiting training has no chart to redraw, and a classroom may have dozens waiting: redrawn every
 # second, their pages kept a 2-core server so busy (bench/classroom.py, N = 30) that the redraws
-# came late. (A training is dropped only once its tab is closed: trainer.connected.)
+# came late. (A training is dropped only once its tab is closed: shared.connected.)
 WAITING_REFRESH_SECONDS = 5.0
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from makemore import limits
 from makemore.data import DataError, WordDataset
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DESCRIPTIONS = {  # shown in the picker; a new file in data/ appears under its own name
     "names.txt": "the lectures' names",
     "us-names.txt": "US first names",

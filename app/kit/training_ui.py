@@ -2,8 +2,8 @@
 controls (optimizer, learning rate, decay, steps, batch size, seed; weight decay and keeping the
 best-val weights against overfitting) bound to the URL, the check of a link's settings, the recipe
 buttons (fast and the lecture's), the line with the parameters and the time a run will take, and
-the Train button with the live view of a background training (live.py) until it ends, or an honest
-message when it failed."""
+the Train button with the live view of a background training (training/live.py) until it ends, or
+an honest message when it failed."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import math
 
 import streamlit as st
 
-from datasets_ui import current_dataset
-from live import live_training
 from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
@@ -21,10 +19,12 @@ from makemore.serving.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, 
 from makemore.models import MODELS, WORDS, param_count
 from makemore.runs import Run
 from makemore.train import TrainConfig
-from model_controls import BOUND, ModelSetting, initial, widget_values
-from references import lecture_sentence, source_title
-from trainer import job_board, start_training
-from urlstate import Setting, parse_query
+from kit.datasets_ui import current_dataset
+from kit.model_controls import BOUND, ModelSetting, initial, widget_values
+from kit.references import lecture_sentence, source_title
+from kit.urlstate import Setting, parse_query
+from training.live import live_training
+from training.shared import job_board, start_training
 
 # TrainConfig's fields by name: their metadata holds each setting's label, help and bounds (makemore/train.py)
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

@@ -20,8 +20,8 @@ from makemore.serving.jobs import JobBoard
 from makemore.models import MODELS, Preset, param_count
 from makemore.runs import Run
 from makemore.train import TrainConfig
-from model_controls import ModelSetting, widget_values
-from training_ui import WIDGET_FIELDS, apply, training_values
+from kit.model_controls import ModelSetting, widget_values
+from kit.training_ui import WIDGET_FIELDS, apply, training_values
 
 PER_ROW = 5  # buttons in a row
 

@@ -18,7 +18,7 @@ import streamlit as st
 from makemore import limits
 from makemore.serving.checkpoint import CheckpointError, read_checkpoint
 from makemore.data import WordDataset
-from results import Run
+from kit.results import Run
 
 IMPORTED = "imported_models"  # session_state key: {run id: Run}, this session's accepted files
 REFUSED = "refused_models"  # session_state key: {file hash: message}, so a refused file is read once
