@@ -98,11 +98,15 @@ def session(page: str = COMPARE) -> AppTest:
 
 
 def finish_trainings() -> None:
-    """Wait for every training on the board, watching it as the page's progress view does."""
-    deadline = time.monotonic() + 120
-    for job in list(shared.job_board()._jobs.values()):
+    """Wait for every training on the board, watching all of them as the page's progress view does
+    (the page shows every missing run's progress: a queued one left unwatched for
+    ABANDONED_AFTER_SECONDS would stop itself on a slow machine)."""
+    deadline = time.monotonic() + 300
+    jobs = list(shared.job_board()._jobs.values())
+    for job in jobs:
         while not job.wait(0.5):
-            job.seen()
+            for other in jobs:
+                other.seen()
             assert time.monotonic() < deadline, "training did not finish"
         assert job.status in ("done", "stopped"), job.error
 
