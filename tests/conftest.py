@@ -43,6 +43,12 @@ def isolated_cache_dir(tmp_path, monkeypatch):
     # no warm-up thread (app/training/warmup.py) filling the caches that the AppTests clear between tests;
     # the servers of the browser tests turn it on again
     monkeypatch.setenv("MAKEMORE_WARMUP", "0")
+    # The app's job board stops a queued or running training nobody has watched for 20 s. Pages
+    # under AppTest are watched only while a test reruns them, and on a loaded machine (two test
+    # workers on two cores) a queued run went unwatched that long and stopped itself. The
+    # abandonment itself is tested with boards of their own (tests/test_jobs.py) and in the browser.
+    from makemore import limits
+    monkeypatch.setattr(limits, "ABANDONED_AFTER_SECONDS", 600)
     return folder
 
 

@@ -309,14 +309,16 @@ class TrainingJob:
 class JobBoard:
     def __init__(self, cache: DiskCache | None = None, max_running: int = limits.MAX_CONCURRENT_TRAININGS,
                  max_kept: int = limits.MEMORY_CACHE_ENTRIES,
-                 abandoned_after: float = limits.ABANDONED_AFTER_SECONDS,
+                 abandoned_after: float | None = None,
                  time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train,
                  connected: Callable[[str], bool] | None = None):
         self.cache = cache
         self.connected = connected  # viewer -> still connected? (see TrainingJob.abandoned)
         self.max_running = max_running
         self.max_kept = max_kept
-        self.abandoned_after = abandoned_after
+        # read when the board is made, not when this module was imported: the tests that drive pages
+        # in their own process (no browser to watch a queued run) give it longer (tests/conftest.py)
+        self.abandoned_after = limits.ABANDONED_AFTER_SECONDS if abandoned_after is None else abandoned_after
         self.time_limit = time_limit
         self.train_fn = train_fn  # what the child runs: makemore.train.train (tests make it fail)
         self._slots = threading.Semaphore(max_running)
