@@ -124,45 +124,37 @@ def test_leaderboard_keeps_each_students_best_per_stage_ties_to_fewer_parameters
     assert [r.nickname for r in board.leaderboards["wavenet"]] == ["bob"]
 
 
-def test_thirty_students_posting_at_once_leave_thirty_rows(store, room):
-    students = [store.join(room.code, f"student {i}") for i in range(30)]
-    errors = []
-    start = threading.Barrier(30)
+def at_once(n: int, work) -> list[str]:
+    """work(i) for i in range(n), each on its own thread, all released at the same moment; the
+    errors they raised."""
+    errors, start = [], threading.Barrier(n)
 
-    def post(i):
+    def one(i):
         try:
             start.wait()
-            store.post_run(room.code, students[i].token, posted(key=f"run{i}", val_loss=2 + i / 100))
+            work(i)
         except Exception as e:  # noqa: BLE001 (the test reports every failure)
             errors.append(repr(e))
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(30)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    return errors
+
+
+def test_thirty_students_posting_at_once_leave_thirty_rows(store, room):
+    students = [store.join(room.code, f"student {i}") for i in range(30)]
+    assert at_once(30, lambda i: store.post_run(room.code, students[i].token,
+                                                posted(key=f"run{i}", val_loss=2 + i / 100))) == []
     assert len(store.board(room.code).runs) == 30
     assert len(store.board(room.code).leaderboards["mlp"]) == 30
 
 
 def test_thirty_students_joining_at_once_each_get_in(store, room):
-    got, errors = [], []
-    start = threading.Barrier(30)
-
-    def join(i):
-        try:
-            start.wait()
-            got.append(store.join(room.code, f"s{i}"))
-        except Exception as e:  # noqa: BLE001
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=join, args=(i,)) for i in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(got) == 30 and len(store.board(room.code).members) == 30
+    assert at_once(30, lambda i: store.join(room.code, f"s{i}")) == []
+    assert len(store.board(room.code).members) == 30
 
 
 HOSTILE = {
