@@ -6,8 +6,6 @@
     python -m makemore models
     python -m makemore backprop-check --batch-size 8 --json
     python -m makemore pretrain              # the models shipped in data/models
-    python -m makemore room create --title "Lecture 2"   # a class room: its code, join link, teacher key
-    python -m makemore room show CODE --json
 
 Every training setting (makemore.train.TrainConfig) and every model's own settings (its config
 dataclass: --alpha for bigram) become options, with the bounds their fields' metadata declares.
@@ -126,7 +124,6 @@ def build_parser(model_name=None):
     pre = sub.add_parser("pretrain", help="train the models that ship in data/models (what is missing)")
     pre.add_argument("--jobs", type=bounded(int, 1, 16), default=2, help="trainings at once (default 2)")
     pre.add_argument("--dry-run", action="store_true", help="only say what would be trained or removed")
-    add_room_parsers(sub)
     b = sub.add_parser("backprop-check", help="check the hand-written gradients of lecture 4 against autograd")
     b.add_argument("--data", default=str(DEFAULT_DATA), help="word list, one word per line (default: data/names.txt)")
     b.add_argument("--batch-size", type=bounded(int, MIN_BATCH_SIZE, 4096),
@@ -139,22 +136,6 @@ def build_parser(model_name=None):
         add_model_options(t, model_name)
         add_model_options(s, model_name)
     return p
-
-
-def add_room_parsers(sub) -> None:
-    room = sub.add_parser("room", help="class rooms: open one, show its board, export its runs")
-    rooms = room.add_subparsers(dest="room_command", required=True, parser_class=Parser)
-    create = rooms.add_parser("create", help="open a room; prints its code, join link and teacher key")
-    create.add_argument("--title", required=True, help=f"shown to the class (at most {limits.MAX_TITLE_CHARS} characters)")
-    create.add_argument("--data", default=str(DEFAULT_DATA), help="the room's word list (default: data/names.txt)")
-    create.add_argument("--app-url", default=None,
-                        help="the app's address, for the links (default: $MAKEMORE_APP_URL, else http://localhost:8501)")
-    create.add_argument("--json", action="store_true", help="one JSON line: code, join_url, teacher_url, teacher_key")
-    show = rooms.add_parser("show", help="a room's members and runs")
-    show.add_argument("code")
-    show.add_argument("--json", action="store_true", help="one JSON object with members, runs and challenges")
-    export = rooms.add_parser("export", help="every run of a room as CSV on stdout")
-    export.add_argument("code")
 
 
 # the TrainConfig fields that `train` and `sample` take as options (--max-steps, --lr, ...): every one
@@ -314,81 +295,9 @@ def sample_command(args) -> int:
     return 0
 
 
-def _room_store():
-    from makemore.rooms import (
-        RoomStore,  # imported here: SQLAlchemy only for the room commands
-    )
-    return RoomStore()
-
-
-def _room_board(code: str):
-    from makemore.rooms import RoomError
-    try:
-        return _room_store().board(code)
-    except RoomError as e:
-        raise UsageError(str(e)) from None
-
-
-def room_create(args) -> int:
-    from makemore.rooms import RoomError
-    from makemore.rooms.links import join_url, teacher_url
-    from makemore.rooms.text import shown_code
-    from makemore.rooms.words import room_list
-    dataset = WordDataset.from_file(args.data)
-    try:
-        opened = _room_store().create_room(args.title, **room_list(dataset))
-    except RoomError as e:
-        raise UsageError(str(e)) from None
-    links = {"code": opened.code, "join_url": join_url(opened.code, args.app_url),
-             "teacher_url": teacher_url(opened.code, opened.teacher_key, args.app_url), "teacher_key": opened.teacher_key}
-    if args.json:
-        print(json.dumps(links))
-    else:
-        print(f"Room {shown_code(opened.code)}: {opened.room.title} (words: {dataset.name})")
-        print(f"  join link:    {links['join_url']}")
-        print(f"  teacher link: {links['teacher_url']}  (keep it to yourself: it holds the teacher key)")
-        print(f"  teacher key:  {opened.teacher_key}")
-    return 0
-
-
-def room_show(args) -> int:
-    board = _room_board(args.code)
-    if args.json:
-        print(json.dumps({
-            "code": board.room.code, "title": board.room.title, "dataset": board.room.dataset,
-            "closed": board.room.closed,
-            "members": [{"nickname": m.nickname, "runs": m.runs, "joined_at": m.joined_at} for m in board.members],
-            "runs": [{"nickname": r.nickname, "stage": r.stage, "model": r.model, "val_loss": r.val_loss,
-                      "params": r.params, "seconds": r.seconds, "link": r.link, "posted_at": r.posted_at,
-                      "settings": r.settings} for r in board.runs],
-            "challenges": [{"title": c.title, "target": c.target, "first": c.first and c.first.nickname,
-                            "first_at": c.first and c.first.posted_at} for c in board.challenges]}))
-        return 0
-    room = board.room
-    print(f"Room {room.code}: {room.title!r} on {room.dataset}{' (closed)' if room.closed else ''}")
-    print(f"{len(board.members)} members: " + ", ".join(repr(m.nickname) for m in board.members))
-    for r in board.runs:
-        print(f"  {r.nickname!r:26} {r.stage:12} {r.model:12} val {r.val_loss:.4f}  {r.params:>9,} params  "
-              f"{r.seconds:7.1f}s")
-    return 0
-
-
-def room_export(args) -> int:
-    board = _room_board(args.code)  # "No such room." before anything is printed
-    sys.stdout.write(_room_store().export_csv(board.room.code))
-    return 0
-
-
-ROOM_COMMANDS = {"create": room_create, "show": room_show, "export": room_export}
-
-
-def room_command(args) -> int:
-    return ROOM_COMMANDS[args.room_command](args)
-
-
 # subcommand -> the function that runs it and returns the exit status
 COMMANDS = {"models": models_command, "train": train_and_report, "backprop-check": backprop_check,
-            "pretrain": pretrain_command, "sample": sample_command, "room": room_command}
+            "pretrain": pretrain_command, "sample": sample_command}
 
 
 def run(argv) -> int:
