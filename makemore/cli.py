@@ -6,6 +6,9 @@
     python -m makemore models
     python -m makemore backprop-check --batch-size 8 --json
     python -m makemore pretrain              # the models shipped in data/models
+    python -m makemore room create --title "Class 3B" --json
+    python -m makemore room show CODE --json  # its members and runs
+    python -m makemore room export CODE > runs.csv
 
 Every training setting (makemore.train.TrainConfig) and every model's own settings (its config
 dataclass: --alpha for bigram) become options, with the bounds their fields' metadata declares.
@@ -132,6 +135,7 @@ def build_parser(model_name=None):
     b.add_argument("--n-hidden", type=bounded(int, 1, limits.MAX_N_HIDDEN), help="default 64")
     b.add_argument("--seed", type=bounded(int, 0, limits.MAX_SEED), help="default 42")
     b.add_argument("--json", action="store_true", help="print only one JSON line of results")
+    add_room_parsers(sub)
     if model_name in MODELS:
         add_model_options(t, model_name)
         add_model_options(s, model_name)
@@ -295,9 +299,93 @@ def sample_command(args) -> int:
     return 0
 
 
+def add_room_parsers(sub) -> None:
+    room = sub.add_parser("room", help="class rooms: open one, show its members and runs, export them as CSV")
+    room.add_argument("--db", help="the rooms' database, an SQLAlchemy URL (default: MAKEMORE_DB_URL, else "
+                      "classroom.sqlite in the model cache folder)")
+    actions = room.add_subparsers(dest="room_command", required=True, parser_class=Parser, metavar="{create,show,export}")
+    create = actions.add_parser("create", help="open a room; prints its code, join link and teacher key")
+    create.add_argument("--title", required=True, help=f"what students see (at most {limits.MAX_TITLE_CHARS} "
+                        "characters)")
+    create.add_argument("--data", default=str(DEFAULT_DATA), help="the room's word list (default: data/names.txt); "
+                        "every member trains on it")
+    create.add_argument("--json", action="store_true", help="one JSON line: code, join_url, teacher_url, teacher_key")
+    show = actions.add_parser("show", help="a room's members and runs")
+    show.add_argument("code")
+    show.add_argument("--json", action="store_true", help="one JSON object with its members and a runs list")
+    export = actions.add_parser("export", help="every run of a room as CSV, on stdout")
+    export.add_argument("code")
+
+
+def room_create(store, args) -> int:
+    from makemore.rooms.links import join_url, teacher_url
+    from makemore.rooms.words import room_list
+    dataset = WordDataset.from_file(args.data)
+    name, fingerprint, words = room_list(dataset)
+    new = store.create_room(args.title, name, fingerprint, words)
+    summary = {"code": new.code, "title": new.room.title, "dataset": name, "join_url": join_url(new.code),
+               "teacher_url": teacher_url(new.code, new.teacher_key), "teacher_key": new.teacher_key}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"Room {new.code} ({new.room.title}) on {name}\n"
+              f"  students join at  {summary['join_url']}  (or type the code {new.code})\n"
+              f"  teacher link      {summary['teacher_url']}\n"
+              f"  teacher key       {new.teacher_key}  (shown only now: keep it to yourself)")
+    return 0
+
+
+def room_show(store, args) -> int:
+    board = store.board(args.code)
+    room = board.room
+    runs = [{"nickname": r.nickname, "stage": r.stage, "model": r.model, "val_loss": round(r.val_loss, 4),
+             "params": r.params, "seconds": round(r.seconds, 1), "link": r.link, "settings": r.settings,
+             "posted_at": r.posted_at} for r in board.runs]
+    if args.json:
+        print(json.dumps({"code": room.code, "title": room.title, "dataset": room.dataset, "closed": room.closed,
+                          "members": [{"nickname": m.nickname, "runs": m.runs} for m in board.members],
+                          "runs": runs}))
+        return 0
+    state = "closed to new runs" if room.closed else "open"
+    print(f"Room {room.code}: {room.title!r} on {room.dataset}, {state}; "
+          f"{len(board.members)} members, {len(runs)} runs")
+    for m in board.members:
+        print(f"  {m.nickname!r}: {m.runs} run{'s' if m.runs != 1 else ''}")
+    for r in runs:
+        print(f"  {r['nickname']!r:26} {r['model']:12} val {r['val_loss']:.4f}  {r['params']:>9,} params  "
+              f"{r['seconds']:.1f} s")
+    return 0
+
+
+def room_export(store, args) -> int:
+    sys.stdout.write(store.export_csv(args.code))
+    return 0
+
+
+ROOM_COMMANDS = {"create": room_create, "show": room_show, "export": room_export}
+
+
+def room_command(args) -> int:
+    import sqlalchemy.exc  # imported here: SQLAlchemy only for the room commands
+
+    from makemore.rooms.store import RoomStore
+    try:
+        store = RoomStore(args.db)
+        try:
+            return ROOM_COMMANDS[args.room_command](store, args)
+        finally:
+            store.close()
+    except sqlalchemy.exc.ArgumentError:
+        raise UsageError(f"--db {args.db!r} is not a database URL (for example sqlite:///rooms.sqlite or "
+                         "postgresql+psycopg://user@host/db)") from None
+    except sqlalchemy.exc.SQLAlchemyError as e:  # the server is down, a password is wrong, …: its first line
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise UsageError(f"the rooms' database cannot be used: {reason}") from None
+
+
 # subcommand -> the function that runs it and returns the exit status
 COMMANDS = {"models": models_command, "train": train_and_report, "backprop-check": backprop_check,
-            "pretrain": pretrain_command, "sample": sample_command}
+            "pretrain": pretrain_command, "sample": sample_command, "room": room_command}
 
 
 def run(argv) -> int:
