@@ -133,7 +133,7 @@ def share_panel(code: str) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("Join at the address below, or scan the code, and pick a nickname. The room's code is")
-        st.title(shown_code(code))  # the server's code: letters and digits only
+        st.title(shown_code(code), anchor=False)  # the server's code: letters and digits only
         st.code(url, language=None)
     right.image(rooms.qr_png(url), caption="Scan to join", width=260)
 
