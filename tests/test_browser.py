@@ -746,9 +746,11 @@ def test_a_small_class_trains_and_the_teacher_sees_every_run(browser, app_server
         teacher.get_by_role("textbox", name="Title").fill("Lecture 1, Monday")
         teacher.get_by_role("button", name="Open a room").click()
         expect(teacher.get_by_text("Your teacher link, shown only now.")).to_be_visible(timeout=RUN_MS)
-        links = [c.inner_text().strip() for c in teacher.locator("[data-testid=stMain] pre").all()]
-        join_link = next(link for link in links if "teacher=" not in link)
-        teacher_link = next(link for link in links if "teacher=" in link)
+        wait_for_run(teacher)
+        links = teacher.locator("[data-testid=stMain] pre")
+        expect(links.filter(has_text="?room=")).to_have_count(2)
+        join_link = links.filter(has_text="?room=").filter(has_not_text="teacher=").inner_text().strip()
+        teacher_link = links.filter(has_text="teacher=").inner_text().strip()
         code = join_link.rsplit("=", 1)[1]
 
         for seed, nickname in zip((101, 102, 103), ("ada", "bob", "cy")):
