@@ -5,6 +5,7 @@ hostile input. The cookie that brings a student back in the same browser is test
 (tests/test_browser.py): AppTest cannot send one."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ from makemore.rooms.words import room_list
 
 from conftest import TINY_WORDS
 
-HOME = str(Path(__file__).resolve().parent.parent / "app" / "Home.py")
+APP = Path(__file__).resolve().parent.parent / "app"
+HOME = str(APP / "Home.py")
+sys.path.insert(0, str(APP))
+from training import shared  # noqa: E402  (the app's module: the same job board the pages use in this process)
 CLASS_ROOM = "class_room.py"
 BIGRAM = "stages/bigram.py"
 OTHER_WORDS = ["anna", "bert", "carl", "dora", "emil", "fritz", "greta", "hans", "ida", "jan", "karl", "lena",
@@ -116,6 +120,8 @@ def test_a_join_link_brings_a_student_to_the_class_room_with_the_code_filled_in(
     assert any(opened.code[:4] in t for t in texts(at))  # the sidebar's room line, on every page
     at.switch_page("landing.py").run()
     assert "You are ada" in texts(at)
+    button(at, "Leave").click().run()
+    assert "You are ada" not in texts(at) and "room_seat" not in at.session_state
 
 
 def test_two_students_in_a_room_see_each_others_runs_with_the_servers_numbers_and_another_room_sees_none(store):
@@ -268,3 +274,23 @@ def test_a_met_challenge_names_who_met_it_first_and_the_teacher_can_remove_runs_
     assert store.board(opened.code).runs == []
     button(teacher, "Remove from the room").click().run()
     assert store.board(opened.code).members == []
+
+
+def test_the_teacher_sees_what_the_class_is_training_now(store):
+    opened = tiny_room(store)
+    teacher = app({"room": opened.code, "teacher": opened.teacher_key})
+    ada = student(opened.code, "ada")
+    ada.switch_page("stages/mlp.py").run()
+    ada.select_slider(key="mlp_steps").set_value(200_000).run()  # long enough to be seen training
+    ada.button(key="mlp_train").click().run()
+    job = next(j for j in shared.job_board()._jobs.values() if j.active)
+    try:
+        teacher.run()
+        now = [d.value for d in teacher.dataframe if "now" in d.value.columns][0]
+        assert list(now["nickname"]) == ["ada"] and list(now["model"]) == ["mlp"]
+        assert now["now"][0].startswith(("training", "waiting"))
+    finally:
+        job.stop()
+        assert job.wait(60)
+    teacher.run()
+    assert not [d.value for d in teacher.dataframe if "now" in d.value.columns]

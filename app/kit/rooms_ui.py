@@ -310,12 +310,13 @@ def qr_png(url: str) -> bytes:
 
 
 def settings_text(settings: dict) -> str:
-    """A posted run's settings in a line: "n_hidden 200 · block_size 3 · 4,000 steps · lr 0.1"."""
+    """A posted run's settings in a line: "n_hidden 200 · block_size 3 · 4,000 steps · lr 0.1 · seed 42"."""
     config = " · ".join(f"{k} {v}" for k, v in settings.get("config", {}).items())
     training = settings.get("training", {})
     steps = training.get("max_steps")
     rest = [f"{steps:,} steps" if isinstance(steps, int) else None,
-            f"lr {training['lr']:g}" if isinstance(training.get("lr"), (int, float)) else None]
+            f"lr {training['lr']:g}" if isinstance(training.get("lr"), (int, float)) else None,
+            f"seed {training['seed']}" if isinstance(training.get("seed"), int) else None]
     return " · ".join(p for p in [config, *rest] if p)
 
 
