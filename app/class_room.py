@@ -164,6 +164,7 @@ def now_training(code: str) -> None:
         st.dataframe(frame, hide_index=True, width="stretch")
 
 
+@st.fragment(run_every=5)  # the class joins and trains while the teacher looks
 def members_tab(code: str) -> None:
     board = store.board(code)
     if not board.members:
@@ -182,12 +183,14 @@ def members_tab(code: str) -> None:
     names = {m.id: m.nickname for m in board.members}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Member", list(names), format_func=names.get, key="teacher_member")
-    right.button("Remove from the room", key="teacher_remove_member", icon=":material/person_remove:",
-                 on_click=as_teacher(store.remove_member, "The member was removed: their runs left the board."),
-                 args=(chosen,), help="Their runs leave the board and their return key stops working; their "
-                 "nickname stays taken.")
+    if right.button("Remove from the room", key="teacher_remove_member", icon=":material/person_remove:",
+                    on_click=as_teacher(store.remove_member, "The member was removed: their runs left the board."),
+                    args=(chosen,), help="Their runs leave the board and their return key stops working; their "
+                    "nickname stays taken."):
+        st.rerun()  # the whole page: its notice, the board
 
 
+@st.fragment(run_every=5)
 def runs_tab(code: str) -> None:
     board = store.board(code)
     st.download_button("Download every run (.csv)", store.export_csv(code), file_name=f"room-{code}.csv",
@@ -208,8 +211,9 @@ def runs_tab(code: str) -> None:
     chosen = left.selectbox("Run", list(by_id), key="teacher_run", format_func=lambda i: (
         f"{by_id[i].nickname} · {rooms.STAGE_TITLES.get(by_id[i].stage, by_id[i].stage)} · {by_id[i].model} · "
         f"val {by_id[i].val_loss:.4f}"))
-    right.button("Remove this run", key="teacher_remove_run", icon=":material/delete:",
-                 on_click=as_teacher(store.remove_run, "The run was removed from the board."), args=(chosen,))
+    if right.button("Remove this run", key="teacher_remove_run", icon=":material/delete:",
+                    on_click=as_teacher(store.remove_run, "The run was removed from the board."), args=(chosen,)):
+        st.rerun()
 
 
 def add_own_challenge() -> None:

@@ -50,7 +50,7 @@ def dataset_sidebar(room_words=None) -> WordDataset:
             try:
                 dataset = room_words()
             except DataError as e:
-                st.warning(f"{e} Until the teacher chooses the list again, pick one here; runs on it are not "
+                st.warning(f"{plain(e)} Until the teacher chooses the list again, pick one here; runs on it are not "
                            "posted to the room.", icon=":material/warning:")
             else:
                 st.caption(f"**{plain(dataset.name)}**, the class room's list: every member trains on the same words "

@@ -385,7 +385,7 @@ def challenges_frame(board: Board) -> pd.DataFrame:
             "id": c.id,
         })
     frame = pd.DataFrame(rows, columns=["challenge", "beat val", "rules", "first met by", "when", "best", "id"])
-    frame["when"] = local_times(frame["when"])
+    frame["when"] = [t.strftime("%H:%M:%S") if pd.notna(t) else "—" for t in local_times(frame["when"])]
     return frame
 
 
@@ -398,5 +398,4 @@ def show_challenges(board: Board) -> None:
     st.caption(f"{met} of {len(frame)} met so far.")
     st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", column_config={
         "beat val": st.column_config.NumberColumn("beat val", format="%.3f"),
-        "when": st.column_config.DatetimeColumn("when", format="HH:mm:ss"),
     })
