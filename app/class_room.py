@@ -367,11 +367,10 @@ def way_in() -> None:
             st.text_input("Title", key="open_title", max_chars=limits.MAX_TITLE_CHARS,
                           placeholder="Lecture 2, Tuesday")
             st.form_submit_button("Open a room", type="primary", icon=":material/meeting_room:", on_click=open_room)
-        with st.expander("Open your room again with its teacher key"):
-            with st.form("teach_again", border=False):
-                st.text_input("Room code", key="teach_code", max_chars=16)
-                st.text_input("Teacher key", key="teach_key", type="password", max_chars=32)
-                st.form_submit_button("Open as its teacher", icon=":material/key:", on_click=teach_again)
+        with st.expander("Open your room again with its teacher key"), st.form("teach_again", border=False):
+            st.text_input("Room code", key="teach_code", max_chars=16)
+            st.text_input("Teacher key", key="teach_key", type="password", max_chars=32)
+            st.form_submit_button("Open as its teacher", icon=":material/key:", on_click=teach_again)
 
 
 st.title("Class room")

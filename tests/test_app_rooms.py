@@ -22,11 +22,10 @@ from conftest import TINY_WORDS
 APP = Path(__file__).resolve().parent.parent / "app"
 HOME = str(APP / "Home.py")
 sys.path.insert(0, str(APP))
-from training import shared  # noqa: E402  (the app's module: the same job board the pages use in this process)
+from training import shared  # the app's module: the same job board the pages use in this process
+
 CLASS_ROOM = "class_room.py"
 BIGRAM = "stages/bigram.py"
-OTHER_WORDS = ["anna", "bert", "carl", "dora", "emil", "fritz", "greta", "hans", "ida", "jan", "karl", "lena",
-               "max", "nina", "otto", "paul", "rosa", "sven", "tina", "uwe"]
 
 
 @pytest.fixture(autouse=True)
@@ -98,8 +97,8 @@ def train_bigram(at, seed: int | None = None) -> AppTest:
     return at
 
 
-def board_runs(at, title="Newest runs"):
-    """The rows of the board's newest-runs table (the one after its heading)."""
+def board_runs(at):
+    """The rows of the board's newest-runs table (the first with a run's columns), None when it has none."""
     at.switch_page(CLASS_ROOM).run()
     tables = [d.value for d in at.dataframe if {"posted", "nickname", "settings"} <= set(d.value.columns)]
     return tables[0] if tables else None
@@ -115,7 +114,7 @@ def test_a_join_link_brings_a_student_to_the_class_room_with_the_code_filled_in(
     assert at.text_input(key="join_code").value == opened.code
     at.text_input(key="join_nickname").set_value("ada")
     button(at, "Join").click().run()
-    assert [s.value for s in at.success][0].startswith("Welcome, ada.")
+    assert next(s.value for s in at.success).startswith("Welcome, ada.")
     assert "You are ada" in texts(at)
     assert any(opened.code[:4] in t for t in texts(at))  # the sidebar's room line, on every page
     at.switch_page("landing.py").run()
@@ -233,7 +232,7 @@ def test_a_teacher_opens_a_room_with_its_code_link_qr_and_a_teacher_link_shown_o
     at.multiselect(key="teacher_lecture_challenges").select("mlp").run()
     button(at, "Switch on").click().run()
     assert not errors(at), errors(at)
-    challenges = [d.value for d in at.dataframe if "first met by" in d.value.columns][0]
+    challenges = next(d.value for d in at.dataframe if "first met by" in d.value.columns)
     assert len(challenges) == 1 and challenges["first met by"][0] == "—"
 
 
@@ -266,7 +265,7 @@ def test_a_met_challenge_names_who_met_it_first_and_the_teacher_can_remove_runs_
 
     train_bigram(student(opened.code, "ada"))
     teacher.run()
-    challenges = [d.value for d in teacher.dataframe if "first met by" in d.value.columns][0]
+    challenges = next(d.value for d in teacher.dataframe if "first met by" in d.value.columns)
     assert challenges["first met by"][0] == "ada"
     assert "ada" in store.export_csv(opened.code)
 
@@ -286,7 +285,7 @@ def test_the_teacher_sees_what_the_class_is_training_now(store):
     job = next(j for j in shared.job_board()._jobs.values() if j.active)
     try:
         teacher.run()
-        now = [d.value for d in teacher.dataframe if "now" in d.value.columns][0]
+        now = next(d.value for d in teacher.dataframe if "now" in d.value.columns)
         assert list(now["nickname"]) == ["ada"] and list(now["model"]) == ["mlp"]
         assert now["now"][0].startswith(("training", "waiting"))
     finally:

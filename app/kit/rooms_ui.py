@@ -324,7 +324,7 @@ def local_times(seconds: pd.Series) -> pd.Series:
     zone = st.context.timezone or "UTC"
     try:
         return pd.to_datetime(seconds, unit="s", utc=True).dt.tz_convert(zone).dt.tz_localize(None)
-    except Exception:  # a zone this pandas does not know: UTC, said in the column's title
+    except (KeyError, ValueError):  # a zone name this machine does not know (its errors are KeyErrors): UTC
         return pd.to_datetime(seconds, unit="s")
 
 

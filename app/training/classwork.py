@@ -14,7 +14,7 @@ import streamlit as st
 from makemore.serving.jobs import QUEUED, RUNNING, JobBoard, TrainingJob
 
 SEAT = "room_seat"  # session_state: this session's seat in a class room (a kit.rooms_ui.Seat), or absent
-KEPT_PER_ROOM = 300  # the newest jobs a room keeps noted; ended ones are dropped first
+KEPT_PER_ROOM = 300  # the most jobs a room keeps noted (only those still waiting or running are)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ def note_started(job: TrainingJob) -> None:
         return
     noted, lock = _noted()
     with lock:
-        jobs = [j for j in noted.get(seat.code, []) if j.job.active or j.job is not job]
+        # an ended job is done with; the same student asking again for the same job is one line
+        jobs = [j for j in noted.get(seat.code, []) if j.job.active and (j.job, j.nickname) != (job, seat.nickname)]
         jobs.append(ClassJob(seat.nickname, job, time.time()))
         noted[seat.code] = jobs[-KEPT_PER_ROOM:]
 
