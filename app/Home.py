@@ -15,6 +15,7 @@ FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 def run_app() -> None:
     import streamlit as st
 
+    from kit import rooms_ui
     from kit.datasets_ui import dataset_sidebar
     from registry import STAGES
     from training import warmup
@@ -22,14 +23,18 @@ def run_app() -> None:
     # A file, not ":material/school:": Streamlit makes a material page icon the browser's favicon by
     # linking it on fonts.gstatic.com, fetched on every page (an offline classroom logs each as an error).
     st.set_page_config(page_title="makemore playground", page_icon=str(FAVICON), layout="wide")
+    class_room = st.Page(rooms_ui.CLASS_ROOM_PAGE, title="Class room", icon=":material/groups:")
     navigation = st.navigation({
         "": [st.Page("landing.py", title="Home", icon=":material/home:", default=True)],
         "Stages": [st.Page(s.page, title=s.title, icon=s.icon) for s in STAGES],
         "Compare": [st.Page("compare.py", title="Compare", icon=":material/leaderboard:")],
+        "Class": [class_room],
     })
     with warmup.visiting():  # the warm-up waits while a visitor's page runs
         warmup.start()  # once per server process, in the background: see warmup.py
-        dataset_sidebar()
+        rooms_ui.arrive(class_room, navigation)  # a join or teacher link, a returning student's cookie
+        room = rooms_ui.room_sidebar(class_room)
+        dataset_sidebar(None if room is None else lambda: rooms_ui.room_words(room))
         navigation.run()
 
 

@@ -639,3 +639,23 @@ def loss_by_position(df: pd.DataFrame, models) -> alt.Chart:
         )
         .properties(height=340)
     )
+
+
+# --- the class room's board ------------------------------------------------------------------------
+
+def room_runs(df: pd.DataFrame, stages: list[str]) -> alt.Chart:
+    """df: nickname, stage, model, val loss, params, seconds, settings; one point per run posted to
+    a class room, val loss against parameters (log x), coloured by stage in lecture order."""
+    return (
+        alt.Chart(df, title="Every run in the room: val loss against parameters")
+        .mark_point(filled=True, size=80, opacity=0.8)
+        .encode(
+            x=alt.X("params:Q", title="parameters (log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y("val loss:Q", title="val loss", scale=alt.Scale(zero=False)),
+            color=alt.Color("stage:N", title="stage", scale=alt.Scale(domain=stages),
+                            legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("nickname:N"), alt.Tooltip("stage:N"), alt.Tooltip("model:N"),
+                     alt.Tooltip("val loss:Q", format=".4f"), alt.Tooltip("params:Q", format=","),
+                     alt.Tooltip("seconds:Q", format=".1f"), alt.Tooltip("settings:N")],
+        )
+    )

@@ -70,6 +70,7 @@ class Server:
     url: str
     cache_dir: Path
     log: Path
+    db_url: str  # its class rooms' store
 
 
 def free_port() -> int:
@@ -84,12 +85,13 @@ def app_server(tmp_path_factory):
     port = free_port()
     folder = tmp_path_factory.mktemp("browser-server")
     cache_dir, log = folder / "model-cache", folder / "streamlit.log"
+    db_url = f"sqlite:///{folder / 'rooms.sqlite'}"
     command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py",
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with open(log, "wb") as out:
         server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                   env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": "",
-                                       "MAKEMORE_WARMUP": "1"})  # a server as deployed: warmed up
+                                       "MAKEMORE_DB_URL": db_url, "MAKEMORE_WARMUP": "1"})  # a server as deployed: warmed up
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -97,7 +99,7 @@ def app_server(tmp_path_factory):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"`{' '.join(command)}` did not come up:\n{log.read_text()}")
             time.sleep(0.2)
-        yield Server(url, cache_dir, log)
+        yield Server(url, cache_dir, log, db_url)
     finally:
         server.terminate()
         try:
@@ -495,7 +497,7 @@ def test_sidebar_links_every_page_at_its_file_name(page, app_server):
     shown = {links.nth(i).inner_text().split("\n")[-1].strip(): links.nth(i).get_attribute("href")
              for i in range(links.count())}
     expected = {"Home": url_path(HOME_PAGE), **{s.title: url_path(s.page) for s in STAGES},
-                "Compare": url_path(COMPARE_PAGE)}
+                "Compare": url_path(COMPARE_PAGE), "Class room": url_path(CLASS_ROOM_PAGE)}
     assert shown == {name: app_server.url + path for name, path in expected.items()}
 
 
@@ -667,6 +669,113 @@ def test_a_bad_link_to_the_mlp_page_says_what_it_ignored_and_the_page_works(page
     press(slider(page, "Hidden width"), "ArrowRight")
     expect(summary).not_to_have_text(before)
     no_exception_box(page)
+
+
+# -----------------------------------------------------------------------------------------------
+# class rooms: joining by link, the cookie that brings a student back, a small class on one board
+
+CLASS_ROOM_PAGE = "class_room.py"
+
+
+def tiny_room(server: Server, title: str):
+    """A room opened straight in the server's store, on a short list: its trainings take a moment."""
+    from makemore.data import WordDataset
+    from makemore.rooms import RoomStore
+    from makemore.rooms.words import room_list
+    from conftest import TINY_WORDS
+    store = RoomStore(server.db_url)
+    try:
+        return store.create_room(title, *room_list(WordDataset("tiny.txt", list(TINY_WORDS))))
+    finally:
+        store.close()
+
+
+def sidebar_text(page: Page, text: str):
+    return page.locator("[data-testid=stSidebar]").get_by_text(text, exact=True)
+
+
+def join_by_link(page: Page, server: Server, code: str, nickname: str) -> None:
+    page.goto(f"{server.url}/?room={code}")  # the join link: the app's address, from any page
+    expect(page.get_by_role("textbox", name="Nickname")).to_be_visible(timeout=RUN_MS)
+    assert page.url == f"{server.url}/class_room?room={code}"
+    page.get_by_role("textbox", name="Nickname").fill(nickname)
+    page.get_by_role("button", name="Join").click()
+    expect(sidebar_text(page, f"You are {nickname}")).to_be_visible(timeout=RUN_MS)
+    wait_for_run(page)
+
+
+def test_a_student_who_joined_by_link_is_still_in_the_room_in_a_new_tab(browser, app_server, screenshots):
+    opened = tiny_room(app_server, "Join by link")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        first = context.new_page()
+        join_by_link(first, app_server, opened.code, "ada")
+        screenshot(first, screenshots, "class-room-student")
+        first.close()  # the tab closed: its Streamlit session is gone, the browser's cookie stays
+        again = context.new_page()
+        open_page(again, app_server, HOME_PAGE)
+        expect(sidebar_text(again, "You are ada")).to_be_visible()
+        open_page(again, app_server, CLASS_ROOM_PAGE)
+        expect(again.get_by_text(re.compile(r"· you are ada$"))).to_be_visible()
+        no_exception_box(again)
+    finally:
+        context.close()
+    stranger = browser.new_context()  # another browser: no cookie, no seat
+    try:
+        tab = stranger.new_page()
+        open_page(tab, app_server, CLASS_ROOM_PAGE)
+        expect(tab.get_by_role("button", name="Join")).to_be_visible()
+        expect(sidebar_text(tab, "You are ada")).to_have_count(0)
+    finally:
+        stranger.close()
+
+
+def test_a_small_class_trains_and_the_teacher_sees_every_run(browser, app_server, screenshots):
+    contexts = []
+
+    def tab():
+        contexts.append(browser.new_context(viewport={"width": 1400, "height": 1000}))
+        page = contexts[-1].new_page()
+        page.set_default_timeout(STEP_MS)
+        return page
+
+    try:
+        teacher = tab()
+        open_page(teacher, app_server, CLASS_ROOM_PAGE)
+        teacher.get_by_role("tab", name="Teachers: open a room").click()
+        teacher.get_by_role("textbox", name="Title").fill("Lecture 1, Monday")
+        teacher.get_by_role("button", name="Open a room").click()
+        expect(teacher.get_by_text("Your teacher link, shown only now.")).to_be_visible(timeout=RUN_MS)
+        wait_for_run(teacher)
+        links = teacher.locator("[data-testid=stMain] pre")
+        expect(links.filter(has_text="?room=")).to_have_count(2)
+        join_link = links.filter(has_text="?room=").filter(has_not_text="teacher=").inner_text().strip()
+        teacher_link = links.filter(has_text="teacher=").inner_text().strip()
+        code = join_link.rsplit("=", 1)[1]
+
+        for seed, nickname in zip((101, 102, 103), ("ada", "bob", "cy")):
+            student = tab()
+            join_by_link(student, app_server, code, nickname)
+            # a run of the student's own: a link that sets the seed (the page's widgets read the address)
+            student.goto(f"{app_server.url}/bigram?bigram_seed={seed}")
+            expect(metric(student, "network val NLL")).to_have_text(LOSS, timeout=RUN_MS)
+            wait_for_run(student)
+            expect(student.get_by_role("spinbutton", name="Seed (initial weights)")).to_have_value(str(seed))
+            no_exception_box(student)
+
+        expect(metric(teacher, "runs")).to_have_text("3", timeout=RUN_MS)  # the board refreshes itself
+        expect(metric(teacher, "members")).to_have_text("3")
+        expect(chart_titled(teacher, "val loss")).to_have_count(1)
+        screenshot(teacher, screenshots, "class-room-teacher")
+
+        again = tab()  # the teacher link elsewhere: the key leaves the address bar at once
+        again.goto(teacher_link)
+        expect(again.get_by_role("heading", name="Your controls")).to_be_visible(timeout=RUN_MS)
+        wait_for_run(again)
+        assert "teacher=" not in again.url and f"room={code}" in again.url
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def test_ci_runs_the_readme_test_command_which_installs_chromium():

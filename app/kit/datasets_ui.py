@@ -6,6 +6,7 @@ import streamlit as st
 
 from makemore import limits
 from makemore.data import DataError, WordDataset
+from kit.widgets import plain
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DESCRIPTIONS = {  # shown in the picker; a new file in data/ appears under its own name
@@ -39,10 +40,23 @@ def label(option: str) -> str:
     return f"{Path(option).stem} · {DESCRIPTIONS.get(option, 'word list')}"
 
 
-def dataset_sidebar() -> WordDataset:
-    """Draw the picker and return the chosen dataset (the default list if an upload is bad)."""
+def dataset_sidebar(room_words=None) -> WordDataset:
+    """Draw the picker and return the chosen dataset (the default list if an upload is bad). In a
+    class room the room's list instead: `room_words` returns it (or raises DataError), so that every
+    member trains and compares on the same words."""
     with st.sidebar:
         st.subheader("Dataset")
+        if room_words is not None:
+            try:
+                dataset = room_words()
+            except DataError as e:
+                st.warning(f"{plain(e)} Until the teacher chooses the list again, pick one here; runs on it are not "
+                           "posted to the room.", icon=":material/warning:")
+            else:
+                st.caption(f"**{plain(dataset.name)}**, the class room's list: every member trains on the same words "
+                           f"({len(dataset.words):,} words, {len(dataset.vocab)} symbols).")
+                st.session_state["dataset"] = dataset
+                return dataset
         choice = st.selectbox("Word list", [*builtin_files(), UPLOAD], format_func=label,
                               key="dataset_choice", help="Every page trains on this list.")
         dataset = None

@@ -11,6 +11,7 @@ from makemore.serving.cache import DiskCache, Trained, load_or_train
 from makemore.data import WordDataset
 from makemore.serving.jobs import JobBoard
 from makemore.runs import Run
+from training.classwork import note_started
 
 
 # Streamlit holds a lock per key: two visitors asking for the same model at once train it once,
@@ -56,9 +57,11 @@ def is_mine(key: str) -> bool:
 
 
 def start_training(board: JobBoard, dataset: WordDataset, run: Run, estimate: float | None) -> None:
-    """Start a background training for this browser session: the board's job, and the session's own."""
-    board.start(dataset, run, estimate=estimate, viewer=viewer())
+    """Start a background training for this browser session: the board's job, and the session's own
+    (and its class room's, for the teacher's view: classwork.py)."""
+    job = board.start(dataset, run, estimate=estimate, viewer=viewer())
     mark_mine(run.key(dataset))
+    note_started(job)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,394 @@
+"""Class room: a teacher opens a room, the class joins it with a code, a link or a QR code, and every
+training a member finishes on any page lands on the room's board: a leaderboard per stage, every run
+on one chart, the challenges and who met them first. The teacher's view (the teacher key only) picks
+the room's word list, sees what the class is training, removes a run or a member, closes the room
+and downloads every run. The rooms themselves live in makemore.rooms; kit/rooms_ui.py draws them."""
+
+import pandas as pd
+import streamlit as st
+
+import charts
+from kit import rooms_ui as rooms
+from kit.datasets_ui import builtin_files, current_dataset, label, load_builtin, load_upload
+from kit.widgets import plain
+from makemore import limits
+from makemore.data import DataError
+from makemore.rooms import RoomError
+from makemore.rooms import challenges as lecture
+from makemore.rooms.store import NO_SUCH_ROOM
+from makemore.rooms.text import shown_code
+from makemore.rooms.words import room_list
+from registry import STAGES
+from training.classwork import SEAT, class_trainings
+from training.shared import job_board
+
+NEW_TEACHER_KEY = "room_new_teacher_key"  # session_state: a room just opened, its teacher link not yet put away
+JUST_JOINED = "room_just_joined"  # session_state: show the return key open, once, right after joining
+STAGE_NAMES = [rooms.stage_id(s) for s in STAGES]
+STAGE_TITLES = [s.title for s in STAGES]
+
+store = rooms.room_store()
+
+
+# --- what the buttons do (callbacks: they run before the page, so the sidebar shows their outcome) ---
+
+def join() -> None:
+    try:
+        member = store.join(st.session_state["join_code"], st.session_state["join_nickname"])
+    except RoomError as e:
+        rooms.notice("error", str(e))
+        return
+    st.session_state.pop(rooms.TEACHING, None)
+    rooms.take_seat(rooms.Seat(member.code, member.nickname, member.token, member.id))
+    st.session_state[JUST_JOINED] = True
+    rooms.notice("success", f"Welcome, {member.nickname}. Every training you finish on any page now goes on "
+                 "the room's board.")
+
+
+def come_back() -> None:
+    code, key = st.session_state["back_code"], st.session_state["back_key"]
+    returning = rooms.come_back(code, key)
+    if returning is None:
+        rooms.notice("error", NO_SUCH_ROOM if store.room(code) is None
+                     else "That return key does not belong to anyone in this room.")
+        return
+    st.session_state.pop(rooms.TEACHING, None)
+    rooms.take_seat(returning)
+    rooms.notice("success", f"Welcome back, {returning.nickname}.")
+
+
+def open_room() -> None:
+    try:
+        opened = store.create_room(st.session_state["open_title"], *room_list(current_dataset()))
+    except RoomError as e:
+        rooms.notice("error", str(e))
+        return
+    if st.session_state.pop(SEAT, None) is not None:  # a teacher is not also a student of a room
+        st.session_state[rooms.COOKIE_TO_WRITE] = ""
+    st.session_state[rooms.TEACHING] = rooms.Teaching(opened.code, opened.teacher_key)
+    st.session_state[NEW_TEACHER_KEY] = opened.teacher_key
+
+
+def teach_again() -> None:
+    rooms.take_teacher_key(st.session_state["teach_code"], st.session_state["teach_key"])
+
+
+def as_teacher(action, success: str | None = None):
+    """A teacher's button: the store checks the key on every change; its refusal is shown as it says."""
+    def act(*args):
+        me = rooms.teaching()
+        try:
+            action(me.code, me.key, *args)
+        except RoomError as e:
+            rooms.notice("error", str(e))
+            return
+        if success:
+            rooms.notice("success", success)
+    return act
+
+
+# --- the board, for everyone in the room ----------------------------------------------------------
+
+@st.fragment(run_every=5)  # a projector's board follows the class without anyone touching it
+def live_board(code: str, me: "rooms.Seat | None") -> None:
+    try:
+        board = store.board(code)
+    except RoomError as e:
+        st.error(plain(e), icon=":material/error:")
+        return
+    frame = rooms.runs_frame(board.runs)
+    met = sum(c.first is not None for c in board.challenges)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("members", len(board.members))
+    c2.metric("runs", len(board.runs))
+    c3.metric("best val loss", f"{frame['val loss'].min():.4f}" if len(frame) else "—")
+    c4.metric("challenges met", f"{met} of {len(board.challenges)}" if board.challenges else "—")
+    if board.room.closed:
+        st.warning("This room is closed: its teacher has ended it, so new runs are not posted. The board stays.",
+                   icon=":material/lock:")
+    st.subheader("Leaderboards")
+    st.caption("Each student's best run on each stage: the lowest val loss, a tie going to fewer parameters.")
+    rooms.leaderboards(board)
+    if len(frame):
+        st.altair_chart(charts.room_runs(frame, STAGE_TITLES), width="stretch")
+    st.subheader("Challenges")
+    rooms.show_challenges(board)
+    st.subheader("Newest runs")
+    if len(frame):
+        rooms.show_runs_table(frame.head(15))
+    else:
+        st.caption("None yet.")
+    if me is not None:
+        st.subheader("Your runs")
+        yours = frame[[r.member_id == me.member_id for r in board.runs]] if len(frame) else frame
+        if len(yours):
+            rooms.show_runs_table(yours)
+        else:
+            st.caption("None yet: train a model on any stage's page and it appears here and on the board.")
+
+
+def share_panel(code: str) -> None:
+    """The room's code, join link and QR code, big enough for a projector."""
+    url = rooms.join_url(code)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("Join at the address below, or scan the code, and pick a nickname. The room's code is")
+        st.title(shown_code(code), anchor=False)  # the server's code: letters and digits only
+        st.code(url, language=None)
+    right.image(rooms.qr_png(url), caption="Scan to join", width=260)
+
+
+# --- the teacher's view ---------------------------------------------------------------------------
+
+def teacher_link_once(code: str) -> None:
+    key = st.session_state.get(NEW_TEACHER_KEY)
+    if key is None:
+        return
+    with st.container(border=True):
+        st.warning("**Your teacher link, shown only now.** Keep it private: whoever opens it runs this room (its "
+                   "word list, its members, its runs). Save it somewhere only you can see; it is not shown again.",
+                   icon=":material/key:")
+        st.code(rooms.teacher_url(code, key), language=None)
+        st.button("I have kept it safe", key="room_key_kept", icon=":material/check:",
+                  on_click=lambda: st.session_state.pop(NEW_TEACHER_KEY, None))
+
+
+@st.fragment(run_every=5)
+def now_training(code: str) -> None:
+    frame = class_trainings(job_board(), code)
+    waiting = int(frame["now"].str.startswith("waiting").sum())
+    st.caption(f"{len(frame) - waiting} training now, {waiting} waiting for a free core "
+               f"(this server trains {limits.MAX_CONCURRENT_TRAININGS} at a time). Quick models (the bigram) "
+               "train within their page and are not listed.")
+    if len(frame):
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=5)  # the class joins and trains while the teacher looks
+def members_tab(code: str) -> None:
+    board = store.board(code)
+    if not board.members:
+        st.caption("Nobody has joined yet.")
+        return
+    best = pd.DataFrame([{"member_id": r.member_id, "stage": rooms.STAGE_TITLES.get(r.stage, r.stage),
+                          "val loss": r.val_loss} for rs in board.leaderboards.values() for r in rs],
+                        columns=["member_id", "stage", "val loss"])
+    table = pd.DataFrame([{"member_id": m.id, "nickname": m.nickname, "runs": m.runs} for m in board.members])
+    if len(best):
+        table = table.merge(best.pivot(index="member_id", columns="stage", values="val loss").reset_index(),
+                            on="member_id", how="left")
+    st.caption("Each member's number of runs and best val loss on each stage.")
+    st.dataframe(table.drop(columns=["member_id"]), hide_index=True, width="stretch",
+                 column_config={t: st.column_config.NumberColumn(t, format="%.4f") for t in STAGE_TITLES})
+    names = {m.id: m.nickname for m in board.members}
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Member", list(names), format_func=names.get, key="teacher_member")
+    if right.button("Remove from the room", key="teacher_remove_member", icon=":material/person_remove:",
+                    on_click=as_teacher(store.remove_member, "The member was removed: their runs left the board."),
+                    args=(chosen,), help="Their runs leave the board and their return key stops working; their "
+                    "nickname stays taken."):
+        st.rerun()  # the whole page: its notice, the board
+
+
+@st.fragment(run_every=5)
+def runs_tab(code: str) -> None:
+    board = store.board(code)
+    st.download_button("Download every run (.csv)", store.export_csv(code), file_name=f"room-{code}.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:", key="teacher_csv",
+                       help="One row per run: when, who, the stage and model, the losses, the settings and the "
+                       "link that reopens them.")
+    if not board.runs:
+        st.caption("No runs yet.")
+        return
+    frame = rooms.runs_frame(board.runs)
+    for stage, title in zip(STAGE_NAMES, STAGE_TITLES):
+        of_stage = frame[frame["stage"] == title]
+        if len(of_stage):
+            st.markdown(f"**{title}** · {len(of_stage)} runs")
+            rooms.show_runs_table(of_stage)
+    by_id = {r.id: r for r in board.runs}
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Run", list(by_id), key="teacher_run", format_func=lambda i: (
+        f"{by_id[i].nickname} · {rooms.STAGE_TITLES.get(by_id[i].stage, by_id[i].stage)} · {by_id[i].model} · "
+        f"val {by_id[i].val_loss:.4f}"))
+    if right.button("Remove this run", key="teacher_remove_run", icon=":material/delete:",
+                    on_click=as_teacher(store.remove_run, "The run was removed from the board."), args=(chosen,)):
+        st.rerun()
+
+
+def add_own_challenge() -> None:
+    s = st.session_state
+    stage = s["challenge_stage"]
+    as_teacher(lambda code, key: store.add_challenge(
+        code, key, s["challenge_title"], float(s["challenge_target"]),
+        stage=None if stage == "any" else stage,
+        max_params=int(s["challenge_params"]) or None, max_seconds=float(s["challenge_seconds"]) or None),
+        "The challenge is on the board.")()
+
+
+def challenges_tab(room) -> None:
+    board = store.board(room.code)
+    on = {c.lecture for c in board.challenges if c.lecture}
+    if room.fingerprint == lecture.lecture_fingerprint():
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        offered = [name for name in lecture.LECTURE if name not in on]
+        chosen = left.multiselect("The lectures' exercises", offered, format_func=lambda n: lecture.LECTURE[n].title,
+                                  key="teacher_lecture_challenges", placeholder="Choose the lectures' figures to beat")
+        right.button("Switch on", key="teacher_lecture_on", disabled=not chosen, icon=":material/flag:",
+                     on_click=as_teacher(lambda code, key: [store.add_lecture_challenge(code, key, n) for n in chosen],
+                                         "The lectures' challenges are on the board."))
+    else:
+        st.caption("The lectures' exercises are measured on their list (names): on this room's words, set "
+                   "challenges of your own.")
+    with st.form("own_challenge", clear_on_submit=True, border=True):
+        st.markdown("**A challenge of your own**")
+        st.text_input("Title", max_chars=limits.MAX_TITLE_CHARS, key="challenge_title",
+                      placeholder="Under 2.2 with at most 5,000 parameters")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.selectbox("Stage", ["any", *STAGE_NAMES], key="challenge_stage",
+                     format_func=lambda s: "any stage" if s == "any" else rooms.STAGE_TITLES[s])
+        c2.number_input("Val loss to beat", 0.5, 5.0, 2.3, 0.01, format="%.2f", key="challenge_target")
+        c3.number_input("Most parameters (0: any)", 0, 10_000_000, 0, 1000, key="challenge_params")
+        c4.number_input("Most seconds (0: any)", 0.0, 3600.0, 0.0, 5.0, key="challenge_seconds")
+        st.form_submit_button("Add the challenge", icon=":material/add:", on_click=add_own_challenge)
+    if board.challenges:
+        names = {c.id: c.title for c in board.challenges}
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("Challenge", list(names), format_func=names.get, key="teacher_challenge")
+        right.button("Remove it", key="teacher_remove_challenge", icon=":material/delete:", args=(chosen,),
+                     on_click=as_teacher(store.remove_challenge, "The challenge was removed."))
+
+
+def set_words(dataset) -> None:
+    as_teacher(lambda code, key: store.set_words(code, key, *room_list(dataset)),
+               f"The room now trains on {dataset.name}.")()
+
+
+def words_tab(room) -> None:
+    st.text(f"The room trains on {room.dataset}" + (" (uploaded)." if room.words is not None else "."))
+    st.caption("Every member's pages train on the room's list, so that the class compares on the same words. "
+               "Runs already on the board stay; a run on the old list is no longer posted.")
+    source = st.radio("Choose", ["A built-in list", "Upload a list"], horizontal=True, key="teacher_words_source",
+                      label_visibility="collapsed")
+    chosen = None
+    if source == "A built-in list":
+        name = st.selectbox("Word list", builtin_files(), format_func=label, key="teacher_words_builtin")
+        chosen = load_builtin(name)
+    else:
+        upload = st.file_uploader("A .txt file, one word per line", type=["txt", "csv", "tsv"],
+                                  key="teacher_words_upload")
+        if upload is not None:
+            try:
+                chosen = load_upload(upload.getvalue(), upload.name)
+            except DataError as e:
+                st.error(f"This file can't be used: {plain(e)}", icon=":material/error:")
+    same = chosen is not None and chosen.fingerprint == room.fingerprint
+    st.button("Use this list for the room", key="teacher_words_set", icon=":material/list_alt:",
+              disabled=chosen is None or same, on_click=set_words, args=(chosen,),
+              help="It is the room's list already." if same else None)
+
+
+def room_tab(room) -> None:
+    if room.closed:
+        st.text("The room is closed: nobody can join, and new runs are not posted.")
+        st.button("Reopen the room", key="teacher_reopen", icon=":material/lock_open:",
+                  on_click=as_teacher(store.set_closed, "The room is open again."), args=(False,))
+    else:
+        st.text("The room is open: students can join, and their runs are posted.")
+        st.button("Close the room", key="teacher_close", icon=":material/lock:",
+                  on_click=as_teacher(store.set_closed, "The room is closed to new members and new runs."),
+                  args=(True,))
+    days = max(0, (room.expires_at - pd.Timestamp.now("UTC").timestamp()) / 86400)
+    st.caption(f"Its code stops working in {days:.0f} days ({limits.ROOM_DAYS} days after it was opened).")
+
+
+def teacher_view(room) -> None:
+    st.header(plain(room.title))
+    projector = st.toggle("Projector view", key="teacher_projector",
+                          help="Show the class only the join code and the board: your controls are hidden.")
+    share_panel(room.code)
+    if not projector:
+        teacher_link_once(room.code)
+        st.subheader("Your controls")
+        st.caption("Only you see these: they need the teacher key.")
+        tabs = st.tabs(["Training now", "Members", "Runs", "Challenges", "Word list", "The room"])
+        with tabs[0]:
+            now_training(room.code)
+        with tabs[1]:
+            members_tab(room.code)
+        with tabs[2]:
+            runs_tab(room.code)
+        with tabs[3]:
+            challenges_tab(room)
+        with tabs[4]:
+            words_tab(room)
+        with tabs[5]:
+            room_tab(room)
+    st.divider()
+    live_board(room.code, None)
+
+
+# --- the student's view and the way in ---------------------------------------------------------
+
+def student_view(room, me) -> None:
+    st.header(plain(room.title))
+    st.text(f"Room {shown_code(room.code)} · you are {me.nickname}")
+    st.markdown("Train on any stage's page: each training you finish goes on this board (untick *Share my runs* "
+                "in the sidebar to keep them to yourself). Everyone trains on the room's list, "
+                f"**{plain(room.dataset)}**.")
+    with st.expander("Your return key: come back on another device", icon=":material/key:",
+                     expanded=st.session_state.pop(JUST_JOINED, False)):
+        st.markdown("This browser brings you back by itself. On another device, open the Class room page and "
+                    "type the room's code and this key under *Come back*. Keep it to yourself: it is what posts "
+                    "runs as you.")
+        st.code(me.token, language=None)
+    live_board(room.code, me)
+
+
+def way_in() -> None:
+    join_tab, back_tab, teacher_tab = st.tabs(["Join a room", "Come back", "Teachers: open a room"])
+    with join_tab, st.form("join", border=False):
+        st.text_input("Room code", value=st.session_state.get(rooms.LINK_CODE, ""), key="join_code", max_chars=16,
+                      placeholder="ACDE-FGHJ", help="Your teacher shows it, or the link you opened holds it.")
+        st.text_input("Nickname", key="join_nickname", max_chars=limits.MAX_NICKNAME_CHARS,
+                      help=f"1 to {limits.MAX_NICKNAME_CHARS} letters, digits, spaces or -_.' ; the whole class "
+                      "sees it on the board.")
+        st.form_submit_button("Join", type="primary", icon=":material/login:", on_click=join)
+    with back_tab, st.form("come_back", border=False):
+        st.caption("Joined on another device? The return key shown there brings you back as the same student.")
+        st.text_input("Room code", value=st.session_state.get(rooms.LINK_CODE, ""), key="back_code", max_chars=16)
+        st.text_input("Return key", key="back_key", type="password", max_chars=32)
+        st.form_submit_button("Come back", icon=":material/history:", on_click=come_back)
+    with teacher_tab:
+        with st.form("open_room", border=False):
+            st.caption(f"The room trains on the list chosen in the sidebar, {plain(current_dataset().name)}; you "
+                       "can change it afterwards. The room lasts "
+                       f"{limits.ROOM_DAYS} days.")
+            st.text_input("Title", key="open_title", max_chars=limits.MAX_TITLE_CHARS,
+                          placeholder="Lecture 2, Tuesday")
+            st.form_submit_button("Open a room", type="primary", icon=":material/meeting_room:", on_click=open_room)
+        with st.expander("Open your room again with its teacher key"), st.form("teach_again", border=False):
+            st.text_input("Room code", key="teach_code", max_chars=16)
+            st.text_input("Teacher key", key="teach_key", type="password", max_chars=32)
+            st.form_submit_button("Open as its teacher", icon=":material/key:", on_click=teach_again)
+
+
+st.title("Class room")
+st.markdown("A room puts a class's trainings side by side: the teacher opens one, everyone joins with its code, "
+            "and every training a member finishes, on any page, goes on the room's board. The scores are the "
+            "server's own, from the trainings it ran.")
+rooms.show_notice()
+
+me, teacher = rooms.seat(), rooms.teaching()
+room = store.room(teacher.code if teacher is not None else me.code) if (me or teacher) else None
+link_code = st.session_state.get(rooms.LINK_CODE)
+if teacher is not None and room is not None:
+    teacher_view(room)
+elif me is not None and room is not None:
+    if link_code and link_code != room.code:
+        st.info("The link you opened is for another room: join it below to leave this one.",
+                icon=":material/info:")
+        way_in()
+    student_view(room, me)
+else:
+    way_in()

@@ -1,0 +1,61 @@
+"""What a class room's members are training on this server right now, for the teacher's view. The
+job board keeps no owner for a job, so a member's job is noted here when the member starts it
+(shared.start_training), by room."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from makemore.serving.jobs import QUEUED, RUNNING, JobBoard, TrainingJob
+
+SEAT = "room_seat"  # session_state: this session's seat in a class room (a kit.rooms_ui.Seat), or absent
+KEPT_PER_ROOM = 300  # the most jobs a room keeps noted (only those still waiting or running are)
+
+
+@dataclass(frozen=True)
+class ClassJob:
+    nickname: str
+    job: TrainingJob
+    started_at: float
+
+
+@st.cache_resource(show_spinner=False)
+def _noted() -> tuple[dict[str, list[ClassJob]], threading.Lock]:
+    return {}, threading.Lock()  # room code -> its members' jobs, oldest first; one for every visitor
+
+
+def note_started(job: TrainingJob) -> None:
+    """Note a job this session just put on the board, when the session is a member of a room."""
+    seat = st.session_state.get(SEAT)
+    if seat is None:
+        return
+    noted, lock = _noted()
+    with lock:
+        # an ended job is done with; the same student asking again for the same job is one line
+        jobs = [j for j in noted.get(seat.code, []) if j.job.active and (j.job, j.nickname) != (job, seat.nickname)]
+        jobs.append(ClassJob(seat.nickname, job, time.time()))
+        noted[seat.code] = jobs[-KEPT_PER_ROOM:]
+
+
+def class_trainings(board: JobBoard, code: str) -> pd.DataFrame:
+    """The room's trainings that are waiting or running now: who, which model, where it is."""
+    noted, lock = _noted()
+    with lock:
+        jobs = [j for j in noted.get(code, []) if j.job.active]
+    rows = []
+    for j in jobs:
+        snap = j.job.snapshot()
+        if snap.status == QUEUED:
+            where = f"waiting: number {board.queue_position(j.job)} in the server's queue"
+        elif snap.status == RUNNING:
+            where = f"training: step {snap.step:,} of {snap.max_steps:,}"
+        else:
+            continue
+        rows.append({"nickname": j.nickname, "model": j.job.model_name, "now": where,
+                     "for": f"{time.time() - j.started_at:.0f} s"})
+    return pd.DataFrame(rows, columns=["nickname", "model", "now", "for"])

@@ -1,0 +1,295 @@
+"""The Class room page and the room parts of every page, under AppTest, on SQLite and on PostgreSQL
+(room_db_url): opening a room, joining it by link or code, posting the server's own results of a
+training, coming back with the return key, the teacher's controls behind the teacher key, and
+hostile input. The cookie that brings a student back in the same browser is tested in Chromium
+(tests/test_browser.py): AppTest cannot send one."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from makemore.data import WordDataset
+from makemore.rooms import RoomStore
+from makemore.rooms.store import NO_SUCH_ROOM
+from makemore.rooms.words import room_list
+
+from conftest import TINY_WORDS
+
+APP = Path(__file__).resolve().parent.parent / "app"
+HOME = str(APP / "Home.py")
+sys.path.insert(0, str(APP))
+from training import shared  # the app's module: the same job board the pages use in this process
+
+CLASS_ROOM = "class_room.py"
+BIGRAM = "stages/bigram.py"
+
+
+@pytest.fixture(autouse=True)
+def rooms_app(monkeypatch, room_db_url):
+    monkeypatch.setenv("MAKEMORE_DB_URL", room_db_url)
+    st.cache_resource.clear()  # the store and the trained models, shared by every AppTest in this process
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def store(room_db_url):
+    opened = RoomStore(room_db_url)
+    yield opened
+    opened.close()
+
+
+def tiny_room(store, title="Tiny words", words=TINY_WORDS):
+    """A room on a short list of its own, so that a training on it takes a moment."""
+    return store.create_room(title, *room_list(WordDataset("tiny.txt", list(words))))
+
+
+def app(query: dict | None = None, page: str | None = CLASS_ROOM) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=60)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
+    if page and not query:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def join(at, code, nickname) -> AppTest:
+    at.text_input(key="join_code").set_value(code)
+    at.text_input(key="join_nickname").set_value(nickname)
+    button(at, "Join").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def student(code, nickname) -> AppTest:
+    """A student who opened the join link and picked a nickname."""
+    at = app({"room": code})
+    at.text_input(key="join_nickname").set_value(nickname)
+    button(at, "Join").click().run()
+    assert not errors(at), errors(at)
+    return at
+
+
+def train_bigram(at, seed: int | None = None) -> AppTest:
+    """Open the bigram page (it trains its network at once), with another seed if given: a run of its own."""
+    at.switch_page(BIGRAM).run()
+    if seed is not None:
+        at.number_input(key="bigram_seed").set_value(seed).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def board_runs(at):
+    """The rows of the board's newest-runs table (the first with a run's columns), None when it has none."""
+    at.switch_page(CLASS_ROOM).run()
+    tables = [d.value for d in at.dataframe if {"posted", "nickname", "settings"} <= set(d.value.columns)]
+    return tables[0] if tables else None
+
+
+def my_results(at):
+    return [run.result for run in at.session_state["my_runs"].values()]
+
+
+def test_a_join_link_brings_a_student_to_the_class_room_with_the_code_filled_in(store):
+    opened = tiny_room(store)
+    at = app({"room": opened.code.lower()})  # as a phone's keyboard may type it
+    assert at.text_input(key="join_code").value == opened.code
+    at.text_input(key="join_nickname").set_value("ada")
+    button(at, "Join").click().run()
+    assert next(s.value for s in at.success).startswith("Welcome, ada.")
+    assert "You are ada" in texts(at)
+    assert any(opened.code[:4] in t for t in texts(at))  # the sidebar's room line, on every page
+    at.switch_page("landing.py").run()
+    assert "You are ada" in texts(at)
+    button(at, "Leave").click().run()
+    assert "You are ada" not in texts(at) and "room_seat" not in at.session_state
+
+
+def test_two_students_in_a_room_see_each_others_runs_with_the_servers_numbers_and_another_room_sees_none(store):
+    opened, other = tiny_room(store), tiny_room(store, "Another class")
+    ada, bob = student(opened.code, "ada"), student(opened.code, "bob")
+    train_bigram(ada)
+    train_bigram(bob, seed=7)  # ada's run is in memory: bob only looks at it; a seed of his own is his run
+    stranger = student(other.code, "cy")
+
+    rows = board_runs(ada)
+    assert sorted(rows["nickname"]) == ["ada", "bob"]
+    posted = {r.nickname: r for r in store.board(opened.code).runs}
+    assert posted["ada"].val_loss == my_results(ada)[0].val_loss  # the server's TrainResult, as trained
+    assert posted["bob"].params == my_results(bob)[-1].params and posted["bob"].stage == "bigram"
+    assert posted["bob"].settings["training"]["seed"] == 7 and posted["bob"].link.startswith("stages/bigram.py")
+    scatter = [json.loads(c.proto.spec) for c in ada.get("vega_lite_chart")]
+    assert any(s.get("title") == "Every run in the room: val loss against parameters" for s in scatter)
+    assert board_runs(stranger) is None and store.board(other.code).runs == []
+
+
+def test_a_returning_student_with_the_return_key_keeps_the_nickname_and_the_runs(store):
+    opened = tiny_room(store)
+    ada = train_bigram(student(opened.code, "ada"))
+    token = ada.session_state["room_seat"].token
+    again = app()  # another device: no cookie, no session
+    again.text_input(key="back_code").set_value(opened.code)
+    again.text_input(key="back_key").set_value(token)
+    button(again, "Come back").click().run()
+    assert "You are ada" in texts(again)
+    assert list(board_runs(again)["nickname"]) == ["ada"]
+    mine = [d.value for d in again.dataframe if "settings" in d.value.columns]
+    assert len(mine) >= 2 and len(mine[-1]) == 1  # "Your runs" holds ada's run
+    # a nickname alone gets nothing: somebody else typing "ada" is told to pick another
+    join(app(), opened.code, "Ada")
+    assert store.board(opened.code).members[0].nickname == "ada" and len(store.board(opened.code).members) == 1
+
+
+def test_unticking_share_posts_nothing(store):
+    opened = tiny_room(store)
+    ada = student(opened.code, "ada")
+    ada.checkbox(key="room_share").uncheck().run()
+    train_bigram(ada)
+    assert len(my_results(ada)) == 1 and store.board(opened.code).runs == []
+
+
+def test_a_run_on_other_words_than_the_rooms_is_not_posted(store):
+    # a room on a list this server no longer has (its data/ changed): the pages train on the picker's list
+    # meanwhile, and those runs stay off the board
+    opened = store.create_room("Old list", "gone.txt", "0" * 16, None)
+    ada = student(opened.code, "ada")
+    assert any("does not have" in w.value for w in ada.warning)
+    ada.query_params["bigram_steps"] = "10"  # the lectures' names, in a few steps
+    train_bigram(ada)
+    assert len(my_results(ada)) == 1 and store.board(opened.code).runs == []
+
+
+def test_a_wrong_or_closed_code_is_refused_in_words(store):
+    at = join(app(), "QQQQ-QQQQ", "ada")
+    assert errors(at) == [NO_SUCH_ROOM]
+    at = join(app({"room": "NOTAROOM"}), "NOTAROOM", "ada")
+    assert errors(at) == [NO_SUCH_ROOM] and "room_seat" not in at.session_state
+    opened = tiny_room(store)
+    store.set_closed(opened.code, opened.teacher_key, True)
+    assert "closed" in errors(join(app(), opened.code, "ada"))[0]
+
+
+HOSTILE = {
+    "<script>alert(1)</script>": "may hold",
+    "**bold** [link](http://x)": "may hold",
+    "ada\u202eevil": "U+202E",
+    "a\x00b": "U+0000",
+    "     ": "at least one",
+    "'; DROP TABLE members; --": "may hold",
+}
+
+
+def test_hostile_nicknames_are_refused_with_a_message_and_an_odd_one_is_shown_as_plain_text(store):
+    opened = tiny_room(store)
+    at = app()
+    for nickname, said in HOSTILE.items():
+        join(at, opened.code, nickname)
+        assert len(errors(at)) == 1 and said in errors(at)[0].replace("\\", ""), (nickname, errors(at))
+    assert store.board(opened.code).members == []
+    join(at, opened.code, "_Robert'--")  # Markdown would read _ as emphasis: text elements show it as typed
+    assert "You are _Robert'--" in texts(at)
+    assert all("_Robert'--" not in m.value for m in at.markdown)
+    long = join(app(), opened.code, "y" * 10_000)  # the field keeps the first 24 characters, as a browser's does
+    assert "You are " + "y" * 24 in texts(long)
+
+
+def test_a_teacher_opens_a_room_with_its_code_link_qr_and_a_teacher_link_shown_once():
+    at = app()
+    at.text_input(key="open_title").set_value("<b>Lecture</b>")
+    button(at, "Open a room").click().run()
+    assert "may hold" in errors(at)[0]
+    at.text_input(key="open_title").set_value("Lecture 2, Tuesday")
+    button(at, "Open a room").click().run()
+    teacher = at.session_state["room_teaching"]
+    codes = [c.value for c in at.code]
+    assert f"http://localhost:8501/?room={teacher.code}" in codes  # the join link (MAKEMORE_APP_URL unset)
+    assert any(f"teacher={teacher.key}" in c for c in codes)
+    assert [i.captions for i in at.get("image")] == [["Scan to join"]]  # the QR code of the join link
+    assert any("shown only now" in w.value for w in at.warning)
+    assert "teacher" not in at.query_params
+    button(at, "I have kept it safe").click().run()
+    assert not any(teacher.key in c.value for c in at.code)
+    assert at.get("download_button")  # every run as CSV
+    # the room is on the lectures' list (the sidebar's default): their exercises can be switched on
+    at.multiselect(key="teacher_lecture_challenges").select("mlp").run()
+    button(at, "Switch on").click().run()
+    assert not errors(at), errors(at)
+    challenges = next(d.value for d in at.dataframe if "first met by" in d.value.columns)
+    assert len(challenges) == 1 and challenges["first met by"][0] == "—"
+
+
+def test_teacher_controls_need_the_key_and_the_key_leaves_the_address(store):
+    opened = tiny_room(store)
+    ada = student(opened.code, "ada")
+    assert not any(b.label in ("Close the room", "Remove this run") for b in ada.button)
+    assert "Your controls" not in [h.value for h in ada.subheader]
+
+    wrong = app({"room": opened.code, "teacher": "NOTTHEKEY"})
+    assert errors(wrong) == ["That teacher key does not open this room."]
+    assert "teacher" not in wrong.query_params and "room_teaching" not in wrong.session_state
+
+    right = app({"room": opened.code, "teacher": opened.teacher_key})
+    assert "teacher" not in right.query_params and right.query_params["room"] == opened.code
+    assert "Your controls" in [h.value for h in right.subheader]
+    assert not any(opened.teacher_key in c.value for c in right.code)  # not shown again from a link
+    button(right, "Close the room").click().run()
+    assert store.room(opened.code).closed
+
+
+def test_a_met_challenge_names_who_met_it_first_and_the_teacher_can_remove_runs_and_members(store):
+    opened = tiny_room(store)
+    teacher = app({"room": opened.code, "teacher": opened.teacher_key})
+    teacher.text_input(key="challenge_title").set_value("Beat a uniform guess")
+    teacher.number_input(key="challenge_target").set_value(3.2)
+    teacher.selectbox(key="challenge_stage").set_value("bigram")
+    button(teacher, "Add the challenge").click().run()
+    assert not errors(teacher), errors(teacher)
+
+    train_bigram(student(opened.code, "ada"))
+    teacher.run()
+    challenges = next(d.value for d in teacher.dataframe if "first met by" in d.value.columns)
+    assert challenges["first met by"][0] == "ada"
+    assert "ada" in store.export_csv(opened.code)
+
+    button(teacher, "Remove this run").click().run()
+    assert store.board(opened.code).runs == []
+    button(teacher, "Remove from the room").click().run()
+    assert store.board(opened.code).members == []
+
+
+def test_the_teacher_sees_what_the_class_is_training_now(store):
+    opened = tiny_room(store)
+    teacher = app({"room": opened.code, "teacher": opened.teacher_key})
+    ada = student(opened.code, "ada")
+    ada.switch_page("stages/mlp.py").run()
+    ada.select_slider(key="mlp_steps").set_value(200_000).run()  # long enough to be seen training
+    ada.button(key="mlp_train").click().run()
+    job = next(j for j in shared.job_board()._jobs.values() if j.active)
+    try:
+        teacher.run()
+        now = next(d.value for d in teacher.dataframe if "now" in d.value.columns)
+        assert list(now["nickname"]) == ["ada"] and list(now["model"]) == ["mlp"]
+        assert now["now"][0].startswith(("training", "waiting"))
+    finally:
+        job.stop()
+        assert job.wait(60)
+    teacher.run()
+    assert not [d.value for d in teacher.dataframe if "now" in d.value.columns]
