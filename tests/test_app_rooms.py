@@ -293,3 +293,16 @@ def test_the_teacher_sees_what_the_class_is_training_now(store):
         assert job.wait(60)
     teacher.run()
     assert not [d.value for d in teacher.dataframe if "now" in d.value.columns]
+
+
+def test_the_store_comes_from_the_apps_secrets_when_no_url_is_set(monkeypatch, room_db_url, store):
+    """Community Cloud's way: [connections.classroom] url in the app's secrets names the database."""
+    monkeypatch.delenv("MAKEMORE_DB_URL")
+    new = tiny_room(store, title="From the secrets")
+    at = AppTest.from_file(HOME, default_timeout=60)
+    at.secrets["connections"] = {"classroom": {"url": room_db_url}}
+    at.query_params["room"] = new.code
+    at.run()
+    assert at.text_input(key="join_code").value == new.code
+    join(at, new.code, "ada")  # found: the room is only in the secrets' database, not in the default one
+    assert next(s.value for s in at.success).startswith("Welcome, ada.")

@@ -349,10 +349,12 @@ def test_every_new_model_trains_saves_and_samples_from_the_command_line(capsys, 
 
 
 def readme_commands() -> list[list[str]]:
-    """Every `python -m makemore ...` line of README.md as argv (continued lines joined, comments cut)."""
+    """Every `python -m makemore ...` line of README.md as argv (continued lines joined, comments and
+    a redirection of the output cut)."""
     text = (REPO / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
-    return [shlex.split(line.split("python -m makemore", 1)[1], comments=True)
-            for line in text.splitlines() if line.strip().startswith("python -m makemore")]
+    commands = [shlex.split(line.split("python -m makemore", 1)[1], comments=True)
+                for line in text.splitlines() if line.strip().startswith("python -m makemore")]
+    return [argv[: argv.index(">")] if ">" in argv else argv for argv in commands]
 
 
 def in_repository(path: str) -> bool:

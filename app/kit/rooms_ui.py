@@ -11,6 +11,7 @@ posts as that student; a nickname alone gets nothing.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -66,8 +67,18 @@ def _store(url: str) -> RoomStore:
 
 
 def room_store() -> RoomStore:
-    """The server's room store (MAKEMORE_DB_URL, else a SQLite file in the cache), one for every visitor."""
-    return _store(default_url())
+    """The server's room store, one for every visitor: MAKEMORE_DB_URL, else the app's secrets'
+    [connections.classroom] url (st.connection's convention; how Community Cloud is given a hosted
+    PostgreSQL), else a SQLite file in the model cache folder."""
+    return _store(os.environ.get("MAKEMORE_DB_URL", "").strip() or secrets_url() or default_url())
+
+
+def secrets_url() -> str | None:
+    try:
+        url = st.secrets.get("connections", {}).get("classroom", {}).get("url")
+    except Exception:  # no secrets file at all, or one that is not TOML: Streamlit says so in the log
+        return None
+    return url.strip() if isinstance(url, str) and url.strip() else None
 
 
 def seat() -> Seat | None:
