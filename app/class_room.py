@@ -10,7 +10,7 @@ import streamlit as st
 import charts
 from kit import rooms_ui as rooms
 from kit.datasets_ui import builtin_files, current_dataset, label, load_builtin, load_upload
-from kit.widgets import plain
+from kit.plain_text import plain
 from makemore import limits
 from makemore.data import DataError
 from makemore.rooms import RoomError

@@ -6,7 +6,7 @@ import streamlit as st
 
 from makemore import limits
 from makemore.data import DataError, WordDataset
-from kit.widgets import plain
+from kit.plain_text import plain
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DESCRIPTIONS = {  # shown in the picker; a new file in data/ appears under its own name

@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
-import qrcode
 import streamlit as st
 
 from makemore import limits
@@ -27,10 +26,8 @@ from makemore.rooms import links as room_links
 from makemore.rooms.store import NO_SUCH_ROOM
 from makemore.rooms.text import normal_code, shown_code
 from makemore.rooms.words import room_dataset
-from makemore.runs import Run as RunSpec
 from kit.datasets_ui import load_builtin
-from kit.links import run_link
-from kit.widgets import plain
+from kit.plain_text import plain
 from registry import STAGES, Stage
 from training.classwork import SEAT
 
@@ -183,8 +180,10 @@ def _write_cookie(value: str) -> None:
 def current_room() -> Room | None:
     """The room this session is in or runs, checked against the store on every run: a removed student
     or a room gone stops being shown."""
-    store = room_store()
     mine = seat()
+    if mine is None and teaching() is None:
+        return None  # most visitors: the database is not opened for them
+    store = room_store()
     if mine is not None and store.member(mine.code, mine.token) is None:
         st.session_state.pop(SEAT)
         st.session_state[COOKIE_TO_WRITE] = ""
@@ -253,6 +252,9 @@ STAGE_TITLES = {stage_id(s): s.title for s in STAGES}
 def run_page_link(model_name: str, model_config, train_config) -> str:
     """The page and query that reopen this setting ("stages/mlp.py?mlp_hidden=64"); the page alone
     when its widgets cannot set it."""
+    from kit.links import run_link  # imported here, with the runs: they bring torch (a trained run has it loaded)
+    from makemore.runs import Run as RunSpec
+
     stage = stage_of(model_name)
     try:
         link = run_link(RunSpec(model_name, model_config, train_config))
@@ -272,6 +274,8 @@ def post_to_room(run) -> None:
     room = store.room(mine.code)
     if room is None or room.fingerprint != run.fingerprint:
         return
+    from makemore.runs import Run as RunSpec
+
     spec = RunSpec(run.model_name, run.model_config, run.train_config)
     posted = PostedRun(stage=stage_id(stage), model=run.model_name, run_key=run.ident, settings=spec.to_dict(),
                        fingerprint=run.fingerprint, val_loss=run.result.val_loss, params=run.result.params,
@@ -312,6 +316,8 @@ def page_url(link: str) -> str:
 @st.cache_data(max_entries=256, show_spinner=False)
 def qr_png(url: str) -> bytes:
     """The join link as a QR code, a PNG big enough for the back row to read off a projector."""
+    import qrcode  # only the teacher's page draws one
+
     code = qrcode.QRCode(box_size=12, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(url)
     code.make(fit=True)

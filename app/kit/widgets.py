@@ -2,7 +2,6 @@
 the model's source in an expander, the message for a diverged training."""
 
 import inspect
-import re
 import threading
 
 import pandas as pd
@@ -128,13 +127,3 @@ def show_source(*objects, title: str = "The model's source code") -> None:
 def diverged(e: FloatingPointError) -> None:
     st.error(f"Training went off the rails: {e}. Lower the learning rate and train again.")
 
-
-MARKUP = re.compile(r"([\\`*_\[\]<>#~$|]|:(?=\S))")  # Markdown's marks, HTML, :emoji: and :color[...]
-LINE_MARK = re.compile(r"^(\s*)([-+=]|\d+\.)", re.MULTILINE)  # a list or a heading, where a line starts
-
-
-def plain(text) -> str:
-    """Text a person typed (a room's title, a file's name), for an element that reads Markdown (a
-    heading, a message, a caption): shown as written, never as markup."""
-    return LINE_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2),
-                         MARKUP.sub(r"\\\1", str(text)))

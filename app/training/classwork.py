@@ -7,11 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from makemore.serving.jobs import QUEUED, RUNNING, JobBoard, TrainingJob
+if TYPE_CHECKING:  # the jobs bring torch: every page's sidebar reads SEAT, the home page needs no torch
+    from makemore.serving.jobs import JobBoard, TrainingJob
 
 SEAT = "room_seat"  # session_state: this session's seat in a class room (a kit.rooms_ui.Seat), or absent
 KEPT_PER_ROOM = 300  # the most jobs a room keeps noted (only those still waiting or running are)
@@ -44,6 +46,7 @@ def note_started(job: TrainingJob) -> None:
 
 def class_trainings(board: JobBoard, code: str) -> pd.DataFrame:
     """The room's trainings that are waiting or running now: who, which model, where it is."""
+    from makemore.serving.jobs import QUEUED, RUNNING
     noted, lock = _noted()
     with lock:
         jobs = [j for j in noted.get(code, []) if j.job.active]

@@ -5,8 +5,7 @@ lectures' list (data/names.txt), where that figure was measured. The targets are
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from makemore.models import MODELS
+from functools import cache
 
 # makemore.py's Transformer reaches 2.085; a smaller one that still gets under this is the exercise
 SMALL_TRANSFORMER_TARGET = 2.05
@@ -20,7 +19,10 @@ class LectureChallenge:
     smallest: bool = False  # the best run is the one with the fewest parameters
 
 
+@cache
 def _lecture_challenges() -> dict[str, LectureChallenge]:
+    from makemore.models import MODELS  # imported here: the models bring torch, which a room's page does not need
+
     found = {}
     for name, spec in MODELS.items():
         if spec.lecture is not None and spec.lecture.val_loss is not None:
@@ -32,7 +34,11 @@ def _lecture_challenges() -> dict[str, LectureChallenge]:
     return found
 
 
-LECTURE = _lecture_challenges()
+def __getattr__(name: str):
+    # LECTURE is built when first read, so that importing the rooms (every page's sidebar does) costs no torch
+    if name == "LECTURE":
+        return _lecture_challenges()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lecture_fingerprint() -> str:
