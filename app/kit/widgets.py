@@ -126,4 +126,3 @@ def show_source(*objects, title: str = "The model's source code") -> None:
 
 def diverged(e: FloatingPointError) -> None:
     st.error(f"Training went off the rails: {e}. Lower the learning rate and train again.")
-
