@@ -146,16 +146,18 @@ from streamlit.testing.v1 import AppTest
 home = AppTest.from_file({home!r}, default_timeout=120)
 home.run()
 assert not home.exception, [e.value for e in home.exception]
-print(json.dumps({{"torch": "torch" in sys.modules, "charts": len(home.get("vega_lite_chart"))}}))
+print(json.dumps({{"torch": "torch" in sys.modules, "sqlalchemy": "sqlalchemy" in sys.modules,
+                  "charts": len(home.get("vega_lite_chart"))}}))
 """
 
 
 def test_the_home_page_imports_no_torch_so_a_first_visitor_does_not_wait_for_it():
     """Every page's sidebar (the dataset picker, the class room's line) runs before the home page:
-    none of it may bring torch, which the warm-up imports in the background (seconds on a cold server)."""
+    none of it may bring torch, which the warm-up imports in the background (seconds on a cold server),
+    nor the class rooms' SQL store, which a visitor outside a room never opens."""
     script = HOME_ALONE.format(root=str(ROOT), app=str(ROOT / "app"), home=str(ROOT / "app" / "Home.py"))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
                           env={**os.environ, "MAKEMORE_WARMUP": "0"}, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["charts"] >= 1 and not seen["torch"], seen
+    assert seen["charts"] >= 1 and not seen["torch"] and not seen["sqlalchemy"], seen

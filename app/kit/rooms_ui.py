@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,15 +22,16 @@ import streamlit as st
 
 from makemore import limits
 from makemore.data import DataError, WordDataset
-from makemore.rooms import Board, PostedRun, Room, RoomError, RoomRun, RoomStore, default_url
 from makemore.rooms import links as room_links
-from makemore.rooms.store import NO_SUCH_ROOM
 from makemore.rooms.text import normal_code, shown_code
 from makemore.rooms.words import room_dataset
 from kit.datasets_ui import load_builtin
 from kit.plain_text import plain
 from registry import STAGES, Stage
 from training.classwork import SEAT
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, 0.3 s) is imported when a visitor first needs it: most never do
+    from makemore.rooms import Board, Room, RoomRun, RoomStore
 
 CLASS_ROOM_PAGE = "class_room.py"
 COOKIE = "makemore_room"  # "CODE.TOKEN": the student's seat, for a tab opened later in this browser
@@ -60,6 +62,8 @@ class Teaching:
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> RoomStore:
+    from makemore.rooms import RoomStore
+
     return RoomStore(url)
 
 
@@ -67,6 +71,8 @@ def room_store() -> RoomStore:
     """The server's room store, one for every visitor: MAKEMORE_DB_URL, else the app's secrets'
     [connections.classroom] url (st.connection's convention; how Community Cloud is given a hosted
     PostgreSQL), else a SQLite file in the model cache folder."""
+    from makemore.rooms import default_url
+
     return _store(os.environ.get("MAKEMORE_DB_URL", "").strip() or secrets_url() or default_url())
 
 
@@ -128,6 +134,8 @@ def arrive(class_room: st.Page, here: st.Page) -> None:
 
 
 def take_teacher_key(code: str, key: str) -> bool:
+    from makemore.rooms.store import NO_SUCH_ROOM
+
     store = room_store()
     if store.is_teacher(code, key):
         room = store.room(code)
@@ -274,6 +282,7 @@ def post_to_room(run) -> None:
     room = store.room(mine.code)
     if room is None or room.fingerprint != run.fingerprint:
         return
+    from makemore.rooms import PostedRun, RoomError
     from makemore.runs import Run as RunSpec
 
     spec = RunSpec(run.model_name, run.model_config, run.train_config)

@@ -7,19 +7,18 @@ import pandas as pd
 import streamlit as st
 
 import charts
+from kit.bigram_numbers import counts_nll
 from kit.datasets_ui import current_dataset
 from kit.model_controls import BOUND, initial, model_setting
 from kit.results import add_my_run
 from kit.training_ui import check_link, checked, meta, train_setting
 from kit.widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from training.shared import trained
-from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramNN,
                                     BigramNNConfig, learned_vs_counted)
 from makemore.sample import generate
 from makemore.runs import Run
-from makemore.train import evaluate
 
 SPEC = MODELS["bigram-nn"]
 # optimizer -> the learning rate that suits it on this model: the fast recipe's (AdamW) and the
@@ -40,13 +39,6 @@ SETTINGS = [
     train_setting("bigram_wd", "weight_decay", NETWORK.weight_decay, WEIGHT_DECAYS),
     train_setting("bigram_seed", "seed", NETWORK.seed),
 ]
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def counts_nll(fingerprint: str, alpha: float, split: str, _dataset: WordDataset, _counts) -> float:
-    """The counts' NLL on a split at this α: the same for every visitor, so evaluated once."""
-    X, Y = _dataset.examples(split, 1)
-    return evaluate(_counts.with_alpha(alpha), X, Y)
 
 
 dataset = current_dataset()

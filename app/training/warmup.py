@@ -33,7 +33,7 @@ GIVE_WAY_SECONDS = 10.0  # longer than a cold page run on a busy server; short e
 # A visitor's click may bring more than one script run a moment apart (a rerun, a page switch): the
 # warm-up waits for a quiet moment this long, not only for the end of a run (without it, the home
 # page's first visit was slower than with no warm-up at all).
-QUIET_SECONDS = 1.0
+QUIET_SECONDS = 0.3
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _runs = 0  # script runs going on now
@@ -123,6 +123,7 @@ def import_pages_dependencies() -> None:
     import makemore.models.recurrent  # noqa: F401
     import makemore.models.transformer  # noqa: F401
     import makemore.models.wavenet  # noqa: F401
+    import makemore.rooms.store  # noqa: F401
 
 
 def default_dataset():
@@ -140,18 +141,19 @@ def default_dataset():
 def first_torch_and_altair_calls() -> None:
     """torch's first forward pass over a large batch took a second more than its second (thread
     pool and kernel set-up), Altair's first validation of a layered chart 0.4 s more: pay both here,
-    with the Bigram page's own calls (its counts evaluated; its heatmap)."""
+    with the Bigram page's own calls (its counts' losses, into the page's cache; its heatmap)."""
     import pandas as pd
 
     import charts
+    from kit.bigram_numbers import counts_nll
     from makemore.serving.cache import DiskCache, load_or_train
     from makemore.models import MODELS
-    from makemore.train import evaluate
 
     dataset = default_dataset()
     counts = load_or_train(dataset, MODELS["bigram"].default_run(),
                            cache=DiskCache()).model  # counting takes a moment: never a long training
-    evaluate(counts, *dataset.examples("train", 1))
+    for alpha, split in ((counts.alpha, "train"), (counts.alpha, "val"), (0.0, "train")):  # the page's three
+        counts_nll(dataset.fingerprint, alpha, split, dataset, counts)
     cells = pd.DataFrame([("a", "b", "ab", 1, 0.5), ("b", "a", "ba", 2, 0.5)],
                          columns=["prev", "next", "pair", "count", "prob"])
     charts.pair_heatmap(cells).to_dict()

@@ -9,16 +9,14 @@ default, or a school's PostgreSQL server.
     store.board(opened.code)                           # leaderboards, runs, challenges
 """
 
-from makemore.rooms.store import (
-                                  Board,
-                                  Member,
-                                  NewRoom,
-                                  PostedRun,
-                                  Room,
-                                  RoomError,
-                                  RoomRun,
-                                  RoomStore,
-                                  default_url,
-)
-
 __all__ = ["Board", "Member", "NewRoom", "PostedRun", "Room", "RoomError", "RoomRun", "RoomStore", "default_url"]
+
+
+def __getattr__(name: str):
+    # The store brings SQLAlchemy (0.3 s): its names are read from it when first used, so that the
+    # room's links and text helpers (every page's sidebar) import without it.
+    if name in __all__:
+        from makemore.rooms import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
