@@ -311,6 +311,19 @@ def test_build_examples_gives_one_pair_per_character_plus_the_end(tiny_words):
     assert (X == 0).all(dim=1).sum().item() == len(tiny_words)  # one fresh start per word
 
 
+def test_build_examples_windows_never_reach_into_the_word_before():
+    """Each word's windows start from boundary tokens, however long the word before it was."""
+    words = ["ab", "abcabcabc", "c", "bca"]
+    vocab = Vocab.from_words(words)
+    X, Y = build_examples(words, vocab, block_size=4)
+    expected = []
+    for word in words:
+        padded = "...." + word + "."
+        expected += [(padded[i:i + 4], padded[i + 4]) for i in range(len(word) + 1)]
+    assert [(vocab.decode(x), vocab.decode([y])) for x, y in zip(X, Y)] == expected
+    assert X.is_contiguous()
+
+
 def test_build_examples_of_no_words_is_empty():
     X, Y = build_examples([], Vocab(tuple("ab")), block_size=3)
     assert X.shape == (0, 3) and Y.shape == (0,)
