@@ -158,8 +158,8 @@ def now_training(code: str) -> None:
     frame = class_trainings(job_board(), code)
     waiting = int(frame["now"].str.startswith("waiting").sum())
     st.caption(f"{len(frame) - waiting} training now, {waiting} waiting for a free core "
-               f"(this server trains {limits.MAX_CONCURRENT_TRAININGS} at a time). Quick models (the bigram) "
-               "train within their page and are not listed.")
+               f"(this server trains {limits.MAX_CONCURRENT_TRAININGS} at a time; quick models, the bigram, "
+               "train within their page and need no place).")
     if len(frame):
         st.dataframe(frame, hide_index=True, width="stretch")
 

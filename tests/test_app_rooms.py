@@ -6,6 +6,7 @@ hostile input. The cookie that brings a student back in the same browser is test
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,41 @@ def test_the_teacher_sees_what_the_class_is_training_now(store):
     finally:
         job.stop()
         assert job.wait(60)
+    teacher.run()
+    assert not [d.value for d in teacher.dataframe if "now" in d.value.columns]
+
+
+def test_the_teacher_sees_a_bigram_network_training_within_its_page(store, monkeypatch):
+    """The bigram network trains within the student's own page run, not on the job board: it is
+    listed too. The student's run is held at its third step (a gate around the real training) while
+    the teacher looks."""
+    opened = tiny_room(store)
+    teacher = app({"room": opened.code, "teacher": opened.teacher_key})
+    ada = student(opened.code, "ada")
+    reached, release = threading.Event(), threading.Event()
+    real = shared.load_or_train
+
+    def gated(dataset, run, callback=None, **kwargs):
+        def held(progress):
+            answer = callback(progress)  # the page's own: its bar, and the class room's note
+            if progress.step == 3:
+                reached.set()
+                release.wait(60)
+            return answer
+        return real(dataset, run, callback=held if callback else None, **kwargs)
+
+    monkeypatch.setattr(shared, "load_or_train", gated)
+    training = threading.Thread(target=train_bigram, args=(ada, 5))
+    training.start()
+    try:
+        assert reached.wait(60), "the bigram network did not start training"
+        teacher.run()
+        now = next(d.value for d in teacher.dataframe if "now" in d.value.columns)
+        assert list(now["nickname"]) == ["ada"] and list(now["model"]) == ["bigram-nn"]
+        assert now["now"][0].startswith("training within its page: step 3 of")
+    finally:
+        release.set()
+        training.join(120)
     teacher.run()
     assert not [d.value for d in teacher.dataframe if "now" in d.value.columns]
 

@@ -187,6 +187,45 @@ def test_a_run_no_page_can_set_is_refused_with_a_reason():
         links.run_link(Run("mlp", MLPConfig(), dataclasses.replace(MODELS["mlp"].fast_training(), lr_floor=0.5)))
 
 
+BIGRAM_RUNS = {"counts": MODELS["bigram"].default_run(), "network": MODELS["bigram-nn"].default_run(),
+               "lecture": MODELS["bigram-nn"].lecture_run(),
+               "own": Run("bigram-nn", MODELS["bigram-nn"].config(),
+                          links.bigram_training("sgd", 10.0, 30, 0.01, 7))}
+
+
+@pytest.mark.parametrize("run", BIGRAM_RUNS.values(), ids=BIGRAM_RUNS.keys())
+def test_a_bigram_run_links_to_the_bigram_page_with_parameters_it_accepts(run):
+    link = links.run_link(run)
+    assert link.page == "stages/bigram.py"
+    values, problems, unknown = parse_query(link.params, links.bigram_settings())
+    assert problems == [] and unknown == [], (problems, unknown)
+
+
+def test_a_bigram_training_the_page_cannot_set_is_refused():
+    run = MODELS["bigram-nn"].default_run()
+    with pytest.raises(ValueError, match="learning rate"):
+        links.run_link(dataclasses.replace(run, train_config=dataclasses.replace(run.train_config, lr=0.0123)))
+    with pytest.raises(ValueError, match="cannot set this training"):
+        links.run_link(dataclasses.replace(run, train_config=dataclasses.replace(run.train_config, batch_size=32)))
+
+
+def test_opening_a_bigram_network_runs_link_gives_the_page_of_the_same_run(monkeypatch):
+    runs = []
+    original = shared.trained
+
+    def spy(dataset, run):
+        runs.append(run)
+        return original(dataset, run)
+
+    monkeypatch.setattr(shared, "trained", spy)
+    own = BIGRAM_RUNS["own"]
+    link = links.run_link(own)
+    assert link.params == {"bigram_optimizer": "SGD (the lecture's)", "bigram_lr": "10.0", "bigram_steps": "30",
+                           "bigram_wd": "0.01", "bigram_seed": "7"}
+    open_app(link.page, link.params)
+    assert runs[-1] == own
+
+
 @pytest.fixture
 def asked(monkeypatch):
     """The runs the pages' trained_live is asked for: the run a page shows, or would train."""

@@ -17,8 +17,8 @@ from makemore.models import MODELS
 from makemore.runs import Run
 from makemore.train import TrainConfig
 from kit.model_controls import ModelSetting, model_setting
-from kit.training_ui import (BATCH_SIZES, LEARNING_RATES, RECIPE, STEPS, WEIGHT_DECAYS, WIDGET_FIELDS, details,
-                             training_settings, training_values)
+from kit.training_ui import (BATCH_SIZES, LEARNING_RATES, RECIPE, STEPS, WEIGHT_DECAYS, WIDGET_FIELDS, checked,
+                             details, train_setting, training_settings, training_values)
 from kit.urlstate import Setting
 
 
@@ -65,6 +65,64 @@ PAGES: dict[str, PageModel] = {
 }
 
 
+# The Bigram page: its counts have one slider (α), and its network trains on the full batch with
+# widgets of its own (two optimizers, full-batch steps) rather than a training page's. They are set
+# here, as PAGES sets the others, so that the page and its links cannot drift apart.
+BIGRAM_PAGE = "stages/bigram.py"
+BIGRAM_ALPHA = model_setting("bigram", "alpha", key="bigram_alpha")
+BIGRAM_OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD (the lecture's)"}  # as shown, and written in the URL
+BIGRAM_LEARNING_RATES = checked("lr", (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0))
+BIGRAM_WEIGHT_DECAYS = checked("weight_decay", (0.0, 0.001, 0.01, 0.1))
+BIGRAM_STEPS = dict(lo=10, hi=500, step=10)  # each on the full training set
+
+
+def bigram_network_training() -> TrainConfig:
+    """The network's training at the page's defaults (the fast recipe), which its widgets change."""
+    return MODELS["bigram-nn"].fast_training()
+
+
+def bigram_settings() -> list[Setting]:
+    """What the Bigram page's address may hold: α, then the network's training."""
+    network = bigram_network_training()
+    return [
+        BIGRAM_ALPHA.url_setting(),
+        train_setting("bigram_optimizer", "optimizer", BIGRAM_OPTIMIZERS[network.optimizer],
+                      tuple(BIGRAM_OPTIMIZERS.values())),
+        train_setting("bigram_lr", "lr", network.lr, BIGRAM_LEARNING_RATES),
+        train_setting("bigram_steps", "max_steps", network.max_steps, lo=BIGRAM_STEPS["lo"], hi=BIGRAM_STEPS["hi"]),
+        train_setting("bigram_wd", "weight_decay", network.weight_decay, BIGRAM_WEIGHT_DECAYS),
+        train_setting("bigram_seed", "seed", network.seed),
+    ]
+
+
+def bigram_training(optimizer: str, lr: float, max_steps: int, weight_decay: float, seed: int) -> TrainConfig:
+    """The network's training as the page's widgets set it."""
+    return dataclasses.replace(bigram_network_training(), optimizer=optimizer, lr=lr, max_steps=max_steps,
+                               weight_decay=weight_decay, seed=int(seed))
+
+
+def _bigram_link(run: Run) -> Link:
+    spec = MODELS[run.model_name]
+    if run.model_name == "bigram":  # the counts: only α, with nothing trained
+        if run.train_config != spec.default_run().train_config:
+            raise ValueError("the bigram page counts with no training settings")
+        return Link(BIGRAM_PAGE, _params(bigram_settings()[:1], {BIGRAM_ALPHA.key: run.model_config.alpha}))
+    if run.model_config != spec.config():
+        raise ValueError("the bigram page has no widget for the network's initial weight scale")
+    config = run.train_config
+    steps = BIGRAM_STEPS
+    if (config.optimizer not in BIGRAM_OPTIMIZERS or config.lr not in BIGRAM_LEARNING_RATES
+            or config.weight_decay not in BIGRAM_WEIGHT_DECAYS
+            or not steps["lo"] <= config.max_steps <= steps["hi"] or config.max_steps % steps["step"]):
+        raise ValueError("the bigram page's widgets have no such optimizer, learning rate, weight decay or steps")
+    if bigram_training(config.optimizer, config.lr, config.max_steps, config.weight_decay, config.seed) != config:
+        raise ValueError(f"the bigram page's widgets cannot set this training: "
+                         f"{', '.join(sorted(details(config)))} match no recipe it offers")
+    values = {"bigram_optimizer": BIGRAM_OPTIMIZERS[config.optimizer], "bigram_lr": config.lr,
+              "bigram_steps": config.max_steps, "bigram_wd": config.weight_decay, "bigram_seed": config.seed}
+    return Link(BIGRAM_PAGE, _params(bigram_settings()[1:], values))
+
+
 @dataclass(frozen=True)
 class Link:
     page: str  # the page file, relative to app/
@@ -94,6 +152,8 @@ def _params(settings: list[Setting], values: dict) -> dict[str, str]:
 
 def run_link(run: Run) -> Link:
     """The page and query that open on this run; ValueError when no page's widgets can set it."""
+    if run.model_name in ("bigram", "bigram-nn"):
+        return _bigram_link(run)
     page = PAGES.get(run.model_name)
     if page is None:
         raise ValueError(f"no page sets a {run.model_name} run from its address")

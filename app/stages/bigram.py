@@ -1,6 +1,5 @@
 """Stage 1: the bigram model, counted and then learned (lecture 1)."""
 
-import dataclasses
 import math
 
 import pandas as pd
@@ -9,9 +8,11 @@ import streamlit as st
 import charts
 from kit.bigram_numbers import counts_nll
 from kit.datasets_ui import current_dataset
-from kit.model_controls import BOUND, initial, model_setting
+from kit.model_controls import BOUND, initial
+from kit.links import (BIGRAM_ALPHA, BIGRAM_LEARNING_RATES, BIGRAM_OPTIMIZERS, BIGRAM_STEPS, BIGRAM_WEIGHT_DECAYS,
+                       bigram_network_training, bigram_settings, bigram_training)
 from kit.results import add_my_run
-from kit.training_ui import check_link, checked, meta, train_setting
+from kit.training_ui import check_link, meta
 from kit.widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from training.shared import trained
 from makemore.models import MODELS
@@ -24,21 +25,12 @@ SPEC = MODELS["bigram-nn"]
 # optimizer -> the learning rate that suits it on this model: the fast recipe's (AdamW) and the
 # lecture's (plain gradient descent on the full batch)
 RECIPES = {recipe["optimizer"]: recipe["lr"] for recipe in (SPEC.lecture.train, SPEC.train_defaults)}
-OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD (the lecture's)"}  # as shown, and written in the URL
-LEARNING_RATES = checked("lr", (0.01, 0.03, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0, 50.0, 100.0))
-WEIGHT_DECAYS = checked("weight_decay", (0.0, 0.001, 0.01, 0.1))
-STEPS = dict(lo=10, hi=500, step=10)  # each on the full training set
+OPTIMIZERS, LEARNING_RATES, WEIGHT_DECAYS, STEPS = (BIGRAM_OPTIMIZERS, BIGRAM_LEARNING_RATES, BIGRAM_WEIGHT_DECAYS,
+                                                    BIGRAM_STEPS)  # the page's widgets, set with its links
 SECONDS_PER_STEP = 0.06  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
-NETWORK = SPEC.fast_training()  # the fast recipe: the widgets' defaults
-ALPHA = model_setting("bigram", "alpha", key="bigram_alpha")
-SETTINGS = [
-    ALPHA.url_setting(),
-    train_setting("bigram_optimizer", "optimizer", OPTIMIZERS[NETWORK.optimizer], tuple(OPTIMIZERS.values())),
-    train_setting("bigram_lr", "lr", NETWORK.lr, LEARNING_RATES),
-    train_setting("bigram_steps", "max_steps", NETWORK.max_steps, lo=STEPS["lo"], hi=STEPS["hi"]),
-    train_setting("bigram_wd", "weight_decay", NETWORK.weight_decay, WEIGHT_DECAYS),
-    train_setting("bigram_seed", "seed", NETWORK.seed),
-]
+NETWORK = bigram_network_training()  # the fast recipe: the widgets' defaults
+ALPHA = BIGRAM_ALPHA
+SETTINGS = bigram_settings()
 
 
 dataset = current_dataset()
@@ -132,8 +124,7 @@ seed = st.columns(4)[0].number_input("Seed (initial weights)", meta("seed")["min
 st.caption(f"{V * V:,} parameters · about {steps * SECONDS_PER_STEP:.0f} s to train on 2 CPU cores "
            "(once: trained models are kept for everyone). Training starts as soon as a setting changes.")
 
-train_config = dataclasses.replace(NETWORK, optimizer=optimizer, lr=lr, max_steps=steps, weight_decay=weight_decay,
-                                   seed=int(seed))
+train_config = bigram_training(optimizer, lr, steps, weight_decay, seed)
 try:
     neural = trained(dataset, Run("bigram-nn", BigramNNConfig(), train_config))
 except FloatingPointError as e:

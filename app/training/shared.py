@@ -11,7 +11,7 @@ from makemore.serving.cache import DiskCache, Trained, load_or_train
 from makemore.data import WordDataset
 from makemore.serving.jobs import JobBoard
 from makemore.runs import Run
-from training.classwork import note_started
+from training.classwork import note_page_training, note_started
 
 
 # Streamlit holds a lock per key: two visitors asking for the same model at once train it once,
@@ -22,8 +22,13 @@ def _trained(fingerprint: str, run: Run, _dataset: WordDataset) -> Trained:
     # the whole word list on every rerun). The progress bar must be made in here: see README.
     bar = st.progress(0.0, text=f"Training {run.model_name}…")
     every = max(1, run.train_config.max_steps // 50)
+    in_class = []  # the class room's note of this training (the teacher's "training now"), made at its first step
 
     def show(p):
+        if not in_class:
+            in_class.append(note_page_training(run.model_name, p.max_steps))
+        if in_class[0] is not None:
+            in_class[0].step = p.step
         if p.step % every == 0 or p.step == p.max_steps:
             bar.progress(p.step / p.max_steps, text=f"Training {run.model_name}: step {p.step:,} of "
                          f"{p.max_steps:,}, loss {p.loss:.3f}")
@@ -32,6 +37,8 @@ def _trained(fingerprint: str, run: Run, _dataset: WordDataset) -> Trained:
         done = load_or_train(_dataset, run, callback=show, cache=DiskCache())
     finally:
         bar.empty()
+        if in_class and in_class[0] is not None:
+            in_class[0].active = False
     if not done.from_cache:  # trained now, in the session whose page asked for it
         mark_mine(run.key(fingerprint))
     return done
