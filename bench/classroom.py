@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 20 minutes)
     .venv/bin/python bench/classroom.py --sessions 3    # N = 3 only
+    .venv/bin/python bench/classroom.py --sessions 30 --room   # N = 30 in one class room (about 12 minutes)
     .venv/bin/python bench/classroom.py --first-visits  # one student's first visit of each page (2 minutes)
 
 Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
@@ -19,6 +20,12 @@ cores, so they run in Linux's idle scheduling class (`chrt --idle`; Chromium res
 value): the server and its trainings get the cores first, as on a machine of their own, and the
 browsers take what is left (30 of them still draw their pages slowly). The N = 1 run beside it
 tells what the crowd costs.
+
+--room: before the rounds every student opens one class room's join link and picks a nickname (the
+room opened in the server's store as `python -m makemore room create` does); the teacher's view is
+on the projector throughout, redrawing its board every 5 s; a last round opens the board's page
+(its scatter of every run is its first chart); at the end the bench reads the board from the store: members, runs, and whether every
+student whose training finished has it there (posted by the server, never by the browser).
 
 --first-visits runs another round alone: a fresh server, one student, who opens the home page and
 then each page through its sidebar link, as the teacher does on the projector at the start of a
@@ -56,8 +63,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
+BOARD = "/class_room"  # the Class room page: with a room, its board
 FIRST_VISIT_PAGES = [*PAGES, "/compare"]  # the first visitor's round: every page of the sidebar
-TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare"}
+TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare",
+          BOARD: "Class room"}
 CHART = "[data-testid=stVegaLiteChart] .marks, [data-testid=stGraphVizChart] svg"
 PAGE_TIMEOUT_MS = 300_000
 TRAINING_TIMEOUT_MS = 900_000
@@ -71,7 +80,13 @@ class Session:
     queue_lines: list = field(default_factory=list)
     slider_back: float | None = None  # seconds from a slider moved back onto a shipped setting to its result
     trained_in: float | None = None
+    joined_in: float | None = None  # with a room: seconds from opening the join link to being in the room
     error: str | None = None
+    browser: object = None  # the student's own browser (a Playwright context), for every round
+
+    @property
+    def nickname(self) -> str:
+        return f"student-{self.index + 1:02d}"
 
 
 # -----------------------------------------------------------------------------------------------
@@ -100,7 +115,9 @@ class Server:
         """shipped: the models in data/models (True), none (False), or those in another folder."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_WARMUP": "1"}  # as deployed
+        self.db_url = f"sqlite:///{log.parent / 'rooms.sqlite'}"  # its class rooms' store, as the default is: a file
+        env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_WARMUP": "1",  # as deployed
+               "MAKEMORE_DB_URL": self.db_url}
         if shipped is True:
             env.pop("MAKEMORE_SHIPPED_DIR", None)
         else:
@@ -255,19 +272,54 @@ async def visit_every_page(page, url: str, session: Session) -> None:
         await visit(page, url, session, path)
 
 
-async def in_own_tab(browser, url: str, session: Session, start: asyncio.Event, work) -> None:
-    """One student's browser window doing `work` once every student is ready."""
+def join_room(code: str):
+    async def join(page, url: str, session: Session) -> None:
+        """Open the room's join link, pick a nickname, join: the student's seat, for every page after."""
+        t0 = time.monotonic()
+        await page.goto(f"{url}/?room={code}")
+        nickname = page.get_by_role("textbox", name="Nickname")
+        await nickname.fill(session.nickname)
+        await page.get_by_role("button", name="Join").click()
+        await page.locator("[data-testid=stSidebar]").get_by_text(f"You are {session.nickname}",
+                                                                  exact=True).wait_for()
+        session.joined_in = time.monotonic() - t0
+        await wait_for_run(page)
+        # the seat's cookie, which brings the student back in the next rounds' tabs (as a new tab would)
+        await page.wait_for_function("document.cookie.includes('makemore_room=')")
+    return join
+
+
+async def open_the_board(page, url: str, session: Session) -> None:
+    await visit(page, url, session, BOARD)  # the board's scatter of every run is its first chart
+
+
+async def projector(browser, url: str, code: str, key: str, stop: asyncio.Event) -> None:
+    """The teacher's view on the projector for the whole lesson: its board redraws itself every 5 s."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    # 30 browsers on the server's 2 cores load a page in tens of seconds, past Playwright's 30 s default
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = await context.new_page()
+    try:
+        await page.goto(f"{url}/?room={code}&teacher={key}")
+        await stop.wait()
+    finally:
+        await context.close()
+
+
+async def in_own_tab(browser, url: str, session: Session, start: asyncio.Event, work) -> None:
+    """One student's browser window doing `work` once every student is ready; a new tab of the same
+    browser each round (its cookies stay: a student in a room comes back to it)."""
+    if session.browser is None:
+        session.browser = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        # 30 browsers on the server's 2 cores load a page in tens of seconds, past Playwright's 30 s default
+        session.browser.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = await session.browser.new_page()
     try:
         await start.wait()
         await work(page, url, session)
     except Exception as e:  # reported, never hidden
         session.error = session.error or f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
     finally:
-        await context.close()
+        await page.close()
 
 
 def low_priority(executable: str, folder: Path) -> str:
@@ -290,18 +342,30 @@ async def everyone(browser, url: str, sessions: list[Session], server: Server, w
     return server.cpu_seconds() - cpu0
 
 
-async def classroom(url: str, sessions: list[Session], server: Server, train: bool, chromium: str) -> dict:
+async def classroom(url: str, sessions: list[Session], server: Server, train: bool, chromium: str,
+                    room=None) -> dict:
     """Three rounds, each with every student at once: every page (the CPU of these views is what
-    a page view costs), a slider onto a shipped setting and back, then a training of their own."""
+    a page view costs), a slider onto a shipped setting and back, then a training of their own.
+    With a room (a NewRoom): every student first joins it through its join link, the teacher's view
+    is on the projector throughout, and a last round opens the room's board."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        lesson_over = asyncio.Event()
+        shown = None
+        if room is not None:
+            shown = asyncio.create_task(projector(browser, url, room.code, room.teacher_key, lesson_over))
+            await everyone(browser, url, sessions, server, join_room(room.code))
         cpu_visits = await everyone(browser, url, sessions, server, visit_every_page)
         await everyone(browser, url, sessions, server, slider_onto_shipped)
         trainings = await everyone(browser, url, sessions, server, train_own) if train else 0.0
+        cpu_board = await everyone(browser, url, sessions, server, open_the_board) if room is not None else 0.0
+        lesson_over.set()
+        if shown is not None:
+            await shown
         await browser.close()
-    return {"cpu_visits": cpu_visits, "cpu_trainings": trainings}
+    return {"cpu_visits": cpu_visits, "cpu_trainings": trainings, "cpu_board": cpu_board}
 
 
 # -----------------------------------------------------------------------------------------------
@@ -409,16 +473,28 @@ def first_visits_summary(report: FirstVisits) -> str:
 
 
 @dataclass
+class RoomCount:
+    """What the room's board holds at the end, read from the server's own store."""
+
+    members: int
+    runs: int
+    students_with_a_run: int  # of those whose own training finished
+    cpu_board: float  # server CPU seconds while every student opened the board
+
+
+@dataclass
 class Report:
     n: int
     sessions: list[Session]
     peak_bytes: int
     cpu_visits: float
     cpu_trainings: float
+    room: RoomCount | None = None
 
     @property
     def views(self) -> int:
-        return sum(len(s.first_chart) for s in self.sessions)
+        """The first round's: every page of every student (the board's, with a room, is counted apart)."""
+        return sum(path in s.first_chart for s in self.sessions for path in PAGES)
 
     def problems(self) -> list[str]:
         out = [f"session {s.index}: {s.error}" for s in self.sessions if s.error]
@@ -447,17 +523,36 @@ def run_on_own_thread(coroutine):
     return result["value"]
 
 
-def run(n: int, train: bool = True, shipped: bool = True) -> Report:
+def run(n: int, train: bool = True, shipped: bool = True, room: bool = False) -> Report:
+    """room: the class joins one class room first (opened in the server's store, as the CLI's
+    `room create` does), and the board is read at the end."""
     with tempfile.TemporaryDirectory() as folder:
         server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped)
+        store = opened = None
         try:
             server.wait_healthy()
+            if room:
+                from makemore.data import WordDataset
+                from makemore.rooms import RoomStore
+                from makemore.rooms.words import room_list
+
+                store = RoomStore(server.db_url)  # on the lectures' list, the default: the shipped models apply
+                opened = store.create_room(f"A class of {n}", *room_list(WordDataset.from_file(ROOT / "data" / "names.txt")))
             sessions = [Session(i) for i in range(n)]
             chromium = low_priority(CHROMIUM, Path(folder))
-            spent = run_on_own_thread(classroom(server.url, sessions, server, train, chromium))
+            spent = run_on_own_thread(classroom(server.url, sessions, server, train, chromium, room=opened))
             time.sleep(0.5)
-            return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"])
+            count = None
+            if opened is not None:
+                board = store.board(opened.code)
+                posted = {r.nickname for r in board.runs}
+                count = RoomCount(len(board.members), len(board.runs),
+                                  sum(s.nickname in posted for s in sessions if s.trained_in is not None),
+                                  spent["cpu_board"])
+            return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"], count)
         finally:
+            if store is not None:
+                store.close()
             server.stop()
 
 
@@ -467,7 +562,7 @@ def summary(report: Report) -> str:
              f"({report.cpu_visits / max(1, report.views):.2f} s a view); for {report.n} trainings "
              f"{report.cpu_trainings:.1f} s",
              f"  {'page':12} {'median':>8} {'worst':>8}   time to the first chart"]
-    for path in PAGES:
+    for path in PAGES + ([BOARD] if report.room is not None else []):
         times = [s.first_chart.get(path) for s in report.sessions]
         got = [t for t in times if t is not None]
         median = f"{statistics.median(got):.2f} s" if got else "—"
@@ -481,6 +576,14 @@ def summary(report: Report) -> str:
     if trained:
         lines.append(f"  own training (MLP, 500 steps): {len(trained)} of {report.n} finished; median "
                      f"{statistics.median(trained):.1f} s, worst {max(trained):.1f} s from the click")
+    if report.room is not None:
+        joined = [s.joined_in for s in report.sessions if s.joined_in is not None]
+        finished = sum(s.trained_in is not None for s in report.sessions)
+        lines.append(f"  class room: {len(joined)} of {report.n} joined by its link"
+                     + (f" (median {statistics.median(joined):.1f} s, worst {max(joined):.1f} s)" if joined else "")
+                     + f"; its board: {report.room.members} members, {report.room.runs} runs, the own training of "
+                     f"{report.room.students_with_a_run} of the {finished} students whose training finished; "
+                     f"server CPU per view of the board {report.room.cpu_board / report.n:.2f} s")
     queued = [s.queue_lines[0] for s in report.sessions if s.queue_lines]
     if queued:
         lines.append(f"  {len(queued)} waited in the queue; e.g. \"{queued[-1][:160]}\"")
@@ -494,6 +597,8 @@ def main(argv=None) -> list[Report]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, nargs="*", default=[1, 30], help="class sizes to run, in turn")
     parser.add_argument("--no-training", action="store_true", help="only visit the pages")
+    parser.add_argument("--room", action="store_true",
+                        help="the class joins one class room by its join link first; the board is read at the end")
     parser.add_argument("--first-visits", action="store_true",
                         help="only the first visitor: each page's first visit through the sidebar, on a fresh server")
     parser.add_argument("--think", type=float, default=0.0,
@@ -508,7 +613,7 @@ def main(argv=None) -> list[Report]:
         return [report]
     reports = []
     for n in args.sessions:
-        report = run(n, train=not args.no_training, shipped=shipped)
+        report = run(n, train=not args.no_training, shipped=shipped, room=args.room)
         print(summary(report), flush=True)
         reports.append(report)
     return reports

@@ -1,6 +1,8 @@
-"""A small classroom in the browser (bench/classroom.py with N = 3): a freshly started server with an
-empty cache and the shipped models; three students at once visit every page, each of which must show
-a chart with no click and no exception, then each trains a setting of their own to the end. And the
+"""A small classroom in the browser (bench/classroom.py with N = 3, in a class room): a freshly started
+server with an empty cache and the shipped models; three students join one room by its join link,
+visit every page at once, each of which must show a chart with no click and no exception, then each
+trains a setting of their own to the end, and finds it on the room's board (the server's own post,
+read back from its store) while the teacher's view is on the projector. And the
 first visitor of a fresh server, alone, opening each page through the sidebar: a chart on every
 page, and no request to another host than the server.
 (The full N = 30 run is the benchmark: `python bench/classroom.py`; its figures are in the README.)"""
@@ -25,7 +27,7 @@ def report():
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
         pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
-    result = classroom.run(3)
+    result = classroom.run(3, room=True)
     print(classroom.summary(result))
     return result
 
@@ -33,13 +35,19 @@ def report():
 def test_every_student_sees_every_page_with_a_chart_and_no_exception_on_a_cold_server(report):
     assert report.problems() == []
     for session in report.sessions:
-        assert set(session.first_chart) == set(classroom.PAGES)
+        assert set(session.first_chart) == {*classroom.PAGES, classroom.BOARD}
         assert all(seconds is not None for seconds in session.first_chart.values())
+        assert session.joined_in is not None
 
 
 def test_every_student_trains_a_setting_of_their_own_to_the_end(report):
     assert [s.trained_in is not None for s in report.sessions] == [True] * 3
     assert report.cpu_trainings > 0 and report.peak_bytes > 0
+
+
+def test_every_students_own_training_is_on_the_rooms_board(report):
+    assert report.room.members == 3
+    assert report.room.students_with_a_run == 3 and report.room.runs >= 3
 
 
 @pytest.fixture(scope="module")
