@@ -32,7 +32,9 @@ then each page through its sidebar link, as the teacher does on the projector at
 class (--think: seconds on each page before the next click); per page the time from the click to
 its first chart (the first visit of a page pays whatever the server has not yet imported, loaded
 or compiled for it: app/training/warmup.py), and every request the browser made to a host other
-than the server (an offline classroom logs each as an error).
+than the server (an offline classroom logs each as an error). Then, for comparison, a bare
+Streamlit page with one small chart on a fresh server: what the browser and Streamlit's own front
+end take, which no app can go below.
 
 Figures only: nothing here asserts a limit (tests/test_classroom.py runs N = 3, and the first
 visits).
@@ -111,8 +113,9 @@ def proportional_bytes(pid: int) -> int:
 class Server:
     """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
 
-    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True):
-        """shipped: the models in data/models (True), none (False), or those in another folder."""
+    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True, script: str = "app/Home.py"):
+        """shipped: the models in data/models (True), none (False), or those in another folder;
+        script: the app (another for the bare page that the first visits are set beside)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = f"sqlite:///{log.parent / 'rooms.sqlite'}"  # its class rooms' store, as the default is: a file
@@ -125,7 +128,7 @@ class Server:
         streamlit = Path(sys.executable).with_name("streamlit")
         self.log = open(log, "wb")
         self.process = subprocess.Popen(
-            [str(streamlit), "run", "app/Home.py", "--server.headless", "true", "--server.address", "127.0.0.1",
+            [str(streamlit), "run", script, "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.port", str(self.port)], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.cpu_by_pid: dict[int, float] = {}
         self.peak_bytes = 0
@@ -381,6 +384,30 @@ class FirstVisits:
     server_up: float = 0.0  # seconds from the server's start to its health check answering
     think: float = 0.0  # seconds the student spends on each page before the next click
     error: str | None = None
+    bare_page: float | None = None  # a bare Streamlit page's one chart, from typing its address
+
+
+# What the browser and Streamlit's front end cost alone: a fresh server of a page with one small chart.
+BARE_PAGE = """import altair as alt
+import streamlit as st
+
+st.title("A bare page")
+st.altair_chart(alt.Chart(alt.Data(values=[{"x": 1, "y": 2}, {"x": 2, "y": 1}])).mark_bar().encode(x="x:O", y="y:Q"))
+"""
+
+
+async def bare_page_chart(url: str, chromium: str) -> float | None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+            t0 = time.monotonic()
+            await page.goto(url)
+            return await new_chart(page, t0)
+        finally:
+            await browser.close()
 
 
 async def new_chart(page, t0: float) -> float | None:
@@ -449,6 +476,16 @@ def run_first_visits(shipped: bool | Path = True, think: float = 0.0) -> FirstVi
             report.peak_bytes = server.peak_bytes
         finally:
             server.stop()
+        bare = Path(folder) / "bare_page.py"
+        bare.write_text(BARE_PAGE)
+        server = Server(Path(folder) / "cache", Path(folder) / "bare.log", shipped=shipped, script=str(bare))
+        try:
+            server.wait_healthy()
+            report.bare_page = run_on_own_thread(bare_page_chart(server.url, low_priority(CHROMIUM, Path(folder))))
+        except Exception as e:  # only the comparison is lost
+            report.error = report.error or f"the bare page: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        finally:
+            server.stop()
     return report
 
 
@@ -460,6 +497,9 @@ def first_visits_summary(report: FirstVisits) -> str:
     for path in FIRST_VISIT_PAGES:
         seconds = report.first_chart.get(path)
         lines.append(f"  {path:12} {f'{seconds:.2f} s' if seconds is not None else 'no chart':>12}")
+    if report.bare_page is not None:
+        lines.append(f"  for comparison, a bare Streamlit page with one small chart on a fresh server: "
+                     f"{report.bare_page:.2f} s from typing its address (the browser and Streamlit's front end alone)")
     foreign = sorted({u.split("//", 1)[-1].split("/", 1)[0] for u in report.foreign_requests})
     lines.append(f"  requests to other hosts than the server: {len(report.foreign_requests)}"
                  + (f" ({', '.join(foreign)}; e.g. {report.foreign_requests[0][:120]})" if foreign else ""))
@@ -582,8 +622,13 @@ def summary(report: Report) -> str:
         lines.append(f"  class room: {len(joined)} of {report.n} joined by its link"
                      + (f" (median {statistics.median(joined):.1f} s, worst {max(joined):.1f} s)" if joined else "")
                      + f"; its board: {report.room.members} members, {report.room.runs} runs, the own training of "
-                     f"{report.room.students_with_a_run} of the {finished} students whose training finished; "
-                     f"server CPU per view of the board {report.room.cpu_board / report.n:.2f} s")
+                     f"{report.room.students_with_a_run} of the {finished} students whose training finished")
+        # an open board redraws every 5 s (live_board's run_every) until this student's chart came
+        open_seconds = sum(s.first_chart.get(BOARD) or 0.0 for s in report.sessions)
+        board_runs = report.n + open_seconds / 5
+        lines.append(f"  the board's round: server CPU {report.room.cpu_board:.1f} s for {report.n} views, about "
+                     f"{board_runs:.0f} runs of the board (each open board redraws every 5 s): "
+                     f"{report.room.cpu_board / board_runs:.2f} s a run")
     queued = [s.queue_lines[0] for s in report.sessions if s.queue_lines]
     if queued:
         lines.append(f"  {len(queued)} waited in the queue; e.g. \"{queued[-1][:160]}\"")
