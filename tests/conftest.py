@@ -113,9 +113,11 @@ def trained_bigrams(names_dataset, names_cache_dir):
 
 
 def pytest_collection_modifyitems(config, items):
-    """A test that reads the lecture's names.txt trains on 32,033 words: slow (`-m "not slow"` skips it)."""
+    """A test that reads the lecture's names.txt trains on 32,033 words: slow (`-m "not slow"` skips it);
+    so is one on the session's Ray cluster (each actor starts a worker that imports torch)."""
     for item in items:
-        if {"names_path", "names_dataset", "names_cache_dir"} & set(getattr(item, "fixturenames", ())):
+        if {"names_path", "names_dataset", "names_cache_dir", "ray_cluster", "ray_backend"} & set(
+                getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

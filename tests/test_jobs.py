@@ -261,3 +261,64 @@ def test_a_classroom_server_sets_its_trainings_at_once_from_the_environment(valu
     out = subprocess.run([sys.executable, "-c", "from makemore import limits; print(limits.MAX_CONCURRENT_TRAININGS)"],
                          env={**os.environ, "MAKEMORE_TRAININGS": value}, capture_output=True, text=True, check=True)
     assert int(out.stdout) == expected
+
+
+# -----------------------------------------------------------------------------------------------
+# Ray: several servers on one cluster, and a cluster that is not there
+
+
+def test_two_servers_on_one_cluster_share_one_training_and_each_caches_it(ray_backend, tiny, tmp_path):
+    # two boards stand for two Streamlit replicas behind a load balancer, each with its own cache folder
+    first = JobBoard(DiskCache(tmp_path / "a"), backend=ray_backend)
+    second = JobBoard(DiskCache(tmp_path / "b"), backend=ray_backend)
+    run = Run("mlp", MLPConfig(), TrainConfig(max_steps=3000, batch_size=16, eval_interval=500))
+    a = first.start(tiny, run)
+    wait_until(lambda: a.snapshot().step >= 5)
+    b = second.start(tiny, run)
+    wait_until(lambda: b.snapshot().step >= 5)
+    pids = {a._handle.pid(), b._handle.pid()}
+    assert len(pids) == 1  # one actor, one worker process: trained once
+    assert a.wait(120) and b.wait(120) and a.status == b.status == DONE
+    assert a.snapshot().steps == b.snapshot().steps == list(range(1, 3001))  # both watched all of it
+    assert a.result.loss_history == b.result.loss_history
+    assert len(list((tmp_path / "a").glob("*.pt"))) == len(list((tmp_path / "b").glob("*.pt"))) == 1
+
+
+def test_an_unreachable_cluster_says_so_and_trains_in_processes(caplog):
+    import logging
+    import socket
+    from makemore.serving import backends
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once it is closed
+    with caplog.at_level(logging.WARNING, logger="makemore"):
+        started = time.monotonic()
+        chosen = backends._choose(f"127.0.0.1:{port}")
+    assert isinstance(chosen, backends.ProcessBackend) and time.monotonic() - started < 30
+    lines = [r.getMessage() for r in caplog.records]
+    if any("not installed" in line for line in lines):
+        return  # without Ray, that is the one line to say
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "unreachable" in lines[0]
+    assert "child processes" in lines[0]
+
+
+def test_a_cluster_that_stops_answering_fails_its_trainings_and_the_board_falls_back(ray_backend, tiny,
+                                                                                      monkeypatch):
+    import ray
+    from makemore.serving import ray_backend as module
+    from makemore.serving.backends import ProcessBackend
+    from makemore.serving.ray_backend import RayBackend
+    # a backend whose trainings ask for more CPUs than the cluster has: they never start, as on a cluster gone
+    silent = RayBackend(cpus_per_training=64)
+    board = JobBoard(None, max_running=1, backend=silent)
+    job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
+    time.sleep(1.0)
+    assert job.status == RUNNING and job.snapshot().step == 0
+    monkeypatch.setattr(silent, "answering", lambda: False)  # what 30 s without an answer looks like
+    assert job.wait(30) and job.status == FAILED and job.failure == KILLED
+    assert "stopped answering" in job.error and "start the training again" in job.error
+    wait_until(lambda: isinstance(board.backend, ProcessBackend), 10)
+    ray.kill(job._handle.actor)
+    again = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
+    assert again.wait(60) and again.status == DONE and hasattr(again._handle, "process")
+    assert module.LOST_AFTER_SECONDS <= 60  # bounded: a student never waits forever

@@ -225,13 +225,13 @@ class RayBackend:
     def connect(cls, address: str) -> "RayBackend":
         """Connect this process to the cluster at `address` (or start a one-machine one for
         `local`); raises when it cannot be reached in CONNECT_SECONDS."""
-        if ray.is_initialized():
+        if ":" in address and not address.startswith("ray://"):
+            host, port = address.rsplit(":", 1)
+            socket.create_connection((host, int(port)), timeout=5).close()  # fails in seconds, not minutes
+        if ray.is_initialized():  # this process is a driver already (a test's cluster)
             return cls(address)
         if address == "local":
             address = start_local_head()
-        elif ":" in address and not address.startswith("ray://"):
-            host, port = address.rsplit(":", 1)
-            socket.create_connection((host, int(port)), timeout=5).close()  # fails in seconds, not minutes
         failure = []
 
         def init():
