@@ -31,6 +31,9 @@ from pathlib import Path
 # Ray's driver ends its own process when the cluster's GCS is unreachable for 60 s. A web server
 # must outlive its cluster: the trainings it watched fail with a message and it trains locally.
 os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(10**8))
+if os.environ.get("MAKEMORE_RAY_ADDRESS", "").strip() == "local" and not os.environ.get("RAY_AUTH_TOKEN"):
+    # the one-machine cluster's token (start_local_head), set before Ray reads its settings on import
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
 
 import ray  # noqa: E402
 from ray.exceptions import GetTimeoutError, RayActorError, RayError  # noqa: E402
@@ -297,8 +300,8 @@ def start_local_head(num_cpus: int | None = None) -> str:
     Streamlit server's warm-up, and Ray then ended the server. This one is stopped at exit; it uses
     token authentication with a token of its own, given to this process through RAY_AUTH_TOKEN."""
     port = _free_port()
-    token = os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(32)
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    token = os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+    os.environ["RAY_AUTH_MODE"] = "token"
     ray_command = Path(sys.executable).with_name("ray")
     logs = tempfile.NamedTemporaryFile(prefix="makemore-ray-head-", suffix=".log", delete=False)
     command = [str(ray_command), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
