@@ -96,8 +96,9 @@ def proportional_bytes(pid: int) -> int:
 class Server:
     """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
 
-    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True):
-        """shipped: the models in data/models (True), none (False), or those in another folder."""
+    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True, ray: bool = False):
+        """shipped: the models in data/models (True), none (False), or those in another folder;
+        ray: train on a one-machine Ray cluster the server starts (MAKEMORE_RAY_ADDRESS=local)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_WARMUP": "1"}  # as deployed
@@ -105,6 +106,8 @@ class Server:
             env.pop("MAKEMORE_SHIPPED_DIR", None)
         else:
             env["MAKEMORE_SHIPPED_DIR"] = str(shipped) if shipped else ""
+        if ray:
+            env["MAKEMORE_RAY_ADDRESS"] = "local"
         streamlit = Path(sys.executable).with_name("streamlit")
         self.log = open(log, "wb")
         self.process = subprocess.Popen(
@@ -447,9 +450,9 @@ def run_on_own_thread(coroutine):
     return result["value"]
 
 
-def run(n: int, train: bool = True, shipped: bool = True) -> Report:
+def run(n: int, train: bool = True, shipped: bool = True, ray: bool = False) -> Report:
     with tempfile.TemporaryDirectory() as folder:
-        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped)
+        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped, ray=ray)
         try:
             server.wait_healthy()
             sessions = [Session(i) for i in range(n)]
@@ -500,6 +503,8 @@ def main(argv=None) -> list[Report]:
                         help="with --first-visits: seconds on each page, once it has run, before the next click")
     parser.add_argument("--shipped-dir", type=Path,
                         help="the shipped models from this folder, not data/models (e.g. while those are rebuilt)")
+    parser.add_argument("--ray", action="store_true",
+                        help="the server trains on a one-machine Ray cluster it starts (MAKEMORE_RAY_ADDRESS=local)")
     args = parser.parse_args(argv)
     shipped = args.shipped_dir or True
     if args.first_visits:
@@ -508,7 +513,7 @@ def main(argv=None) -> list[Report]:
         return [report]
     reports = []
     for n in args.sessions:
-        report = run(n, train=not args.no_training, shipped=shipped)
+        report = run(n, train=not args.no_training, shipped=shipped, ray=args.ray)
         print(summary(report), flush=True)
         reports.append(report)
     return reports
