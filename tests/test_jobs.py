@@ -322,3 +322,14 @@ def test_a_cluster_that_stops_answering_fails_its_trainings_and_the_board_falls_
     again = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert again.wait(60) and again.status == DONE and hasattr(again._handle, "process")
     assert module.LOST_AFTER_SECONDS <= 60  # bounded: a student never waits forever
+
+
+def test_without_a_ray_address_nothing_imports_ray():
+    # the app's install has no Ray: a board, its backend and a training never reach for it
+    import subprocess
+    import sys
+    code = ("import sys; from makemore.serving.jobs import JobBoard; board = JobBoard(None); "
+            "print(board.backend.name, 'ray' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "MAKEMORE_RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["processes", "False"]

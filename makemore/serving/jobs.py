@@ -45,7 +45,7 @@ from makemore.serving.cache import DiskCache, load_or_train
 from makemore.serving.checkpoint import build_model
 from makemore.data import WordDataset
 from makemore.runs import Run
-from makemore.train import Progress, TrainConfig, TrainResult, train
+from makemore.train import TrainConfig, TrainResult, train
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 

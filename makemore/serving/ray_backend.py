@@ -287,6 +287,23 @@ class RayBackend:
 # MAKEMORE_RAY_ADDRESS=local: a one-machine cluster in processes of its own
 
 
+# Runs `ray start --head --block` (argv) and ends it once the server that started it is gone, even
+# when the server was killed and its exit handlers never ran.
+_HEAD_WATCH = """
+import os, signal, subprocess, sys, time
+server = os.getppid()
+head = subprocess.Popen(sys.argv[1:])
+while head.poll() is None and os.getppid() == server:
+    time.sleep(1)
+if head.poll() is None:
+    head.terminate()
+    try:
+        head.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -308,7 +325,7 @@ def start_local_head(num_cpus: int | None = None) -> str:
                f"--num-cpus={num_cpus or os.cpu_count() or 2}", "--include-dashboard=false",
                "--disable-usage-stats", f"--ray-client-server-port={_free_port()}",
                f"--dashboard-agent-listen-port={_free_port()}", f"--metrics-export-port={_free_port()}"]
-    head = subprocess.Popen(command, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
+    head = subprocess.Popen([sys.executable, "-c", _HEAD_WATCH, *command], stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token})
     atexit.register(_stop_head, head)
     deadline = time.monotonic() + 60
