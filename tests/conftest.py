@@ -169,7 +169,8 @@ def ray_cluster():
     tests = Path(__file__).resolve().parent
     # the workers import the failing train functions from the test modules, and this checkout's makemore
     path = os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", namespace="makemore",
+    # address="local": a new cluster, never one a `ray start` left in /tmp/ray/ray_current_cluster
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", namespace="makemore",
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield ray
     ray.shutdown()

@@ -67,6 +67,7 @@ class TrainingActor:
         self._stop = threading.Event()
         self._last_polled = time.monotonic()
         self._lingering = False
+        self._closing = False  # exiting: a train() call now gets -1 and asks a new actor
 
     def pid(self) -> int:
         return os.getpid()
@@ -74,6 +75,8 @@ class TrainingActor:
     def train(self, name: str, words: list[str], run: Run, train_fn) -> int:
         """Start the training unless it runs or is done; returns the generation to watch."""
         with self._lock:
+            if self._closing:
+                return -1
             if self._training or self._complete:
                 return self._generation
             self._generation += 1
@@ -123,8 +126,12 @@ class TrainingActor:
             if self._lingering:
                 return
             self._lingering = True
-        while self._training or time.monotonic() - self._last_polled < LINGER_SECONDS:
+        while True:
             time.sleep(0.2)
+            with self._lock:
+                if not self._training and time.monotonic() - self._last_polled >= LINGER_SECONDS:
+                    self._closing = True
+                    break
         ray.actor.exit_actor()
 
 
@@ -137,9 +144,11 @@ def _actor_died(error: Exception) -> str:
 
 
 class RayHandle:
-    def __init__(self, backend: "RayBackend", actor, generation):
-        self.backend, self.actor = backend, actor
-        self._generation = generation  # the train() call's reference until it answers, then its number
+    def __init__(self, backend: "RayBackend", new_actor):
+        self.backend, self._new_actor = backend, new_actor
+        # an actor of the same name may be exiting just now (TrainingActor.linger): then ask again
+        self._retries = 20
+        self.actor, self._generation = new_actor()  # the train() call's reference until it answers
         self.generation: int | None = None
         self._n_steps = self._n_val = 0
         self._poll = None  # the one poll in flight: a pending actor must not pile up calls
@@ -159,6 +168,11 @@ class RayHandle:
             return None
         if self.generation is None:
             answer = self._answer(self._generation, timeout)
+            if (answer == -1 or (answer is None and self._gone is not None)) and self._retries > 0:
+                self._retries, self._gone = self._retries - 1, None
+                time.sleep(0.25)
+                self.actor, self._generation = self._new_actor()
+                return None
             if answer is None:
                 return None
             self.generation = answer
@@ -276,11 +290,14 @@ class RayBackend:
         return self._resources[1] // self.cpus_per_training
 
     def start(self, key: str, dataset: WordDataset, run: Run, train_fn) -> RayHandle:
-        actor = TrainingActor.options(name=f"train-{key}", namespace=NAMESPACE, get_if_exists=True,
-                                      lifetime="detached", num_cpus=self.cpus_per_training).remote()
-        actor.linger.remote()
-        # not waited for here: on a cluster full of other servers' trainings the actor waits for a CPU
-        return RayHandle(self, actor, actor.train.remote(dataset.name, dataset.words, run, train_fn))
+        def new_actor():
+            actor = TrainingActor.options(name=f"train-{key}", namespace=NAMESPACE, get_if_exists=True,
+                                          lifetime="detached", num_cpus=self.cpus_per_training).remote()
+            actor.linger.remote()
+            # not waited for here: on a cluster full of other servers' trainings it waits for a CPU
+            return actor, actor.train.remote(dataset.name, dataset.words, run, train_fn)
+
+        return RayHandle(self, new_actor)
 
 
 # -----------------------------------------------------------------------------------------------
