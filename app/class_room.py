@@ -155,10 +155,11 @@ def teacher_link_once(code: str) -> None:
 
 @st.fragment(run_every=5)
 def now_training(code: str) -> None:
-    frame = class_trainings(job_board(), code)
+    board = job_board()
+    frame = class_trainings(board, code)
     waiting = int(frame["now"].str.startswith("waiting").sum())
     st.caption(f"{len(frame) - waiting} training now, {waiting} waiting for a free core "
-               f"(this server trains {limits.MAX_CONCURRENT_TRAININGS} at a time; quick models, the bigram, "
+               f"(this server trains {board.max_running} at a time; quick models, the bigram, "
                "train within their page and need no place).")
     if len(frame):
         st.dataframe(frame, hide_index=True, width="stretch")

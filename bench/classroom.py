@@ -113,9 +113,11 @@ def proportional_bytes(pid: int) -> int:
 class Server:
     """`streamlit run app/Home.py` on a free port, its process tree watched for memory and CPU."""
 
-    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True, script: str = "app/Home.py"):
+    def __init__(self, cache_dir: Path, log: Path, shipped: bool | Path = True, script: str = "app/Home.py",
+                 ray: bool = False):
         """shipped: the models in data/models (True), none (False), or those in another folder;
-        script: the app (another for the bare page that the first visits are set beside)."""
+        script: the app (another for the bare page that the first visits are set beside);
+        ray: train on a one-machine Ray cluster the server starts (MAKEMORE_RAY_ADDRESS=local)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = f"sqlite:///{log.parent / 'rooms.sqlite'}"  # its class rooms' store, as the default is: a file
@@ -125,6 +127,8 @@ class Server:
             env.pop("MAKEMORE_SHIPPED_DIR", None)
         else:
             env["MAKEMORE_SHIPPED_DIR"] = str(shipped) if shipped else ""
+        if ray:
+            env["MAKEMORE_RAY_ADDRESS"] = "local"
         streamlit = Path(sys.executable).with_name("streamlit")
         self.log = open(log, "wb")
         self.process = subprocess.Popen(
@@ -563,11 +567,11 @@ def run_on_own_thread(coroutine):
     return result["value"]
 
 
-def run(n: int, train: bool = True, shipped: bool = True, room: bool = False) -> Report:
+def run(n: int, train: bool = True, shipped: bool = True, room: bool = False, ray: bool = False) -> Report:
     """room: the class joins one class room first (opened in the server's store, as the CLI's
-    `room create` does), and the board is read at the end."""
+    `room create` does), and the board is read at the end; ray: the server trains on a local Ray."""
     with tempfile.TemporaryDirectory() as folder:
-        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped)
+        server = Server(Path(folder) / "cache", Path(folder) / "streamlit.log", shipped=shipped, ray=ray)
         store = opened = None
         try:
             server.wait_healthy()
@@ -650,6 +654,8 @@ def main(argv=None) -> list[Report]:
                         help="with --first-visits: seconds on each page, once it has run, before the next click")
     parser.add_argument("--shipped-dir", type=Path,
                         help="the shipped models from this folder, not data/models (e.g. while those are rebuilt)")
+    parser.add_argument("--ray", action="store_true",
+                        help="the server trains on a one-machine Ray cluster it starts (MAKEMORE_RAY_ADDRESS=local)")
     args = parser.parse_args(argv)
     shipped = args.shipped_dir or True
     if args.first_visits:
@@ -658,7 +664,7 @@ def main(argv=None) -> list[Report]:
         return [report]
     reports = []
     for n in args.sessions:
-        report = run(n, train=not args.no_training, shipped=shipped, room=args.room)
+        report = run(n, train=not args.no_training, shipped=shipped, room=args.room, ray=args.ray)
         print(summary(report), flush=True)
         reports.append(report)
     return reports

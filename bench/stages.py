@@ -45,7 +45,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "app")]
 from makemore import limits  # noqa: E402
 from makemore.data import WordDataset  # noqa: E402
 from makemore.estimate import training_seconds  # noqa: E402
-from makemore.serving.jobs import JobBoard, _context  # noqa: E402
+from makemore.serving.backends import _context  # noqa: E402
+from makemore.serving.jobs import JobBoard  # noqa: E402
 from makemore.models import MODELS, create_model  # noqa: E402
 from makemore.runs import Run as TrainingRun  # noqa: E402  (this file's Run is a measurement)
 from makemore.train import TrainConfig, make_optimizer, split_tensors, train, trim  # noqa: E402

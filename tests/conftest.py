@@ -113,9 +113,11 @@ def trained_bigrams(names_dataset, names_cache_dir):
 
 
 def pytest_collection_modifyitems(config, items):
-    """A test that reads the lecture's names.txt trains on 32,033 words: slow (`-m "not slow"` skips it)."""
+    """A test that reads the lecture's names.txt trains on 32,033 words: slow (`-m "not slow"` skips it);
+    so is one on the session's Ray cluster (each actor starts a worker that imports torch)."""
     for item in items:
-        if {"names_path", "names_dataset", "names_cache_dir"} & set(getattr(item, "fixturenames", ())):
+        if {"names_path", "names_dataset", "names_cache_dir", "ray_cluster", "ray_backend"} & set(
+                getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
@@ -147,3 +149,44 @@ def room_db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'rooms.sqlite'}"
     return request.getfixturevalue("postgres").new_database()
+
+
+# -----------------------------------------------------------------------------------------------
+# where trainings run (makemore/serving/backends.py): the job board's tests run on both backends
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster for the whole session, 2 CPUs, no dashboard, on 127.0.0.1. Without Ray
+    installed its tests skip, except under CI=true, where they fail."""
+    import os
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Ray is not installed (pip install -r requirements-ray.txt); CI runs the Ray tests")
+        pytest.skip("Ray is not installed (pip install -r requirements-ray.txt)")
+    tests = Path(__file__).resolve().parent
+    # the workers import the failing train functions from the test modules, and this checkout's makemore
+    path = os.pathsep.join([str(tests.parent), str(tests), os.environ.get("PYTHONPATH", "")])
+    # address="local": a new cluster, never one a `ray start` left in /tmp/ray/ray_current_cluster
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", namespace="makemore",
+             log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_backend(ray_cluster):
+    from makemore.serving.ray_backend import RayBackend
+    return RayBackend()
+
+
+# a Ray actor starts a fresh worker that imports torch: seconds a test, so the Ray half is slow
+@pytest.fixture(params=["processes", pytest.param("ray", marks=pytest.mark.slow)])
+def backend(request):
+    """Where the job board's trainings run: child processes, or the session's Ray cluster."""
+    if request.param == "processes":
+        from makemore.serving.backends import ProcessBackend
+        return ProcessBackend()
+    return request.getfixturevalue("ray_backend")

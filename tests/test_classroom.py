@@ -68,3 +68,25 @@ def test_the_first_visitor_of_each_page_through_the_sidebar_sees_a_chart_and_the
     assert all(seconds is not None for seconds in first_visits.first_chart.values())
     # the favicon is served by the app (app/assets): an offline classroom's browsers log no errors
     assert first_visits.foreign_requests == []
+
+
+@pytest.fixture(scope="module")
+def ray_report():
+    if not Path(classroom.CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
+        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Ray is not installed (pip install -r requirements-ray.txt); CI runs the Ray tests")
+        pytest.skip("Ray is not installed (pip install -r requirements-ray.txt)")
+    result = classroom.run(3, ray=True)  # the server started with MAKEMORE_RAY_ADDRESS=local
+    print(classroom.summary(result))
+    return result
+
+
+def test_three_students_on_a_server_training_on_ray_see_every_page_and_train_their_own(ray_report):
+    assert ray_report.problems() == []
+    assert [s.trained_in is not None for s in ray_report.sessions] == [True] * 3

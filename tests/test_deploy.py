@@ -60,9 +60,22 @@ def test_the_cloud_requirements_select_the_cpu_build_of_torch():
 def test_the_cloud_requirements_name_everything_the_app_imports():
     names = {re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower() for line in requirement_lines(cloud_dependency_file())
              if not line.startswith("-")}
-    imported = third_party_imports()
+    imported = third_party_imports() - OPTIONAL_IMPORTS
     assert imported <= set(IMPORT_NAMES), f"a new import needs its package in app/requirements.txt: {imported}"
     assert {IMPORT_NAMES[m] for m in imported} <= names
+
+
+# Ray trains on a cluster when MAKEMORE_RAY_ADDRESS asks for it: an optional install of its own
+OPTIONAL_IMPORTS = {"ray"}
+
+
+def test_ray_is_an_optional_install_imported_only_by_its_backend():
+    importers = sorted(str(path.relative_to(ROOT)) for path in [*(ROOT / "app").rglob("*.py"), *(ROOT / "makemore").rglob("*.py")]
+                       if re.search(r"^\s*(import ray\b|from ray\b)", path.read_text(), re.M))
+    assert importers == ["makemore/serving/ray_backend.py"]
+    for install in (ROOT / "requirements.txt", cloud_dependency_file()):
+        assert not any(re.match(r"ray\b", line) for line in requirement_lines(install)), install
+    assert any(re.match(r"ray(\[default\])?>=2\.\d+,<3", line) for line in requirement_lines(ROOT / "requirements-ray.txt"))
 
 
 def test_the_app_imports_makemore_from_beside_it_without_an_install():

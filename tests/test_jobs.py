@@ -36,8 +36,8 @@ def wait_until(condition, timeout=60.0):
 QUICK = TrainConfig(max_steps=200, batch_size=16, optimizer="adamw", lr=0.01, eval_interval=50)
 
 
-def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
+def test_job_trains_in_the_background_and_is_found_again(backend, tiny, tmp_path):
+    board = JobBoard(DiskCache(tmp_path), backend=backend)
     assert board.find(tiny, Run("mlp", MLPConfig(), QUICK)) is None
     job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == DONE
@@ -46,13 +46,13 @@ def test_job_trains_in_the_background_and_is_found_again(tiny, tmp_path):
     assert board.find(tiny, Run("mlp", MLPConfig(), QUICK)) is job
     assert board.start(tiny, Run("mlp", MLPConfig(), QUICK)) is job  # nothing is trained twice
     # a new server (empty board) finds it on disk, trained by nobody
-    again = JobBoard(DiskCache(tmp_path)).find(tiny, Run("mlp", MLPConfig(), QUICK))
+    again = JobBoard(DiskCache(tmp_path), backend=backend).find(tiny, Run("mlp", MLPConfig(), QUICK))
     assert again.status == DONE and again.from_disk and again.result.val_loss == job.result.val_loss
     assert again.snapshot().steps == snap.steps
 
 
-def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
+def test_two_visitors_asking_at_once_share_one_training(backend, tiny, tmp_path):
+    board = JobBoard(DiskCache(tmp_path), backend=backend)
     jobs = []
     threads = [threading.Thread(target=lambda: jobs.append(board.start(tiny, Run("mlp", MLPConfig(), QUICK))))
                for _ in range(4)]
@@ -64,8 +64,8 @@ def test_two_visitors_asking_at_once_share_one_training(tiny, tmp_path):
     assert jobs[0].wait(60) and jobs[0].status == DONE and board.trainings_started == 1
 
 
-def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
-    board = JobBoard(DiskCache(tmp_path))
+def test_stop_keeps_the_partial_model_and_saves_nothing(backend, tiny, tmp_path):
+    board = JobBoard(DiskCache(tmp_path), backend=backend)
     long = TrainConfig(max_steps=200_000, batch_size=16, optimizer="adamw", lr=0.01)
     job = board.start(tiny, Run("mlp", MLPConfig(), long))
     wait_until(lambda: job.snapshot().step >= 20)
@@ -81,16 +81,16 @@ def test_stop_keeps_the_partial_model_and_saves_nothing(tiny, tmp_path):
     fresh.wait(60)
 
 
-def test_an_unwatched_job_stops_itself(tiny):
-    board = JobBoard(None, abandoned_after=0.2)
+def test_an_unwatched_job_stops_itself(backend, tiny):
+    board = JobBoard(None, abandoned_after=0.2, backend=backend)
     job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
     assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
 
 
-def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(tiny):
+def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(backend, tiny):
     # a busy server redraws a waiting page late: the tab being open is what counts, not the redraws
     open_tabs = {"tab-a"}
-    board = JobBoard(None, abandoned_after=0.2, connected=lambda viewer: viewer in open_tabs)
+    board = JobBoard(None, abandoned_after=0.2, connected=lambda viewer: viewer in open_tabs, backend=backend)
     job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)), viewer="tab-a")
     wait_until(lambda: job.snapshot().step >= 5)
     time.sleep(0.6)  # three times abandoned_after, unseen
@@ -99,8 +99,8 @@ def test_a_job_whose_viewer_is_still_connected_keeps_going_unseen(tiny):
     assert job.wait(60) and job.status == STOPPED and job.stop_reason == "nobody was watching"
 
 
-def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
-    board = JobBoard(None, max_running=1)
+def test_jobs_beyond_the_limit_wait_for_a_slot(backend, tiny):
+    board = JobBoard(None, max_running=1, backend=backend)
     long = TrainConfig(max_steps=200_000, batch_size=16)
     first = board.start(tiny, Run("mlp", MLPConfig(), long))
     second = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16)))
@@ -110,8 +110,8 @@ def test_jobs_beyond_the_limit_wait_for_a_slot(tiny):
     assert second.wait(60) and second.status == DONE
 
 
-def test_a_config_the_child_refuses_fails_the_job_with_its_reason(tiny):
-    board = JobBoard(None)
+def test_a_config_the_child_refuses_fails_the_job_with_its_reason(backend, tiny):
+    board = JobBoard(None, backend=backend)
     # the child process builds the model; a config it refuses is the simplest failure to cause
     job = board.start(tiny, Run("mlp", MLPConfig(init="zeros"), QUICK))
     assert job.wait(60) and job.status == FAILED and "unknown init" in job.error and job.model is None
@@ -120,8 +120,8 @@ def test_a_config_the_child_refuses_fails_the_job_with_its_reason(tiny):
     assert retry is not job and retry.wait(60)
 
 
-def test_a_job_trains_exactly_as_train_does(tiny):
-    job = JobBoard(None).start(tiny, Run("mlp", MLPConfig(), QUICK))
+def test_a_job_trains_exactly_as_train_does(backend, tiny):
+    job = JobBoard(None, backend=backend).start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == DONE
     model = create_model("mlp", len(tiny.vocab), MLPConfig(), seed=QUICK.seed)
     direct = train(model, tiny, QUICK)
@@ -131,26 +131,35 @@ def test_a_job_trains_exactly_as_train_does(tiny):
     assert all(torch.equal(trained[name], value) for name, value in model.state_dict().items())
 
 
-def test_a_killed_training_process_fails_the_job_cleanly(tiny, tmp_path):
-    import multiprocessing
-    import os
+def test_a_killed_training_process_fails_the_job_cleanly(backend, tiny, tmp_path):
     import signal
-    board = JobBoard(DiskCache(tmp_path))
+    board = JobBoard(DiskCache(tmp_path), backend=backend)
     job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
     wait_until(lambda: job.snapshot().step >= 5)
-    (child,) = [p for p in multiprocessing.active_children() if p.name.startswith("train-")]
-    os.kill(child.pid, signal.SIGKILL)  # as the out-of-memory killer would
+    os.kill(job._handle.pid(), signal.SIGKILL)  # as the out-of-memory killer would
     assert job.wait(60) and job.status == FAILED and job.failure == KILLED
-    assert "killed (SIGKILL)" in job.error and "out of memory" in job.error
+    assert "killed" in job.error and "out of memory" in job.error
+    if backend.name == "processes":
+        assert "killed (SIGKILL)" in job.error
     assert list(tmp_path.iterdir()) == []  # nothing half-written in the cache
     assert_next_training_starts_cleanly(board, tiny)
 
 
-def test_a_queued_job_whose_tab_closed_never_starts(tiny):
-    board = JobBoard(None, max_running=1, abandoned_after=0.5)
+def test_a_ray_actor_killed_from_outside_fails_the_job_as_killed(ray_backend, tiny):
+    import ray
+    board = JobBoard(None, backend=ray_backend)
+    job = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
+    wait_until(lambda: job.snapshot().step >= 5)
+    ray.kill(job._handle.actor)  # what a lost node or `ray kill` does: ActorDiedError
+    assert job.wait(60) and job.status == FAILED and job.failure == KILLED and "Ray worker" in job.error
+    assert_next_training_starts_cleanly(board, tiny)
+
+
+def test_a_queued_job_whose_tab_closed_never_starts(backend, tiny):
+    board = JobBoard(None, max_running=1, abandoned_after=0.5, backend=backend)
     first = board.start(tiny, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
     queued = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
-    wait_until(lambda: first.snapshot().step >= 5)
+    wait_until(lambda: first.seen() or first.snapshot().step >= 5)  # watched while a Ray actor starts
     time.sleep(0.6)  # nobody looks at the queued one
     first.seen()
     first.stop()
@@ -172,16 +181,32 @@ def sleeping_train(model, dataset, config, callback=None):
     return train(model, dataset, config, callback=callback)
 
 
+def training_left(job) -> bool:
+    """Whether the process or Ray actor that trained this job still exists."""
+    handle = job._handle
+    if hasattr(handle, "process"):
+        return handle.process.is_alive()
+    import ray
+    try:
+        ray.get(handle.actor.pid.remote(), timeout=10)
+        return True
+    except ray.exceptions.RayActorError:
+        return False
+
+
 def assert_next_training_starts_cleanly(board, dataset):
     """A failure frees its slot and leaves no process: the next training runs at once, to the end."""
     import multiprocessing
     wait_until(lambda: not [p for p in multiprocessing.active_children() if p.name.startswith("train-")], 10)
+    for job in board._jobs.values():
+        if job._handle is not None:
+            wait_until(lambda: not training_left(job), 15)
     ok = board.start(dataset, Run("mlp", MLPConfig(n_hidden=32), TrainConfig(max_steps=20, batch_size=16)), estimate=1)
     assert ok.wait(60) and ok.status == DONE, ok.error
 
 
-def test_an_error_in_the_training_code_is_reported_as_a_crash(tiny):
-    board = JobBoard(None, max_running=1, train_fn=crashing_train)
+def test_an_error_in_the_training_code_is_reported_as_a_crash(backend, tiny):
+    board = JobBoard(None, max_running=1, train_fn=crashing_train, backend=backend)
     job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(60) and job.status == FAILED and job.failure == CRASHED
     assert "RuntimeError: a bug in the training code" in job.error and job.model is None
@@ -189,21 +214,20 @@ def test_an_error_in_the_training_code_is_reported_as_a_crash(tiny):
     assert_next_training_starts_cleanly(board, tiny)
 
 
-def test_a_loss_that_becomes_infinite_is_reported_as_diverged(tiny):
-    board = JobBoard(None, max_running=1)
+def test_a_loss_that_becomes_infinite_is_reported_as_diverged(backend, tiny):
+    board = JobBoard(None, max_running=1, backend=backend)
     job = board.start(tiny, Run("bigram-nn", BigramNNConfig(), TrainConfig(max_steps=50, batch_size=0, lr=1e38)))
     assert job.wait(60) and job.status == FAILED and job.failure == DIVERGED
     assert "learning rate" in job.error and "too high" in job.error
     assert_next_training_starts_cleanly(board, tiny)
 
 
-def test_a_training_past_the_time_limit_is_ended_and_reported(tiny):
-    import multiprocessing
-    board = JobBoard(None, max_running=1, time_limit=1.0, train_fn=sleeping_train)
+def test_a_training_past_the_time_limit_is_ended_and_reported(backend, tiny):
+    board = JobBoard(None, max_running=1, time_limit=1.0, train_fn=sleeping_train, backend=backend)
     job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
     assert job.wait(30) and job.status == FAILED and job.failure == TIMED_OUT
     assert "longer than the 1 s" in job.error
-    assert not [p for p in multiprocessing.active_children() if p.name.startswith("train-")]
+    wait_until(lambda: not training_left(job), 10)  # ended, not left sleeping
     board.train_fn, board.time_limit = train, 600
     assert_next_training_starts_cleanly(board, tiny)
 
@@ -212,8 +236,8 @@ def test_a_training_past_the_time_limit_is_ended_and_reported(tiny):
 # the queue
 
 
-def test_queued_jobs_know_their_place_and_a_wait_from_the_work_ahead(tiny):
-    board = JobBoard(None, max_running=1, abandoned_after=30)
+def test_queued_jobs_know_their_place_and_a_wait_from_the_work_ahead(backend, tiny):
+    board = JobBoard(None, max_running=1, abandoned_after=30, backend=backend)
     long = TrainConfig(max_steps=200_000, batch_size=16)
     running = board.start(tiny, Run("mlp", MLPConfig(), long), estimate=100)
     wait_until(lambda: running.snapshot().step >= 5)
@@ -237,3 +261,75 @@ def test_a_classroom_server_sets_its_trainings_at_once_from_the_environment(valu
     out = subprocess.run([sys.executable, "-c", "from makemore import limits; print(limits.MAX_CONCURRENT_TRAININGS)"],
                          env={**os.environ, "MAKEMORE_TRAININGS": value}, capture_output=True, text=True, check=True)
     assert int(out.stdout) == expected
+
+
+# -----------------------------------------------------------------------------------------------
+# Ray: several servers on one cluster, and a cluster that is not there
+
+
+def test_two_servers_on_one_cluster_share_one_training_and_each_caches_it(ray_backend, tiny, tmp_path):
+    # two boards stand for two Streamlit replicas behind a load balancer, each with its own cache folder
+    first = JobBoard(DiskCache(tmp_path / "a"), backend=ray_backend)
+    second = JobBoard(DiskCache(tmp_path / "b"), backend=ray_backend)
+    run = Run("mlp", MLPConfig(), TrainConfig(max_steps=3000, batch_size=16, eval_interval=500))
+    a = first.start(tiny, run)
+    wait_until(lambda: a.snapshot().step >= 5)
+    b = second.start(tiny, run)
+    wait_until(lambda: b.snapshot().step >= 5)
+    pids = {a._handle.pid(), b._handle.pid()}
+    assert len(pids) == 1  # one actor, one worker process: trained once
+    assert a.wait(120) and b.wait(120) and a.status == b.status == DONE
+    assert a.snapshot().steps == b.snapshot().steps == list(range(1, 3001))  # both watched all of it
+    assert a.result.loss_history == b.result.loss_history
+    assert len(list((tmp_path / "a").glob("*.pt"))) == len(list((tmp_path / "b").glob("*.pt"))) == 1
+
+
+def test_an_unreachable_cluster_says_so_and_trains_in_processes(caplog):
+    import logging
+    import socket
+    from makemore.serving import backends
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once it is closed
+    with caplog.at_level(logging.WARNING, logger="makemore"):
+        started = time.monotonic()
+        chosen = backends._choose(f"127.0.0.1:{port}")
+    assert isinstance(chosen, backends.ProcessBackend) and time.monotonic() - started < 30
+    lines = [r.getMessage() for r in caplog.records]
+    if any("not installed" in line for line in lines):
+        return  # without Ray, that is the one line to say
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "unreachable" in lines[0]
+    assert "child processes" in lines[0]
+
+
+def test_a_cluster_that_stops_answering_fails_its_trainings_and_the_board_falls_back(ray_backend, tiny,
+                                                                                      monkeypatch):
+    import ray
+    from makemore.serving import ray_backend as module
+    from makemore.serving.backends import ProcessBackend
+    from makemore.serving.ray_backend import RayBackend
+    # a backend whose trainings ask for more CPUs than the cluster has: they never start, as on a cluster gone
+    silent = RayBackend(cpus_per_training=64)
+    board = JobBoard(None, max_running=1, backend=silent)
+    job = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
+    time.sleep(1.0)
+    assert job.status == RUNNING and job.snapshot().step == 0
+    monkeypatch.setattr(silent, "answering", lambda: False)  # what 30 s without an answer looks like
+    assert job.wait(30) and job.status == FAILED and job.failure == KILLED
+    assert "stopped answering" in job.error and "start the training again" in job.error
+    wait_until(lambda: isinstance(board.backend, ProcessBackend), 10)
+    ray.kill(job._handle.actor)
+    again = board.start(tiny, Run("mlp", MLPConfig(), QUICK))
+    assert again.wait(60) and again.status == DONE and hasattr(again._handle, "process")
+    assert module.LOST_AFTER_SECONDS <= 60  # bounded: a student never waits forever
+
+
+def test_without_a_ray_address_nothing_imports_ray():
+    # the app's install has no Ray: a board, its backend and a training never reach for it
+    import subprocess
+    import sys
+    code = ("import sys; from makemore.serving.jobs import JobBoard; board = JobBoard(None); "
+            "print(board.backend.name, 'ray' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "MAKEMORE_RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["processes", "False"]

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from makemore import limits
 from makemore.data import WordDataset
 from makemore.estimate import training_seconds
 from makemore.serving.jobs import FAILED, JobBoard, TrainingJob
@@ -62,7 +61,7 @@ def train_missing(board: JobBoard, dataset: WordDataset, runs: dict[str, Run], k
                                       runs[label].train_config) for label in missing]
         names = " and ".join(missing)
         total = sum(estimates)
-        wall = max(max(estimates), total / limits.MAX_CONCURRENT_TRAININGS)
+        wall = max(max(estimates), total / board.max_running)  # the server's cores, or a Ray cluster's
         listed = ", ".join(missing)
         help = help.format(names=listed) if help else None
         if note:

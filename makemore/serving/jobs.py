@@ -19,8 +19,9 @@ A job fails honestly: `job.failure` says how ("diverged": the loss became infini
 out-of-memory killer for example; "timed out": it ran past `time_limit`) and `job.error` says
 what happened, in a sentence. Its slot is freed and its process gone, so the next start is clean.
 
-Each training runs in a child process, forked from a server process that has torch loaded (so a
-start costs milliseconds, not an import). In the web server's own process it would share the
+Each training runs on a backend (makemore/serving/backends.py): by default in a child process,
+forked from a server process that has torch loaded (so a start costs milliseconds, not an import),
+or on a Ray cluster (MAKEMORE_RAY_ADDRESS; makemore/serving/ray_backend.py). In the web server's own process it would share the
 Python lock with every page being drawn, and torch runs markedly slower in a thread once other
 threads have used it (their OpenMP workers compete): measured 30-50 % fewer steps per second.
 """
@@ -28,9 +29,7 @@ threads have used it (their OpenMP workers compete): measured 30-50 % fewer step
 from __future__ import annotations
 
 import io
-import multiprocessing
-import queue
-import signal
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -40,84 +39,24 @@ from dataclasses import dataclass
 import torch
 
 from makemore import limits
+from makemore.serving.backends import (CRASHED, DIVERGED, KILLED, TIMED_OUT,  # noqa: F401 (job.failure)
+                                       ProcessBackend, backend_from_environment)
 from makemore.serving.cache import DiskCache, load_or_train
 from makemore.serving.checkpoint import build_model
 from makemore.data import WordDataset
 from makemore.runs import Run
-from makemore.train import Progress, TrainConfig, TrainResult, train
+from makemore.train import TrainConfig, TrainResult, train
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
-DIVERGED, CRASHED, KILLED, TIMED_OUT = "diverged", "crashed", "killed", "timed out"  # job.failure
-SEND_EVERY_SECONDS = 0.1  # the child batches its progress messages: a page redraws once a second
+
+log = logging.getLogger("makemore")
 
 
 class TrainingFailed(Exception):
-    def __init__(self, failure: str, message: str):
+    def __init__(self, failure: str, message: str, cluster_lost: bool = False):
         super().__init__(message)
         self.failure = failure
-
-
-def _context():
-    # "forkserver": children fork from a clean helper process with torch imported, never from the
-    # threaded web server (forking a process with threads and OpenMP state can deadlock)
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["makemore.serving.jobs", "makemore.serving.forkserver_warmup"])
-    return ctx
-
-
-def _train_in_child(messages, stop, name, words, run: Run, train_fn) -> None:
-    """Runs in the child process: train, streaming progress, and send back the weights.
-
-    train_fn is makemore.train.train (tests pass one that fails on purpose)."""
-    # One core per training: two OpenMP threads on a 2-core server stall whenever anything else
-    # runs (a page being drawn, another training), and these small matrices gain little from two.
-    torch.set_num_threads(limits.TRAINING_THREADS)
-    try:
-        dataset = WordDataset(name, words)
-        model = build_model(run.model_name, len(dataset.vocab), run.model_config, seed=run.train_config.seed)
-        pending = ([], [], [])
-        last_sent = time.monotonic()
-
-        def send_progress(seconds):
-            nonlocal pending, last_sent
-            messages.put(("progress", *pending, seconds))
-            pending, last_sent = ([], [], []), time.monotonic()
-
-        def callback(p: Progress) -> bool:
-            pending[0].append(p.step)
-            pending[1].append(p.loss)
-            if p.val_loss is not None:
-                pending[2].append((p.step, p.val_loss))
-            if time.monotonic() - last_sent > SEND_EVERY_SECONDS:
-                send_progress(p.seconds)
-            return stop.is_set()
-
-        result = train_fn(model, dataset, run.train_config, callback=callback)
-        if pending[0]:
-            send_progress(result.seconds)
-        # as bytes: a tensor sent through a Queue is shared by file descriptor, which breaks once
-        # this process exits
-        weights = io.BytesIO()
-        torch.save(model.state_dict(), weights)
-        messages.put(("done", result.to_dict(), weights.getvalue()))
-    except FloatingPointError as e:
-        messages.put(("failed", DIVERGED, str(e)))
-    except Exception as e:  # the parent shows the reason; a child must never die silently
-        messages.put(("failed", CRASHED, f"the training process failed with {type(e).__name__}: {e}"))
-
-
-def _ended(exitcode: int | None) -> str:
-    """Why a child process ended without a word, in a sentence."""
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        if -exitcode == signal.SIGKILL:
-            return (f"the training process was killed ({name}), most likely because the server ran out of "
-                    "memory")
-        return f"the training process was ended from outside ({name})"
-    return f"the training process ended unexpectedly (exit code {exitcode})"
+        self.cluster_lost = cluster_lost  # the backend itself is gone: the board falls back
 
 
 @dataclass
@@ -158,6 +97,8 @@ class TrainingJob:
         self.connected = connected  # viewer -> is that viewer still there (None: go by time alone)
         self._viewers: set[str] = set()
         self.ended = threading.Event()  # set when it will change no more: done, stopped or failed
+        self._handle = None  # the backend's handle of its training, while it trains
+        self.cluster_lost = False  # it failed because its backend (a Ray cluster) went away
 
     @property
     def model_name(self) -> str:
@@ -220,41 +161,32 @@ class TrainingJob:
             return snap.seconds / snap.step * (snap.max_steps - snap.step)
         return self.estimate if self.estimate is not None else 30.0
 
-    def _train_in_child_process(self, dataset, run: Run, callback, ctx=None, train_fn=train,
-                                time_limit: float = limits.TRAINING_TIME_LIMIT):
-        """A trainer for load_or_train: trains in a child process, relays its progress into this
-        job, and returns (model, result); raises TrainingFailed."""
-        messages, stop = ctx.Queue(), ctx.Event()
-        process = ctx.Process(target=_train_in_child, daemon=True, name=f"train-{self.key[:8]}",
-                              args=(messages, stop, dataset.name, dataset.words, run, train_fn))
-        process.start()
+    def _train_on(self, backend, dataset, run: Run, train_fn, time_limit: float):
+        """A trainer for load_or_train: trains on the backend, relays its progress into this job,
+        and returns (model, result); raises TrainingFailed."""
+        handle = backend.start(self.key, dataset, run, train_fn)
+        self._handle = handle
         try:
-            return self._watch(process, messages, stop, time_limit)
+            return self._watch(handle, time_limit)
         finally:
-            stop.set()
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5)
+            handle.close()
 
-    def _watch(self, process, messages, stop, time_limit: float):
-        """Relay the child's messages until it finishes; stop it when nobody watches any more."""
+    def _watch(self, handle, time_limit: float):
+        """Relay the training's messages until it finishes; stop it when nobody watches any more."""
         while True:
             if self.abandoned:
                 self.stop("nobody was watching")
             if self._stop.is_set():
-                stop.set()  # the child checks it after every step
+                handle.stop()
             if time.monotonic() - self.started > time_limit:
-                process.kill()
+                handle.kill()
                 raise TrainingFailed(TIMED_OUT, f"the training ran for longer than the {time_limit:.0f} s "
                                      "this server allows one training, and was ended")
-            try:
-                message = messages.get(timeout=0.2)
-            except queue.Empty:
-                if not process.is_alive() and messages.empty():
-                    process.join(timeout=1)
-                    raise TrainingFailed(KILLED if (process.exitcode or 0) < 0 else CRASHED,
-                                         _ended(process.exitcode))
+            message = handle.next_message(0.2)
+            if message is None:
+                ended = handle.gone()
+                if ended is not None:
+                    raise TrainingFailed(*ended)
                 continue
             kind, *payload = message
             if kind == "progress":
@@ -273,7 +205,7 @@ class TrainingJob:
                 failure, text = payload
                 raise TrainingFailed(failure, text)
 
-    def _run(self, cache: DiskCache | None, slots: threading.Semaphore, ctx, train_fn, time_limit) -> None:
+    def _run(self, cache: DiskCache | None, slots: threading.Semaphore, backend, train_fn, time_limit) -> None:
         with slots:  # queued until a slot is free
             try:
                 if self.abandoned:  # its tab was closed while it waited for a slot
@@ -283,14 +215,15 @@ class TrainingJob:
                     return
                 self.status, self.started = RUNNING, time.monotonic()
 
-                def trainer(*args):
-                    return self._train_in_child_process(*args, ctx=ctx, train_fn=train_fn, time_limit=time_limit)
+                def trainer(dataset, run, callback):
+                    return self._train_on(backend, dataset, run, train_fn, time_limit)
 
                 # another server process (or the CLI) may have trained it meanwhile
                 model, result, from_disk = load_or_train(self.dataset, self.run, cache=cache, trainer=trainer)
                 self._use(model, result, from_disk)
             except TrainingFailed as e:
                 self.failure, self.error, self.status = e.failure, str(e), FAILED
+                self.cluster_lost = e.cluster_lost
             except Exception as e:  # never let a thread die silently: the page shows the reason
                 self.failure, self.error, self.status = CRASHED, f"{type(e).__name__}: {e}", FAILED
             finally:
@@ -307,22 +240,24 @@ class TrainingJob:
 
 
 class JobBoard:
-    def __init__(self, cache: DiskCache | None = None, max_running: int = limits.MAX_CONCURRENT_TRAININGS,
+    def __init__(self, cache: DiskCache | None = None, max_running: int | None = None,
                  max_kept: int = limits.MEMORY_CACHE_ENTRIES,
                  abandoned_after: float | None = None,
                  time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train,
-                 connected: Callable[[str], bool] | None = None):
+                 connected: Callable[[str], bool] | None = None, backend=None):
+        # where trainings run: child processes, or a Ray cluster (makemore/serving/backends.py)
+        self.backend = backend if backend is not None else backend_from_environment()
         self.cache = cache
         self.connected = connected  # viewer -> still connected? (see TrainingJob.abandoned)
-        self.max_running = max_running
+        # as many at once as the backend has cores for: the server's (2), or the Ray cluster's CPUs
+        self.max_running = max_running if max_running is not None else self.backend.slots()
         self.max_kept = max_kept
         # read when the board is made, not when this module was imported: the tests that drive pages
         # in their own process (no browser to watch a queued run) give it longer (tests/conftest.py)
         self.abandoned_after = limits.ABANDONED_AFTER_SECONDS if abandoned_after is None else abandoned_after
         self.time_limit = time_limit
         self.train_fn = train_fn  # what the child runs: makemore.train.train (tests make it fail)
-        self._slots = threading.Semaphore(max_running)
-        self._ctx = _context()
+        self._slots = threading.Semaphore(self.max_running)
         self.trainings_started = 0  # trainings begun (not found in memory): a test counts them
         self._jobs: OrderedDict[str, TrainingJob] = OrderedDict()  # least recently used first
         self._waiting: list[TrainingJob] = []  # queued jobs, first come first
@@ -370,10 +305,20 @@ class JobBoard:
 
     def _run(self, job: TrainingJob) -> None:
         try:
-            job._run(self.cache, _Slot(self._slots, lambda: self._left_queue(job)), self._ctx, self.train_fn,
+            job._run(self.cache, _Slot(self._slots, lambda: self._left_queue(job)), self.backend, self.train_fn,
                      self.time_limit)
         finally:
             self._left_queue(job)
+            if job.cluster_lost:
+                self._fall_back(job)
+
+    def _fall_back(self, job: TrainingJob) -> None:
+        """Its Ray cluster went away: the job has said so to its student; new trainings run here."""
+        with self._lock:
+            if isinstance(self.backend, ProcessBackend):
+                return
+            log.warning("lost the Ray cluster (%s): training in child processes from now on", job.error)
+            self.backend = ProcessBackend()
 
     def _left_queue(self, job: TrainingJob) -> None:
         with self._lock:
@@ -392,7 +337,11 @@ class JobBoard:
         with self._lock:
             running = [j for j in self._jobs.values() if j.status == RUNNING]
             ahead = self._waiting[: self._waiting.index(job)] if job in self._waiting else []
-        free_at = sorted([j.remaining_seconds() for j in running] + [0.0] * max(0, self.max_running - len(running)))
+        # free slots: the board's own, and on a cluster no more than its idle CPUs (other servers use it too)
+        free = int(min(max(0, self.max_running - len(running)), self.backend.free_cpus()))
+        free_at = sorted([j.remaining_seconds() for j in running] + [0.0] * free)
+        if not free_at:  # a cluster busy with other servers' trainings: wait for any of ours, or a guess
+            free_at = [min([j.remaining_seconds() for j in running], default=30.0)]
         for j in ahead:
             free_at[0] += j.remaining_seconds()  # it takes the slot that frees first
             free_at.sort()

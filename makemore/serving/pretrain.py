@@ -3,6 +3,7 @@ trained model at once, on a fresh server with an empty cache.
 
     python -m makemore pretrain              # train what is missing, remove what is no longer listed
     python -m makemore pretrain --dry-run    # only say what it would do
+    MAKEMORE_RAY_ADDRESS=host:6379 python -m makemore pretrain   # all at once on a Ray cluster
 
 What ships (`shipped_runs`): every model's default (its config and fast recipe) and the lecture's
 own recipe on every built-in word list in data/ (a page on any list compares with the lecture's
@@ -14,15 +15,12 @@ file no longer matches what the current code would produce; this command rebuild
 
 from __future__ import annotations
 
-import multiprocessing
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from makemore import limits
-from makemore.serving.cache import SHIPPED_DIR, DiskCache, load_or_train
+from makemore.serving.backends import backend_from_environment
+from makemore.serving.cache import SHIPPED_DIR, DiskCache
+from makemore.serving.jobs import JobBoard
 from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.runs import Run
@@ -62,16 +60,6 @@ def _datasets() -> dict[str, WordDataset]:
     return {name: WordDataset.from_file(DATA_DIR / name) for name in builtin_lists()}
 
 
-def _train_one(args) -> tuple[str, float]:
-    run, folder = args
-    torch.set_num_threads(limits.TRAINING_THREADS)  # as the app trains: the same numbers
-    dataset = WordDataset.from_file(DATA_DIR / run.data)
-    cache = DiskCache(folder, max_files=10**6, shipped=None)
-    t0 = time.perf_counter()
-    _, result, _ = load_or_train(dataset, run.run, cache=cache)
-    return f"{run.data:13} {run.run.model_name:12} {run.why:28} val {result.val_loss:.4f}", time.perf_counter() - t0
-
-
 def pretrain(folder: Path = SHIPPED_DIR, jobs: int = 2, dry_run: bool = False, echo=print) -> int:
     """Train every shipped run that has no file yet, remove files no run needs; returns how many
     it trained."""
@@ -95,10 +83,27 @@ def pretrain(folder: Path = SHIPPED_DIR, jobs: int = 2, dry_run: bool = False, e
     # the longest first, so that the last ones to finish are short
     missing.sort(key=lambda shipped: -shipped.run.train_config.max_steps
                  * max(1, shipped.run.train_config.batch_size))
-    with multiprocessing.get_context("spawn").Pool(max(1, jobs)) as pool:
-        for line, seconds in pool.imap_unordered(_train_one, [(run, str(folder)) for run in missing]):
-            echo(f"  {line}  ({seconds:.0f} s)")
+    # on the server's backend, as the app trains: `jobs` child processes, or on a Ray cluster
+    # (MAKEMORE_RAY_ADDRESS) as many at once as it has CPUs, so the whole set takes about the longest run
+    backend = backend_from_environment()
+    cache = DiskCache(folder, max_files=10**6, shipped=None)
+    board = JobBoard(cache, max_running=max(1, jobs) if backend.name == "processes" else backend.slots(),
+                     abandoned_after=float("inf"), time_limit=float("inf"), backend=backend)
+    echo(f"training on {backend.name}, {board.max_running} at once")
+    pending = {board.start(datasets[run.data], run.run): run for run in missing}
+    failed = 0
+    while pending:
+        for job in [job for job in pending if job.wait(0.2)]:
+            run = pending.pop(job)
+            what = f"{run.data:13} {run.run.model_name:12} {run.why:28}"
+            if job.finished:
+                echo(f"  {what} val {job.result.val_loss:.4f}  ({job.result.seconds:.0f} s)")
+            else:
+                failed += 1
+                echo(f"  {what} FAILED ({job.failure}): {job.error}")
     sizes = [p.stat().st_size for p in folder.glob("*.pt")]
     echo(f"{len(sizes)} files, {sum(sizes) / 1e6:.1f} MB in all, the largest {max(sizes, default=0) / 1e6:.2f} MB "
          f"(limits: {MAX_FILE_BYTES / 1e6:.0f} MB a file, {MAX_TOTAL_BYTES / 1e6:.0f} MB in all)")
+    if failed:
+        raise RuntimeError(f"{failed} of {len(missing)} trainings failed (above)")
     return len(missing)
