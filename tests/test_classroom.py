@@ -21,12 +21,16 @@ import classroom  # noqa: E402  (bench/classroom.py)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def report():
+def need_chromium() -> None:
     if not Path(classroom.CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
         pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
+
+
+@pytest.fixture(scope="module")
+def report():
+    need_chromium()
     result = classroom.run(3, room=True)
     print(classroom.summary(result))
     return result
@@ -52,10 +56,7 @@ def test_every_students_own_training_is_on_the_rooms_board(report):
 
 @pytest.fixture(scope="module")
 def first_visits():
-    if not Path(classroom.CHROMIUM).is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
-        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
+    need_chromium()
     result = classroom.run_first_visits()
     print(classroom.first_visits_summary(result))
     return result
@@ -72,10 +73,7 @@ def test_the_first_visitor_of_each_page_through_the_sidebar_sees_a_chart_and_the
 
 @pytest.fixture(scope="module")
 def ray_report():
-    if not Path(classroom.CHROMIUM).is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {classroom.CHROMIUM}: CI must run the browser tests")
-        pytest.skip(f"no Chromium at {classroom.CHROMIUM}: run `bash tests/install-system.sh`")
+    need_chromium()
     try:
         import ray  # noqa: F401
     except ImportError:
