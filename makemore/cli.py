@@ -277,7 +277,10 @@ def pretrain_command(args) -> int:
     from makemore.serving.pretrain import (
         pretrain,  # imported here: it reads every built-in list
     )
-    pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
+    try:
+        pretrain(jobs=args.jobs, dry_run=args.dry_run, echo=lambda line: print(line, flush=True))
+    except RuntimeError as e:  # some trainings failed: each said why above; the rest are kept
+        raise UsageError(str(e)) from None
     return 0
 
 
