@@ -24,6 +24,10 @@ from training.shared import job_board
 
 NEW_TEACHER_KEY = "room_new_teacher_key"  # session_state: a room just opened, its teacher link not yet put away
 JUST_JOINED = "room_just_joined"  # session_state: show the return key open, once, right after joining
+BOARD_SECONDS = 5  # how often an open board redraws itself
+# one read of a room's board serves all its viewers for this long (a post or a teacher's change on
+# this server shows at once); every open board is within a few seconds of the class
+SHARED_BOARD_SECONDS = 3
 STAGE_NAMES = [rooms.stage_id(s) for s in STAGES]
 STAGE_TITLES = [s.title for s in STAGES]
 
@@ -89,10 +93,10 @@ def as_teacher(action, success: str | None = None):
 
 # --- the board, for everyone in the room ----------------------------------------------------------
 
-@st.fragment(run_every=5)  # a projector's board follows the class without anyone touching it
+@st.fragment(run_every=BOARD_SECONDS)  # a projector's board follows the class without anyone touching it
 def live_board(code: str, me: "rooms.Seat | None") -> None:
     try:
-        board = store.board(code)
+        board = store.board(code, max_age=SHARED_BOARD_SECONDS)
     except RoomError as e:
         st.error(plain(e), icon=":material/error:")
         return
@@ -153,7 +157,7 @@ def teacher_link_once(code: str) -> None:
                   on_click=lambda: st.session_state.pop(NEW_TEACHER_KEY, None))
 
 
-@st.fragment(run_every=5)
+@st.fragment(run_every=BOARD_SECONDS)
 def now_training(code: str) -> None:
     board = job_board()
     frame = class_trainings(board, code)
@@ -165,9 +169,9 @@ def now_training(code: str) -> None:
         st.dataframe(frame, hide_index=True, width="stretch")
 
 
-@st.fragment(run_every=5)  # the class joins and trains while the teacher looks
+@st.fragment(run_every=BOARD_SECONDS)  # the class joins and trains while the teacher looks
 def members_tab(code: str) -> None:
-    board = store.board(code)
+    board = store.board(code, max_age=SHARED_BOARD_SECONDS)
     if not board.members:
         st.caption("Nobody has joined yet.")
         return
@@ -191,9 +195,9 @@ def members_tab(code: str) -> None:
         st.rerun()  # the whole page: its notice, the board
 
 
-@st.fragment(run_every=5)
+@st.fragment(run_every=BOARD_SECONDS)
 def runs_tab(code: str) -> None:
-    board = store.board(code)
+    board = store.board(code, max_age=SHARED_BOARD_SECONDS)
     st.download_button("Download every run (.csv)", store.export_csv(code), file_name=f"room-{code}.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:", key="teacher_csv",
                        help="One row per run: when, who, the stage and model, the losses, the settings and the "
@@ -312,19 +316,15 @@ def teacher_view(room) -> None:
         teacher_link_once(room.code)
         st.subheader("Your controls")
         st.caption("Only you see these: they need the teacher key.")
-        tabs = st.tabs(["Training now", "Members", "Runs", "Challenges", "Word list", "The room"])
-        with tabs[0]:
-            now_training(room.code)
-        with tabs[1]:
-            members_tab(room.code)
-        with tabs[2]:
-            runs_tab(room.code)
-        with tabs[3]:
-            challenges_tab(room)
-        with tabs[4]:
-            words_tab(room)
-        with tabs[5]:
-            room_tab(room)
+        # only the open tab runs (and redraws itself): the others cost nothing while the lesson goes on
+        tabs = st.tabs(["Training now", "Members", "Runs", "Challenges", "Word list", "The room"],
+                       key="teacher_tab", on_change="rerun")
+        panels = [lambda: now_training(room.code), lambda: members_tab(room.code), lambda: runs_tab(room.code),
+                  lambda: challenges_tab(room), lambda: words_tab(room), lambda: room_tab(room)]
+        for tab, panel in zip(tabs, panels):
+            if tab.open:
+                with tab:
+                    panel()
     st.divider()
     live_board(room.code, None)
 

@@ -7,7 +7,10 @@
 
 Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
 deployment has them), then opens N headless Chromium sessions (Playwright driving Debian's
-Chromium, as tests/test_browser.py does), in three rounds, each with every session at once:
+Chromium, as tests/test_browser.py does). First the teacher's screen opens the home page (with
+--room, the room's teacher view), as a teacher does before the class arrives: its visit starts the
+server's warm-up, and the students come once the server logs it done (its CPU is reported apart:
+it is paid once per server, not per view). Then three rounds, each with every session at once:
 every page, as a student clicking down the navigation, waiting on each for its first chart; on
 the MLP page a slider moved off the shipped setting and back onto it (the time to the shipped
 model's result); a training of its own there (its own seed, 500 steps), waited for to the end,
@@ -66,6 +69,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
 BOARD = "/class_room"  # the Class room page: with a room, its board
+WARMED_UP = "warm-up done"  # the line app/training/warmup.py logs when it has finished
 FIRST_VISIT_PAGES = [*PAGES, "/compare"]  # the first visitor's round: every page of the sidebar
 TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare",
           BOARD: "Class room"}
@@ -185,6 +189,10 @@ class Server:
     def cpu_seconds(self) -> float:
         return sum(self.cpu_by_pid.values())
 
+    def log_text(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")
+
     def stop(self) -> None:
         self._watching = False
         self.process.terminate()
@@ -300,16 +308,29 @@ async def open_the_board(page, url: str, session: Session) -> None:
     await visit(page, url, session, BOARD)  # the board's scatter of every run is its first chart
 
 
-async def projector(browser, url: str, code: str, key: str, stop: asyncio.Event) -> None:
-    """The teacher's view on the projector for the whole lesson: its board redraws itself every 5 s."""
+async def teachers_screen(browser, url: str, address: str, stop: asyncio.Event) -> None:
+    """The teacher's screen, open from before the class arrives to the end of the lesson: the home
+    page, or with a room its teacher's view, whose board redraws itself every 5 s."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = await context.new_page()
     try:
-        await page.goto(f"{url}/?room={code}&teacher={key}")
+        await page.goto(f"{url}{address}")
         await stop.wait()
     finally:
         await context.close()
+
+
+async def warmed_up(server: "Server", timeout: float = 240) -> float:
+    """Wait for the server's warm-up (app/training/warmup.py, started by the first visitor) to say it
+    is done; the server's CPU seconds from its start until then."""
+    deadline = time.monotonic() + timeout
+    while WARMED_UP not in server.log_text() and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    if WARMED_UP not in server.log_text():
+        raise RuntimeError(f"the server's warm-up did not finish within {timeout:.0f} s")
+    await asyncio.sleep(0.5)  # the watcher's last sample
+    return server.cpu_seconds()
 
 
 async def in_own_tab(browser, url: str, session: Session, start: asyncio.Event, work) -> None:
@@ -360,19 +381,21 @@ async def classroom(url: str, sessions: list[Session], server: Server, train: bo
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         lesson_over = asyncio.Event()
-        shown = None
+        # as in a class: the teacher's screen is up before the students arrive, and its first visit
+        # starts the server's warm-up, whose one-off CPU is counted apart from the page views'
+        address = f"/?room={room.code}&teacher={room.teacher_key}" if room is not None else "/"
+        shown = asyncio.create_task(teachers_screen(browser, url, address, lesson_over))
+        cpu_start = await warmed_up(server)
         if room is not None:
-            shown = asyncio.create_task(projector(browser, url, room.code, room.teacher_key, lesson_over))
             await everyone(browser, url, sessions, server, join_room(room.code))
         cpu_visits = await everyone(browser, url, sessions, server, visit_every_page)
         await everyone(browser, url, sessions, server, slider_onto_shipped)
         trainings = await everyone(browser, url, sessions, server, train_own) if train else 0.0
         cpu_board = await everyone(browser, url, sessions, server, open_the_board) if room is not None else 0.0
         lesson_over.set()
-        if shown is not None:
-            await shown
+        await shown
         await browser.close()
-    return {"cpu_visits": cpu_visits, "cpu_trainings": trainings, "cpu_board": cpu_board}
+    return {"cpu_start": cpu_start, "cpu_visits": cpu_visits, "cpu_trainings": trainings, "cpu_board": cpu_board}
 
 
 # -----------------------------------------------------------------------------------------------
@@ -534,6 +557,7 @@ class Report:
     cpu_visits: float
     cpu_trainings: float
     room: RoomCount | None = None
+    cpu_start: float = 0.0  # the server's start and warm-up, with the teacher's screen open: once per server
 
     @property
     def views(self) -> int:
@@ -593,7 +617,8 @@ def run(n: int, train: bool = True, shipped: bool = True, room: bool = False, ra
                 count = RoomCount(len(board.members), len(board.runs),
                                   sum(s.nickname in posted for s in sessions if s.trained_in is not None),
                                   spent["cpu_board"])
-            return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"], count)
+            return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"], count,
+                          spent["cpu_start"])
         finally:
             if store is not None:
                 store.close()
@@ -604,7 +629,8 @@ def summary(report: Report) -> str:
     lines = [f"N = {report.n}: peak memory of the server's process tree {report.peak_bytes / 1e9:.2f} GB; "
              f"server CPU for {report.views} page views {report.cpu_visits:.1f} s "
              f"({report.cpu_visits / max(1, report.views):.2f} s a view); for {report.n} trainings "
-             f"{report.cpu_trainings:.1f} s",
+             f"{report.cpu_trainings:.1f} s; before the class, the server's start and warm-up "
+             f"{report.cpu_start:.1f} s",
              f"  {'page':12} {'median':>8} {'worst':>8}   time to the first chart"]
     for path in PAGES + ([BOARD] if report.room is not None else []):
         times = [s.first_chart.get(path) for s in report.sessions]

@@ -64,6 +64,12 @@ def button(at, label):
     return next(b for b in at.button if b.label == label)
 
 
+def open_tab(at, label: str) -> AppTest:
+    """Open one tab of the teacher's controls (only the open one runs), as a click on it does."""
+    at.session_state["teacher_tab"] = label
+    return at.run()
+
+
 def texts(at) -> list[str]:
     return [t.value for t in at.text]
 
@@ -228,8 +234,10 @@ def test_a_teacher_opens_a_room_with_its_code_link_qr_and_a_teacher_link_shown_o
     assert "teacher" not in at.query_params
     button(at, "I have kept it safe").click().run()
     assert not any(teacher.key in c.value for c in at.code)
-    assert at.get("download_button")  # every run as CSV
+    assert not at.get("download_button")  # only the open tab of the controls runs: "Training now"
+    assert open_tab(at, "Runs").get("download_button")  # every run as CSV
     # the room is on the lectures' list (the sidebar's default): their exercises can be switched on
+    open_tab(at, "Challenges")
     at.multiselect(key="teacher_lecture_challenges").select("mlp").run()
     button(at, "Switch on").click().run()
     assert not errors(at), errors(at)
@@ -251,13 +259,14 @@ def test_teacher_controls_need_the_key_and_the_key_leaves_the_address(store):
     assert "teacher" not in right.query_params and right.query_params["room"] == opened.code
     assert "Your controls" in [h.value for h in right.subheader]
     assert not any(opened.teacher_key in c.value for c in right.code)  # not shown again from a link
+    open_tab(right, "The room")
     button(right, "Close the room").click().run()
     assert store.room(opened.code).closed
 
 
 def test_a_met_challenge_names_who_met_it_first_and_the_teacher_can_remove_runs_and_members(store):
     opened = tiny_room(store)
-    teacher = app({"room": opened.code, "teacher": opened.teacher_key})
+    teacher = open_tab(app({"room": opened.code, "teacher": opened.teacher_key}), "Challenges")
     teacher.text_input(key="challenge_title").set_value("Beat a uniform guess")
     teacher.number_input(key="challenge_target").set_value(3.2)
     teacher.selectbox(key="challenge_stage").set_value("bigram")
@@ -270,9 +279,9 @@ def test_a_met_challenge_names_who_met_it_first_and_the_teacher_can_remove_runs_
     assert challenges["first met by"][0] == "ada"
     assert "ada" in store.export_csv(opened.code)
 
-    button(teacher, "Remove this run").click().run()
+    button(open_tab(teacher, "Runs"), "Remove this run").click().run()
     assert store.board(opened.code).runs == []
-    button(teacher, "Remove from the room").click().run()
+    button(open_tab(teacher, "Members"), "Remove from the room").click().run()
     assert store.board(opened.code).members == []
 
 

@@ -36,7 +36,7 @@ def report():
     return result
 
 
-def test_every_student_sees_every_page_with_a_chart_and_no_exception_on_a_cold_server(report):
+def test_every_student_sees_every_page_with_a_chart_and_no_exception_on_a_fresh_server(report):
     assert report.problems() == []
     for session in report.sessions:
         assert set(session.first_chart) == {*classroom.PAGES, classroom.BOARD}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -353,3 +354,24 @@ def test_the_default_database_is_a_sqlite_file_in_the_cache_folder(isolated_cach
     store.close()
     monkeypatch.setenv("MAKEMORE_DB_URL", "sqlite:///" + str(isolated_cache_dir / "other.sqlite"))
     assert RoomStore().url.endswith("other.sqlite")
+
+
+def test_many_viewers_of_a_board_share_one_read_and_a_write_here_shows_at_once(room_db_url, store, room):
+    """board(max_age=) serves a read made at most that long ago (thirty open boards, one read);
+    a write through the same store forgets it, another server's write shows once it has aged."""
+    ada = store.join(room.code, "ada")
+    first = store.board(room.code, max_age=60)
+    assert store.board(shown_code(room.code).lower(), max_age=60) is first  # the same read, however typed
+    store.post_run(room.code, ada.token, posted(key="a"))  # a write through this store: seen at once
+    assert [r.nickname for r in store.board(room.code, max_age=60).runs] == ["ada"]
+    other_server = RoomStore(room_db_url)
+    try:
+        other_server.post_run(room.code, other_server.join(room.code, "bob").token, posted(key="b"))
+        assert len(store.board(room.code, max_age=60).runs) == 1  # this server's recent read still serves
+        assert len(store.board(room.code).runs) == 2  # a plain read is always fresh
+        time.sleep(0.3)
+        assert len(store.board(room.code, max_age=0.2).runs) == 2  # aged past max_age: read again
+    finally:
+        other_server.close()
+    with pytest.raises(RoomError, match="No such room"):
+        store.board("ACDEFGHJ", max_age=60)

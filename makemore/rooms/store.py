@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -237,6 +238,11 @@ class RoomStore:
         self.url = url or default_url()
         self.clock = clock
         self.engine = _engine(self.url)
+        # boards read lately, for the many viewers of one room (board(max_age=)); every write through
+        # this store forgets them all, so that a member's own change shows at once
+        self._boards: dict[str, tuple[float, Board]] = {}
+        self._writes = 0
+        self._boards_lock = threading.Lock()
         self._upgrade()
 
     def __repr__(self) -> str:
@@ -268,8 +274,13 @@ class RoomStore:
     def _write(self):
         """A transaction that writes: on SQLite it takes the write lock when it starts, so that two
         writers queue (busy_timeout) instead of one failing when it upgrades a read to a write."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+                yield conn
+        finally:
+            with self._boards_lock:
+                self._writes += 1
+                self._boards.clear()
 
     # --- rooms ------------------------------------------------------------------------------------
     def create_room(self, title: str, dataset: str, fingerprint: str, words: str | None = None) -> NewRoom:
@@ -475,7 +486,24 @@ class RoomStore:
             conn.execute(challenges.delete().where(challenges.c.id == challenge_id, challenges.c.room_id == row.id))
 
     # --- the board --------------------------------------------------------------------------------
-    def board(self, code: str) -> Board:
+    def board(self, code: str, max_age: float = 0.0) -> Board:
+        """The room's board. With max_age, a board this store read at most that many seconds ago
+        will do: thirty open boards and a projector then cost one read per room every few seconds,
+        not one each. Another server's writes show within max_age; this store's own at once."""
+        if max_age > 0:
+            with self._boards_lock:
+                read_at, board = self._boards.get(normal_code(code), (-math.inf, None))
+                writes = self._writes
+            if board is not None and time.monotonic() - read_at <= max_age:
+                return board
+            read_at, board = time.monotonic(), self._read_board(code)
+            with self._boards_lock:
+                if self._writes == writes:  # nothing written meanwhile: the board read is still the newest
+                    self._boards[board.room.code] = (read_at, board)
+            return board
+        return self._read_board(code)
+
+    def _read_board(self, code: str) -> Board:
         with self.engine.connect() as conn:
             room = self._open_room(conn, code)
             member_rows = conn.execute(sa.select(members).where(
