@@ -1,6 +1,10 @@
 """Altair chart builders, every page's (the Compare page's at the end). Each takes a small,
 pre-aggregated pandas DataFrame and returns a chart; every mark has a tooltip, a split has the same
-colour on every page, and a model the same colour and shape on every chart of the Compare page."""
+colour on every page, and a model the same colour and shape on every chart of the Compare page.
+
+Every encoding is a channel object (alt.X("step:Q"), never x="step:Q"): Altair 6 turns a shorthand
+string, a list of them or alt.condition's dict into one by indexing its whole schema again, some
+7 ms each, several times a chart's own cost on every page view (tests/test_charts.py checks it)."""
 
 import math
 
@@ -10,6 +14,11 @@ import pandas as pd
 SPLIT_COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b", "reference": "#888888"}
 WARNING = "#e45756"  # where a chart marks something going wrong (memorising)
 ACCENT = "#4c78a8"
+
+
+def color_when(test, if_true: str, if_false: str) -> alt.ColorValue:
+    """One colour where `test` holds and another elsewhere (alt.condition's dict as a channel object)."""
+    return alt.ColorValue(**alt.condition(test, alt.value(if_true), alt.value(if_false)))
 
 
 def split_color(domain) -> alt.Scale:
@@ -51,11 +60,11 @@ def first_last_chars(df: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("char:N", title="character", axis=alt.Axis(labelAngle=0, labelOverlap=False)),
-            xOffset="position:N",
+            xOffset=alt.XOffset("position:N"),
             y=alt.Y("words:Q", title="words"),
             color=alt.Color("position:N", title="position",
                             scale=alt.Scale(domain=["first", "last"], range=[ACCENT, "#e45756"])),
-            tooltip=[alt.Tooltip("char:N", title="character"), "position:N",
+            tooltip=[alt.Tooltip("char:N", title="character"), alt.Tooltip("position:N"),
                      alt.Tooltip("words:Q", format=",")],
         )
     )
@@ -81,9 +90,9 @@ def pair_heatmap(df: pd.DataFrame) -> alt.LayerChart:
     layers = [heat]
     if labelled:
         # dark text on pale cells, white on dark ones
-        ink = alt.condition(alt.datum.count > df["count"].max() * 0.3, alt.value("white"), alt.value("#333333"))
-        layers.append(base.mark_text(dy=-6, fontSize=10).encode(text="pair:N", color=ink, tooltip=tooltip))
-        layers.append(base.mark_text(dy=7, fontSize=8).encode(text="count:Q", color=ink, tooltip=tooltip))
+        ink = color_when(alt.datum.count > df["count"].max() * 0.3, "white", "#333333")
+        layers.append(base.mark_text(dy=-6, fontSize=10).encode(text=alt.Text("pair:N"), color=ink, tooltip=tooltip))
+        layers.append(base.mark_text(dy=7, fontSize=8).encode(text=alt.Text("count:Q"), color=ink, tooltip=tooltip))
     # "pad": cells keep their size and the axes go around them (Streamlit's default "fit" would
     # squeeze the axes and titles into the same box, flattening small matrices)
     return alt.layer(*layers).properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
@@ -107,11 +116,11 @@ def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label
     splits = list(dict.fromkeys(df["split"]))
     color = alt.Color("split:N", title=None, scale=split_color(splits))
     y = alt.Y("loss:Q", title=y_title, scale=loss_scale(df["loss"], log_y, reference))
-    tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
+    tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("split:N"), alt.Tooltip("loss:Q", format=".4f")]
     lines = alt.Chart(df, title=title).mark_line().encode(
         x=alt.X("step:Q", title="step"), y=y, color=color, tooltip=tooltip)
     points = alt.Chart(df[df["split"] != "train"]).mark_point(filled=True, size=30).encode(
-        x="step:Q", y=y, color=color, tooltip=tooltip)
+        x=alt.X("step:Q"), y=y, color=color, tooltip=tooltip)
     layers = [lines, points]
     if reference is not None:
         ref = pd.DataFrame({"loss": [reference], "step": [df["step"].max()],
@@ -119,7 +128,7 @@ def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label
         tip = [alt.Tooltip("label:N", title="reference")]
         rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"])
         text = alt.Chart(ref).mark_text(align="right", dy=-7, color=SPLIT_COLORS["reference"])
-        layers += [rule.encode(y=y, tooltip=tip), text.encode(x="step:Q", y=y, text="label:N", tooltip=tip)]
+        layers += [rule.encode(y=y, tooltip=tip), text.encode(x=alt.X("step:Q"), y=y, text=alt.Text("label:N"), tooltip=tip)]
     if mark_step is not None:
         layers = memorising_marks(mark_step, int(df["step"].max()), mark_label, shade_label) + layers
     return alt.layer(*layers)
@@ -132,12 +141,12 @@ def memorising_marks(step: int, last: int, label: str, shade_label: str) -> list
     layers = []
     if shade_label and last > step:
         layers.append(alt.Chart(mark).mark_rect(color=WARNING, opacity=0.1).encode(
-            x="step:Q", x2="end:Q", tooltip=[alt.Tooltip("shade:N", title="after it")]))
+            x=alt.X("step:Q"), x2=alt.X2("end:Q"), tooltip=[alt.Tooltip("shade:N", title="after it")]))
     tip = [alt.Tooltip("label:N", title="marked")]
-    layers.append(alt.Chart(mark).mark_rule(color=WARNING, strokeWidth=2).encode(x="step:Q", tooltip=tip))
+    layers.append(alt.Chart(mark).mark_rule(color=WARNING, strokeWidth=2).encode(x=alt.X("step:Q"), tooltip=tip))
     right = step > 0.6 * last  # late in the run: the label goes left of the rule, inside the chart
     layers.append(alt.Chart(mark).mark_text(align="right" if right else "left", baseline="top", dx=-5 if right else 5,
-                                            color=WARNING).encode(x="step:Q", y=alt.value(4), text="label:N",
+                                            color=WARNING).encode(x=alt.X("step:Q"), y=alt.YValue(4), text=alt.Text("label:N"),
                                                                   tooltip=tip))
     return layers
 
@@ -155,7 +164,7 @@ def weights_vs_counts(df: pd.DataFrame) -> alt.LayerChart:
                  alt.Tooltip("net_logprob:Q", title="network", format=".3f")],
     )
     line = alt.Chart(diagonal).mark_line(strokeDash=[4, 4], color=SPLIT_COLORS["reference"]).encode(
-        x="x:Q", y="y:Q")
+        x=alt.X("x:Q"), y=alt.Y("y:Q"))
     return alt.layer(line, points).properties(height=360)
 
 
@@ -170,13 +179,13 @@ def lr_sweep(df: pd.DataFrame, suggested_exponent: float) -> alt.LayerChart:
     base = alt.Chart(data, title="Loss while the learning rate grows, one step at each rate")
     raw = base.mark_line(opacity=0.3, color=ACCENT).encode(
         x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)), tooltip=tooltip)
-    smooth = base.mark_line(color=ACCENT, strokeWidth=2.5).encode(x=x, y="smoothed:Q", tooltip=tooltip)
+    smooth = base.mark_line(color=ACCENT, strokeWidth=2.5).encode(x=x, y=alt.Y("smoothed:Q"), tooltip=tooltip)
     mark = pd.DataFrame({"exponent": [suggested_exponent],
                          "label": [f"suggested: {10 ** suggested_exponent:.3g}"]})
     rule = alt.Chart(mark).mark_rule(color=SPLIT_COLORS["val"], strokeWidth=2).encode(
-        x="exponent:Q", tooltip=[alt.Tooltip("label:N", title="learning rate")])
+        x=alt.X("exponent:Q"), tooltip=[alt.Tooltip("label:N", title="learning rate")])
     text = alt.Chart(mark).mark_text(align="left", dx=5, dy=-110, color=SPLIT_COLORS["val"]).encode(
-        x="exponent:Q", text="label:N")
+        x=alt.X("exponent:Q"), text=alt.Text("label:N"))
     return alt.layer(raw, smooth, rule, text).properties(height=300)
 
 
@@ -190,7 +199,7 @@ def embedding_scatter(df: pd.DataFrame, x_title: str, y_title: str) -> alt.Layer
         tooltip=tooltip,
     )
     dots = base.mark_circle(size=420, color=ACCENT, opacity=0.85)
-    labels = base.mark_text(color="white", fontWeight="bold", fontSize=13).encode(text="char:N")
+    labels = base.mark_text(color="white", fontWeight="bold", fontSize=13).encode(text=alt.Text("char:N"))
     return alt.layer(dots, labels).properties(height=460)
 
 
@@ -200,7 +209,7 @@ def live_loss(df: pd.DataFrame) -> alt.LayerChart:
     thread needs too (loss_curve with its reference rule costs four times as much)."""
     y = alt.Y("loss:Q", title="loss (NLL, log scale)", scale=loss_scale(df["loss"], log_y=True))
     color = alt.Color("split:N", title=None, scale=split_color(["train", "val"]))
-    tooltip = [alt.Tooltip("step:Q", format=","), "split:N", alt.Tooltip("loss:Q", format=".4f")]
+    tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("split:N"), alt.Tooltip("loss:Q", format=".4f")]
     base = alt.Chart(df, title="Loss so far (live)").encode(x=alt.X("step:Q", title="step"), y=y, color=color,
                                                            tooltip=tooltip)
     return alt.layer(base.mark_line().transform_filter(alt.datum.split == "train"),
@@ -273,11 +282,11 @@ def update_ratios(df: pd.DataFrame, step: int, reference: float = -3.0) -> alt.L
     ref = pd.DataFrame({"log_ratio": [reference], "label": [f"{reference:g}: about 1/1000 per step"]})
     tip = [alt.Tooltip("label:N", title="reference")]
     rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"]).encode(
-        y="log_ratio:Q", tooltip=tip)
+        y=alt.Y("log_ratio:Q"), tooltip=tip)
     text = alt.Chart(ref).mark_text(align="left", dx=4, dy=-7, color=SPLIT_COLORS["reference"]).encode(
-        y="log_ratio:Q", x=alt.value(0), text="label:N", tooltip=tip)
+        y=alt.Y("log_ratio:Q"), x=alt.XValue(0), text=alt.Text("label:N"), tooltip=tip)
     now = alt.Chart(pd.DataFrame({"step": [step]})).mark_rule(color="#999999", strokeWidth=1).encode(
-        x="step:Q", tooltip=[alt.Tooltip("step:Q", title="shown above", format=",")])
+        x=alt.X("step:Q"), tooltip=[alt.Tooltip("step:Q", title="shown above", format=",")])
     return alt.layer(lines, rule, text, now).properties(height=320)
 
 
@@ -291,7 +300,7 @@ def initial_losses(df: pd.DataFrame, ideal: float) -> alt.LayerChart:
     base = alt.Chart(data, title="Loss at step 1 against the uniform guess (orange)")
     bars = base.mark_bar(color=ACCENT).encode(x=alt.X("initial:Q", title="loss at the first step"), y=y,
                                              tooltip=tooltip)
-    ticks = base.mark_tick(color=SPLIT_COLORS["val"], thickness=3).encode(x="ideal:Q", y=y, tooltip=tooltip)
+    ticks = base.mark_tick(color=SPLIT_COLORS["val"], thickness=3).encode(x=alt.X("ideal:Q"), y=y, tooltip=tooltip)
     return alt.layer(bars, ticks).properties(height=alt.Step(28))
 
 
@@ -350,14 +359,14 @@ def receptive_tree(nodes: pd.DataFrame, edges: pd.DataFrame, level_names: list[s
                             domain=False, ticks=False, labelFontSize=12))
     tooltip = [alt.Tooltip("about:N", title="node"), alt.Tooltip("reads:N", title="sees")]
     lines = alt.Chart(edges).mark_rule(color="#9ecae9", strokeWidth=2).encode(
-        x=x, y=y, x2="x2:Q", y2="level2:Q")
+        x=x, y=y, x2=alt.X2("x2:Q"), y2=alt.Y2("level2:Q"))
     base = alt.Chart(nodes, title=title).encode(x=x, y=y, tooltip=tooltip)
     kinds = alt.Color("kind:N", legend=None, scale=alt.Scale(domain=["input", "unit", "output"],
                                                             range=["#888888", ACCENT, SPLIT_COLORS["val"]]))
     dots = base.mark_circle(size=520, opacity=1).encode(color=kinds)
-    chars = base.mark_text(color="white", fontWeight="bold", fontSize=14).encode(text="char:N")
+    chars = base.mark_text(color="white", fontWeight="bold", fontSize=14).encode(text=alt.Text("char:N"))
     reads = base.mark_text(dy=-20, fontSize=11, color="#333333").transform_filter(
-        alt.datum.kind == "unit").encode(text="reads:N")
+        alt.datum.kind == "unit").encode(text=alt.Text("reads:N"))
     return alt.layer(lines, dots, chars, reads).properties(height=90 * len(level_names))
 
 
@@ -410,8 +419,8 @@ def next_char_heatmap(df: pd.DataFrame) -> alt.LayerChart:
         color=alt.Color("prob:Q", title="probability", scale=alt.Scale(scheme="blues", domain=[0, 1])))
     framed = base.mark_rect(fillOpacity=0, stroke=SPLIT_COLORS["val"], strokeWidth=3).transform_filter(
         alt.datum.candidate == alt.datum.actual)
-    ink = alt.condition(alt.datum.prob > 0.5, alt.value("white"), alt.value("#333333"))
-    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="candidate:N", color=ink)
+    ink = color_when(alt.datum.prob > 0.5, "white", "#333333")
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text=alt.Text("candidate:N"), color=ink)
     return alt.layer(cells, framed, text).properties(height=alt.Step(30))
 
 
@@ -439,7 +448,7 @@ def gradient_norms(df: pd.DataFrame, title: str) -> alt.Chart:
                             legend=alt.Legend(orient="top")),
             strokeDash=alt.StrokeDash("state:N", title=None, sort=states,
                                       scale=alt.Scale(domain=states, range=[[1, 0], [5, 4]]), legend=None),
-            detail="state:N",
+            detail=alt.Detail("state:N"),
             tooltip=tooltip,
         )
         .properties(height=400)
@@ -457,7 +466,7 @@ def val_losses(df: pd.DataFrame, title: str) -> alt.LayerChart:
         y=alt.Y("model:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
         tooltip=[alt.Tooltip("model:N"), alt.Tooltip("val:Q", title="val loss", format=".4f")],
     )
-    color = alt.condition(alt.datum.highlight, alt.value(SPLIT_COLORS["val"]), alt.value(ACCENT))
+    color = color_when(alt.datum.highlight, SPLIT_COLORS["val"], ACCENT)
     dots = base.mark_circle(size=160, opacity=1).encode(color=color)
     text = base.mark_text(align="left", dx=10).encode(text=alt.Text("val:Q", format=".4f"))
     return alt.layer(dots, text).properties(height=alt.Step(34))
@@ -512,8 +521,8 @@ def attention_map(df: pd.DataFrame, title: str, value_title: str, scheme: str = 
     future = base.transform_filter("datum.masked").mark_rect(color="#e8e8e8")
     layers = [cells, future]
     if size / T >= 28:  # smaller cells cannot hold the numbers; the tooltips still tell
-        ink = alt.condition("datum.dark", alt.value("white"), alt.value("#222222"))
-        layers.append(base.mark_text(fontSize=11 if size / T >= 36 else 9).encode(text="label:N", color=ink))
+        ink = color_when("datum.dark", "white", "#222222")
+        layers.append(base.mark_text(fontSize=11 if size / T >= 36 else 9).encode(text=alt.Text("label:N"), color=ink))
     # "pad": the cells keep their size and the axes go around them (as pair_heatmap)
     return alt.layer(*layers).properties(width=size, height=size, autosize=alt.AutoSizeParams(type="pad"))
 
@@ -605,7 +614,7 @@ def val_loss_against(df: pd.DataFrame, x: str, x_title: str, title: str, x_forma
         # every label starts past the last nudged point, lower for each rank
         layers.append(alt.Chart().mark_text(align="left", baseline="middle", dx=10 + top * NUDGE, dy=k * LABEL_GAP,
                                             fontSize=11)
-                      .encode(text="model:N").transform_filter(mine))
+                      .encode(text=alt.Text("model:N")).transform_filter(mine))
     return alt.layer(*layers, data=df, title=title).encode(
         x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=20),
                 axis=alt.Axis(values=powers, format=x_format)),
