@@ -324,6 +324,70 @@ def test_a_cluster_that_stops_answering_fails_its_trainings_and_the_board_falls_
     assert module.LOST_AFTER_SECONDS <= 60  # bounded: a student never waits forever
 
 
+# A server whose real cluster dies mid-training: the head and every Ray process of it killed at once,
+# as when its machine goes. Run in a process of its own (the "server"), apart from the test's cluster.
+CLUSTER_LOST_SERVER = """
+import json, os, signal, sys, time
+from pathlib import Path
+from makemore.data import WordDataset
+from makemore.models.mlp import MLPConfig
+from makemore.runs import Run
+from makemore.serving import ray_backend
+from makemore.serving.backends import ProcessBackend
+from makemore.serving.jobs import JobBoard
+from makemore.train import TrainConfig
+
+def wait_until(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            sys.exit("timed out")
+        time.sleep(0.05)
+
+words = WordDataset("tiny", sys.argv[1].split(","))
+board = JobBoard(None)  # as a server with MAKEMORE_RAY_ADDRESS=local starts: its own head
+assert board.backend.name == "ray", board.backend
+address = board.backend.address
+job = board.start(words, Run("mlp", MLPConfig(), TrainConfig(max_steps=200_000, batch_size=16)))
+wait_until(lambda: job.snapshot().step >= 5, 120)
+port = address.rsplit(":", 1)[1]
+def argv(pid):
+    try:
+        return (Path("/proc") / pid / "cmdline").read_bytes().split(b"\\0")
+    except OSError:
+        return []
+(watcher,) = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and b"-c" in argv(pid)
+              and f"--port={port}".encode() in argv(pid)]
+os.killpg(watcher, signal.SIGKILL)  # the watcher leads the session of the head and all it started
+killed = time.monotonic()
+job.wait(ray_backend.LOST_AFTER_SECONDS + 60)
+failed_after = time.monotonic() - killed
+wait_until(lambda: isinstance(board.backend, ProcessBackend), 10)
+again = board.start(words, Run("mlp", MLPConfig(), TrainConfig(max_steps=100, batch_size=16)))
+again.wait(120)
+time.sleep(max(0.0, 75 - (time.monotonic() - killed)))  # past Ray's own 60 s end of a driver without its GCS
+print(json.dumps({"status": job.status, "error": job.error, "failed_after": failed_after,
+                  "again": again.status, "again_in_a_process": hasattr(again._handle, "process")}))
+"""
+
+
+@pytest.mark.slow
+def test_a_real_cluster_lost_mid_training_fails_it_with_a_message_and_the_server_trains_on(ray_cluster):
+    import json
+    import subprocess
+    import sys
+    from makemore.serving.ray_backend import LOST_AFTER_SECONDS
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {"MAKEMORE_RAY_ADDRESS": "local"}
+    out = subprocess.run([sys.executable, "-c", CLUSTER_LOST_SERVER, ",".join(TINY_WORDS)], env=env,
+                         capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]  # the server outlived its cluster
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == FAILED and "stopped answering" in seen["error"], seen
+    assert "start the training again" in seen["error"]
+    assert seen["failed_after"] < LOST_AFTER_SECONDS + 10  # never waits forever for a cluster that is gone
+    assert seen["again"] == DONE and seen["again_in_a_process"]
+
+
 def test_without_a_ray_address_nothing_imports_ray():
     # the app's install has no Ray: a board, its backend and a training never reach for it
     import subprocess

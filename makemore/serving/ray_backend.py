@@ -199,17 +199,20 @@ class RayHandle:
         ready, _ = ray.wait([ref], timeout=timeout)
         if not ready:
             if not self.backend.answering():
-                self._gone = (KILLED, f"the Ray cluster at {self.backend.address} stopped answering for "
-                              f"{LOST_AFTER_SECONDS} s; this server trains on its own from now on: "
-                              "start the training again", True)
+                self._gone = self._cluster_lost()
             return None
         try:
             return ray.get(ref, timeout=LOST_AFTER_SECONDS)
         except RayActorError as e:
-            self._gone = (KILLED, _actor_died(e))
+            self._gone = self._cluster_lost() if self.backend.head_gone() else (KILLED, _actor_died(e))
         except (GetTimeoutError, RayError) as e:
-            self._gone = (KILLED, f"the Ray cluster failed this training ({type(e).__name__})")
+            self._gone = (self._cluster_lost() if self.backend.head_gone() else
+                          (KILLED, f"the Ray cluster failed this training ({type(e).__name__})"))
         return None
+
+    def _cluster_lost(self):
+        return (KILLED, f"the Ray cluster at {self.backend.address} stopped answering; this server trains on "
+                "its own from now on: start the training again", True)
 
     def gone(self):
         return self._gone
@@ -235,6 +238,7 @@ class RayBackend:
         self.cpus_per_training = cpus_per_training
         self._resources = (2.0, 0.0)  # (cluster CPUs, idle CPUs), refreshed in the background
         self._last_contact = time.monotonic()
+        self._gcs_address = ray.get_runtime_context().gcs_address
         self._refresh()
         threading.Thread(target=self._keep_refreshing, daemon=True, name="ray-resources").start()
 
@@ -282,6 +286,16 @@ class RayBackend:
 
     def answering(self) -> bool:
         return time.monotonic() - self._last_contact < LOST_AFTER_SECONDS
+
+    def head_gone(self) -> bool:
+        """Whether the cluster's head refuses connections: a dead actor then means a lost cluster (its
+        trainings cannot be asked again there), not one worker killed."""
+        host, _, port = self._gcs_address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return False
+        except (OSError, ValueError):
+            return True
 
     def slots(self) -> int:
         return max(1, int(self._resources[0] // self.cpus_per_training))
