@@ -192,6 +192,8 @@ def test_the_queue_line_counts_the_trainings_ahead():
     assert "about 1 s" in live.queue_line(1, 0.2)
     assert "(3 other trainings ahead of it)" in live.queue_line(4, 125)
     assert "about to start" in live.queue_line(0, 0)
+    assert "running on this server" in live.queue_line(2, 5)
+    assert "running on the class's training cluster" in live.queue_line(2, 5, on_cluster=True)
 
 
 # --- presets -------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ def waiting(board: JobBoard, job: TrainingJob) -> None:
     job.seen(viewer())  # someone is waiting for it: keep its place
     if job.snapshot().status != QUEUED:
         st.rerun()  # its turn came (or it ended): the page draws its progress or its outcome
-    st.info(queue_line(board.queue_position(job), board.wait_seconds(job)), icon=":material/hourglass_top:")
+    st.info(queue_line(board.queue_position(job), board.wait_seconds(job), on_cluster=board.backend.name == "ray"),
+            icon=":material/hourglass_top:")
     st.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop,
               help="Leave the queue (nothing has been trained yet).")
 
@@ -60,14 +61,16 @@ def running(job: TrainingJob) -> None:
         st.altair_chart(charts.live_loss(frame), width="stretch")
 
 
-def queue_line(position: int, wait: float) -> str:
-    """Where a waiting training stands: its place in the queue and a guess of the wait."""
+def queue_line(position: int, wait: float, on_cluster: bool = False) -> str:
+    """Where a waiting training stands: its place in the queue and a guess of the wait (on_cluster:
+    this server trains on a Ray cluster, whose CPUs its students share with other servers')."""
     if position == 0:  # it has left the queue between two looks
         where = "It is about to start."
     else:
         ahead = "no other training" if position == 1 else f"{position - 1} other training{'s' * (position > 2)}"
         where = (f"It is **number {position} in the queue** ({ahead} ahead of it) and should start in about "
                  f"{max(1, round(wait)):,} s, by itself.")
-    return ("Waiting for a free CPU core: other trainings are running on this server. " + where + " Look at "
+    place = "the class's training cluster" if on_cluster else "this server"
+    return (f"Waiting for a free CPU core: other trainings are running on {place}. " + where + " Look at "
             "other pages meanwhile if you like: it keeps its place, and its result is here when you come back. "
             "Closing the tab takes it out of the queue; nothing is lost, press **Train** again another time.")

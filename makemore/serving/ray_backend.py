@@ -238,7 +238,10 @@ class RayBackend:
         self.cpus_per_training = cpus_per_training
         self._resources = (2.0, 0.0)  # (cluster CPUs, idle CPUs), refreshed in the background
         self._last_contact = time.monotonic()
-        self._gcs_address = ray.get_runtime_context().gcs_address
+        try:
+            self._gcs_address = ray.get_runtime_context().gcs_address
+        except Exception:  # noqa: BLE001 - e.g. through Ray Client: then only silence tells (answering)
+            self._gcs_address = ""
         self._refresh()
         threading.Thread(target=self._keep_refreshing, daemon=True, name="ray-resources").start()
 
@@ -291,10 +294,12 @@ class RayBackend:
         """Whether the cluster's head refuses connections: a dead actor then means a lost cluster (its
         trainings cannot be asked again there), not one worker killed."""
         host, _, port = self._gcs_address.rpartition(":")
+        if not port.isdigit():
+            return False
         try:
             socket.create_connection((host, int(port)), timeout=2).close()
             return False
-        except (OSError, ValueError):
+        except OSError:
             return True
 
     def slots(self) -> int:
