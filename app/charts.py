@@ -128,7 +128,8 @@ def loss_curve(df: pd.DataFrame, reference: float | None = None, reference_label
         tip = [alt.Tooltip("label:N", title="reference")]
         rule = alt.Chart(ref).mark_rule(strokeDash=[6, 4], color=SPLIT_COLORS["reference"])
         text = alt.Chart(ref).mark_text(align="right", dy=-7, color=SPLIT_COLORS["reference"])
-        layers += [rule.encode(y=y, tooltip=tip), text.encode(x=alt.X("step:Q"), y=y, text=alt.Text("label:N"), tooltip=tip)]
+        layers += [rule.encode(y=y, tooltip=tip),
+                   text.encode(x=alt.X("step:Q"), y=y, text=alt.Text("label:N"), tooltip=tip)]
     if mark_step is not None:
         layers = memorising_marks(mark_step, int(df["step"].max()), mark_label, shade_label) + layers
     return alt.layer(*layers)
@@ -146,8 +147,8 @@ def memorising_marks(step: int, last: int, label: str, shade_label: str) -> list
     layers.append(alt.Chart(mark).mark_rule(color=WARNING, strokeWidth=2).encode(x=alt.X("step:Q"), tooltip=tip))
     right = step > 0.6 * last  # late in the run: the label goes left of the rule, inside the chart
     layers.append(alt.Chart(mark).mark_text(align="right" if right else "left", baseline="top", dx=-5 if right else 5,
-                                            color=WARNING).encode(x=alt.X("step:Q"), y=alt.YValue(4), text=alt.Text("label:N"),
-                                                                  tooltip=tip))
+                                            color=WARNING).encode(x=alt.X("step:Q"), y=alt.YValue(4),
+                                                                  text=alt.Text("label:N"), tooltip=tip))
     return layers
 
 
@@ -206,7 +207,7 @@ def embedding_scatter(df: pd.DataFrame, x_title: str, y_title: str) -> alt.Layer
 def live_loss(df: pd.DataFrame) -> alt.LayerChart:
     """df as for loss_curve. A lighter chart for the live view, redrawn every second while a model
     trains: two layers only, because building the chart holds the Python lock that the training
-    thread needs too (loss_curve with its reference rule costs four times as much)."""
+    thread needs too."""
     y = alt.Y("loss:Q", title="loss (NLL, log scale)", scale=loss_scale(df["loss"], log_y=True))
     color = alt.Color("split:N", title=None, scale=split_color(["train", "val"]))
     tooltip = [alt.Tooltip("step:Q", format=","), alt.Tooltip("split:N"), alt.Tooltip("loss:Q", format=".4f")]
