@@ -1,7 +1,9 @@
 """makemore playground: the entry point (`streamlit run app/Home.py`). Routes between the pages with
-st.navigation and draws the dataset picker that every page shares; landing.py is the home page."""
+st.navigation and draws the dataset picker that every page shares; landing.py is the home page.
+Its st.App (at the end) starts the server's warm-up when the server starts."""
 
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 # The makemore package sits beside app/. `streamlit run app/Home.py` puts only app/ on the path, and
@@ -38,8 +40,24 @@ def run_app() -> None:
         navigation.run()
 
 
-# Streamlit runs this file as __main__. Every training process (makemore.serving.jobs starts them with
-# multiprocessing) imports the file that is __main__ once more, as __mp_main__: there it must not
-# load the app (streamlit, altair, pandas: CPU and memory for each training) nor draw it.
+@asynccontextmanager
+async def warm_up_at_start(_app):
+    """The server's start: begin the work every page shares (training/warmup.py) while the first
+    browser is still loading Streamlit's front end, not on its first script run."""
+    from training import warmup
+
+    warmup.start()
+    yield
+
+
+# Streamlit runs this file as __main__ for every visitor. `streamlit run app/Home.py` finds the
+# st.App below and imports the file first as the module "Home", to serve it. Every training process
+# (makemore.serving.jobs starts them with multiprocessing) imports the file that is __main__ once
+# more, as __mp_main__: there it must neither load the app (streamlit, altair, pandas: CPU and
+# memory for each training) nor draw it.
 if __name__ == "__main__":
     run_app()
+elif __name__ == Path(__file__).stem:
+    import streamlit as st
+
+    app = st.App(Path(__file__).name, lifespan=warm_up_at_start)

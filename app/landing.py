@@ -1,13 +1,11 @@
 """The landing page: what the playground is, how to use it in a class, the chosen dataset and the
 stages. (Home.py is the entry point that routes here.)"""
 
-import pandas as pd
 import streamlit as st
 
-import charts
+from kit.dataset_views import dataset_charts, dataset_stats
 from kit.datasets_ui import current_dataset
 from registry import STAGES
-from makemore import limits
 
 st.title("makemore playground")
 st.markdown(
@@ -29,23 +27,6 @@ with st.expander("Using it in a class", expanded=False):
         "- **Same settings and seed, same numbers**: results are reproducible, so students can "
         "check each other's losses."
     )
-
-@st.cache_resource(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
-def dataset_charts(fingerprint: str, _dataset):
-    """The three charts of a word list, built once per list for every visitor (keyed by its content)."""
-    lengths = pd.DataFrame(sorted(_dataset.length_counts().items()), columns=["length", "words"])
-    chars = pd.DataFrame(_dataset.char_counts().most_common(), columns=["char", "count"])
-    chars["share"] = chars["count"] / chars["count"].sum()
-    first, last = _dataset.position_counts()
-    ends = pd.DataFrame([(c, "first", n) for c, n in first.items()] + [(c, "last", n) for c, n in last.items()],
-                        columns=["char", "position", "words"])
-    return charts.length_histogram(lengths), charts.char_frequency(chars), charts.first_last_chars(ends)
-
-
-@st.cache_data(max_entries=limits.MEMORY_DATASETS, show_spinner=False)
-def dataset_stats(fingerprint: str, _dataset) -> dict:
-    return _dataset.stats()
-
 
 dataset = current_dataset()
 st.header(f"The data: {dataset.name}")

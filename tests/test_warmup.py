@@ -6,9 +6,11 @@ it, with a shipped-models folder holding one default model for the default list.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,12 +88,50 @@ def test_the_warm_up_runs_once_per_process_in_the_background_and_fills_the_pages
     # it waits for the first visitor's page (which needs no torch) and then works on after that run ended
     assert out["busy_after_the_first_run"]
     assert out["failures"] == {}
-    assert out["steps"] == ["compared_defaults", "default_dataset", "first_torch_and_altair_calls",
+    assert out["steps"] == ["compared_defaults", "default_dataset", "first_torch_and_altair_calls", "home_page",
                             "import_pages_dependencies", "shipped_models"]
     assert out["load_seconds"] < 0.05  # the pages' own dataset cache: a hit
     assert "('train', 1)" in out["examples"] and "('val', 1)" in out["examples"]  # the Bigram page's
     assert out["forward_costs"] > 0  # the cost estimates' forward passes, kept for the pages
     assert out["on_the_board"]  # the shipped model, found for the MLP page
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_streamlit_run_warms_the_server_up_at_its_start_before_any_visitor(tmp_path):
+    """`streamlit run app/Home.py` serves Home.py's st.App, whose lifespan starts the warm-up while the
+    first browser is still loading Streamlit's front end: here no browser ever connects."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shipped_mlp(shipped)
+    log = tmp_path / "streamlit.log"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(free_port())]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={
+            **os.environ, "MAKEMORE_CACHE_DIR": str(tmp_path / "cache"), "MAKEMORE_SHIPPED_DIR": str(shipped),
+            "MAKEMORE_DB_URL": f"sqlite:///{tmp_path / 'rooms.sqlite'}", "MAKEMORE_WARMUP": "1"})
+    try:
+        deadline = time.monotonic() + 180
+        while "warm-up done" not in log.read_text(errors="replace"):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        done = next(line for line in log.read_text(errors="replace").splitlines() if "warm-up done" in line)
+        assert "warm-up step" not in log.read_text(errors="replace")  # no step failed
+        for step in ("home_page", "import_pages_dependencies", "default_dataset", "first_torch_and_altair_calls",
+                     "shipped_models", "compared_defaults"):
+            assert f"{step} " in done, done
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def test_a_training_child_process_does_not_run_the_warm_up(tmp_path):
@@ -123,8 +163,8 @@ def test_the_warm_up_waits_while_a_page_runs(tmp_path):
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == ("{} ['compared_defaults', 'default_dataset', "
-                                                    "'first_torch_and_altair_calls', 'import_pages_dependencies', "
-                                                    "'shipped_models'] {}")
+                                                    "'first_torch_and_altair_calls', 'home_page', "
+                                                    "'import_pages_dependencies', 'shipped_models'] {}")
 
 
 def test_no_warm_up_when_it_is_turned_off(tmp_path):
