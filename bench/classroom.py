@@ -3,7 +3,7 @@
     .venv/bin/python bench/classroom.py                 # N = 1, then N = 30 (about 20 minutes)
     .venv/bin/python bench/classroom.py --sessions 3    # N = 3 only
     .venv/bin/python bench/classroom.py --sessions 30 --room   # N = 30 in one class room (about 30 minutes)
-    .venv/bin/python bench/classroom.py --first-visits  # one student's first visit of each page (2 minutes)
+    .venv/bin/python bench/classroom.py --first-visits  # one student's first visit of each page (under a minute)
 
 Starts `streamlit run app/Home.py` with an empty model cache (the shipped models on, as a fresh
 deployment has them), then opens N headless Chromium sessions (Playwright driving Debian's
