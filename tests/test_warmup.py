@@ -6,12 +6,13 @@ it, with a shipped-models folder holding one default model for the default list.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+from pg_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,12 +95,6 @@ def test_the_warm_up_runs_once_per_process_in_the_background_and_fills_the_pages
     assert "('train', 1)" in out["examples"] and "('val', 1)" in out["examples"]  # the Bigram page's
     assert out["forward_costs"] > 0  # the cost estimates' forward passes, kept for the pages
     assert out["on_the_board"]  # the shipped model, found for the MLP page
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_streamlit_run_warms_the_server_up_at_its_start_before_any_visitor(tmp_path):
