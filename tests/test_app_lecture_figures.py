@@ -100,11 +100,11 @@ def test_the_mlp_page_shows_lecture_2s_recipe_trained_on_the_first_view():
     assert measured and float(measured.group(1)) == pytest.approx(val, abs=1e-4)
 
 
-def test_the_wavenet_page_compares_its_first_view_with_lecture_5s_figure():
+def test_the_wavenet_page_meets_lecture_5s_figure_on_its_first_view_and_sets_only_its_recipe_beside_it():
     at = open_page("stages/wavenet.py")
-    val = metric(at, "val loss")
+    val = metric(at, "val loss")  # the page's fast recipe: the lecture's net, not the lecture's training
     assert abs(float(val.value) - LECTURE_VAL_LOSS["scaled-up"]) < 0.02, val.value
-    assert "vs lecture 5's figure" in val.proto.delta
+    assert "figure" not in val.proto.delta and "vs lecture 5's recipe trained here" in val.proto.delta
     table = next(df.value for df in at.dataframe if "preset" in df.value.columns)  # the lecture's path
     assert "lecture's val (200k SGD steps)" in table.columns
     assert table["lecture's val (200k SGD steps)"].tolist()[:5] == [LECTURE_VAL_LOSS[n] for n in list(LECTURE_VAL_LOSS)]
@@ -154,3 +154,68 @@ def test_an_uploaded_list_offers_to_train_the_lecture_recipe(tmp_path):
     job = next(j for j in board._jobs.values() if j.train_config.max_steps == lecture.train["max_steps"])
     assert job.model_config.init == "naive"
     assert any("Training **lecture 2's recipe**" in c.value for c in at.caption)  # its live view
+
+
+# --- a lecture's figure beside a result only when the result is the lecture's own recipe -----------
+
+# page -> (the recipe button, the metric, what its delta says with the lecture's recipe, what it says otherwise)
+RECIPE_PAGES = {
+    "stages/mlp.py": ("Lecture 2's recipe", "vs lecture 2's figure", "vs bigram"),
+    "stages/batchnorm.py": ("Lecture 3's recipe", "vs lecture 3's figure", None),
+    "stages/wavenet.py": ("Lecture 5's recipe", "vs lecture 5's figure", "vs lecture 5's recipe trained here"),
+    "stages/transformer.py": ("Makemore.py's recipe", "vs makemore.py's figure", "vs bigram"),
+}
+
+
+def val_delta(at: AppTest) -> str:
+    return metric(at, "val loss").proto.delta
+
+
+@pytest.mark.parametrize("page", list(RECIPE_PAGES))
+def test_the_lecture_figure_stands_beside_the_lectures_recipe_only(page):
+    button, with_recipe, otherwise = RECIPE_PAGES[page]
+    at = open_page(page)  # the page's default: not the lecture's settings
+    delta = val_delta(at)
+    assert "figure" not in delta and not figures_in(delta), f"{page}'s default shows {delta!r}"
+    if otherwise is not None:
+        assert otherwise in delta, delta
+    next(b for b in at.button if b.label.lower() == button.lower()).click().run()  # shipped: nothing trains
+    assert not at.exception, [e.value for e in at.exception]
+    delta = val_delta(at)
+    assert with_recipe in delta and len(figures_in(delta)) == 0  # the delta is a difference, not the figure
+    figure = MODELS[{"stages/mlp.py": "mlp", "stages/batchnorm.py": "mlp-bn", "stages/wavenet.py": "wavenet",
+                     "stages/transformer.py": "transformer"}[page]].lecture.val_loss
+    val = float(metric(at, "val loss").value)
+    assert delta.startswith(f"{val - figure:+.4f} ")  # measured against the lecture's own number
+    assert not shared.job_board().trainings_started
+
+
+def test_on_the_batchnorm_page_another_setting_compares_with_lecture_3s_recipe_trained_here():
+    at = open_page("stages/batchnorm.py")
+    next(b for b in at.button if b.label == "Lecture 3's recipe").click().run()
+    recipe_val = float(metric(at, "val loss").value)
+    next(b for b in at.button if b.label == "Fast recipe").click().run()
+    delta = val_delta(at)
+    assert "vs lecture 3's recipe trained here" in delta and "figure" not in delta
+    assert delta.startswith(f"{float(metric(at, 'val loss').value) - recipe_val:+.4f} ")
+
+
+def test_the_recurrent_page_has_no_lecture_figure_even_for_makemore_pys_recipe():
+    # makemore.py reports no val loss for its RNN or GRU: the page compares both settings with the bigram
+    at = open_page("stages/recurrent.py")
+    assert "vs bigram" in val_delta(at)
+    next(b for b in at.button if b.label == "makemore.py's recipe").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    delta = val_delta(at)
+    assert "vs bigram" in delta and "figure" not in delta and not figures_in(delta)
+    assert not shared.job_board().trainings_started
+
+
+def test_the_bigram_page_shows_lecture_1s_count_figure_only_at_its_smoothing():
+    at = open_page("stages/bigram.py")
+    assert at.slider(key="bigram_alpha").value == 1.0  # the lecture's own α
+    assert any(f"about {LECTURE_COUNTS_NLL}" in c.value for c in at.caption)
+    at.slider(key="bigram_alpha").set_value(3.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert LECTURE_COUNTS_NLL not in figures_in(page_text(at))
+    assert any("Lecture 1's figure is for α = 1" in c.value for c in at.caption)

@@ -52,6 +52,29 @@ def lecture_reference(board: JobBoard, dataset: WordDataset, model_name: str) ->
     return None
 
 
+def result_reference(dataset: WordDataset, job: TrainingJob, baseline: Reference | None) -> Reference | None:
+    """What a page sets a result's val loss beside: the lecture's own figure only when the result is
+    the lecture's own recipe (MODELS[name].lecture_run()), trained to its end, on the lectures' list,
+    since the figure was measured for those settings alone; any other result gets the page's
+    `baseline`, whose label says what it is."""
+    spec = MODELS[job.model_name]
+    lecture = spec.lecture
+    if (lecture is not None and lecture.val_loss is not None and dataset.is_lecture_list
+            and job.run == spec.lecture_run() and not job.result.stopped_early):
+        return Reference(f"{lecture.source}'s figure", lecture.val_loss, lecture_figure=True)
+    return baseline
+
+
+def recipe_reference(board: JobBoard, dataset: WordDataset, job: TrainingJob) -> Reference | None:
+    """The lecture recipe's result as trained on this list (never the lecture's figure), when it is
+    trained and is not this result itself; else None."""
+    spec = MODELS[job.model_name]
+    recipe = lecture_job(board, dataset, job.model_name)
+    if recipe is None or not recipe.finished or job.run == spec.lecture_run():
+        return None
+    return Reference(f"{spec.lecture.source}'s recipe trained here", recipe.result.val_loss, lecture_figure=False)
+
+
 def estimated_seconds(dataset: WordDataset, model_name: str) -> float:
     """The lecture recipe's estimated time on this list (one core, as the app trains)."""
     run = MODELS[model_name].lecture_run()

@@ -14,6 +14,7 @@ import streamlit as st
 import torch.nn as nn
 
 import charts
+from makemore.serving.cache import DiskCache
 from makemore.serving.checkpoint import Checkpoint, checkpoint_bytes, cache_key
 from makemore.cli import train_command_line
 from makemore.data import Vocab, WordDataset
@@ -24,7 +25,7 @@ from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
 from kit.datasets_ui import DATA_DIR, builtin_files, load_builtin
 from kit.model_controls import PAGE_MODEL
-from kit.rooms_ui import post_to_room
+from kit.rooms_ui import post_to_room, seat
 from kit.training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
 from kit.widgets import sample_controls, show_samples, show_table, smoothed_history
 from registry import STAGES
@@ -192,15 +193,51 @@ def smaller_model(job: TrainingJob) -> tuple[str, str, int] | None:
     return (field.key, field.label, value) if value is not None and value < now else None
 
 
+# where a result on a page came from: only the first is the student's own run
+TRAINED_BY_YOU = "trained by you"
+OPENED_SHIPPED = "opened: shipped with the app"
+OPENED_EARLIER = "opened: trained earlier on this server"
+
+
+def origin(key: str) -> str:
+    """Whose training the model with this cache key is, for this browser session: its own (it
+    started or watched it: training.shared.is_mine), one of the files shipped with the app, or one
+    that someone trained before on this server (the cache on disk or in memory)."""
+    if is_mine(key):
+        return TRAINED_BY_YOU
+    shipped = DiskCache().shipped
+    if shipped is not None and (shipped / f"{key}.pt").is_file():
+        return OPENED_SHIPPED
+    return OPENED_EARLIER
+
+
+def opened_notice(where: str) -> None:
+    """Tell a student who only opened a model (`where`: OPENED_SHIPPED or OPENED_EARLIER) that it is
+    not their run, and how to make one: in a class room, in the board's words."""
+    source = "shipped with the app" if where == OPENED_SHIPPED else "trained earlier on this server"
+    if seat() is not None:
+        consequence = "so it is **not posted to the room's board**"
+    else:
+        consequence = "so it is not in *My runs* on the Compare page"
+    st.info(f"**You opened this model; you did not train it.** It was {source}: opening is not training, "
+            f"{consequence}. To post a run of your own, train a setting of your own: change a setting and press "
+            "**Train**.", icon=":material/folder_open:")
+
+
 def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
     """Add this run to the page's runs of the session (once per training, however often the page
-    reruns; to "my runs" if the session trained it) and return them all, in the order trained. `columns` come first (what the page varies),
-    then the losses, the time and the training."""
+    reruns; to "my runs" if the session trained it), say so when the student only opened it (a
+    shipped or cached model), and return them all, in the order seen. `columns` come first (what the
+    page varies), then whose run it is, the losses, the time and the training."""
     r = job.result
     add_my_run(stage_title(job.model_name, page), job.dataset, job.model_name, job.model_config, job.train_config,
                job.model, r)
+    whose = origin(job.key)
+    if whose != TRAINED_BY_YOU:
+        opened_notice(whose)
     runs = st.session_state.setdefault(f"{page}_runs", {})
-    runs[job.key] = {**columns, "val": round(r.val_loss, 4), "train": round(r.train_loss, 4),
+    runs[job.key] = {**columns, "trained or opened": whose, "val": round(r.val_loss, 4),
+                     "train": round(r.train_loss, 4),
                      "first loss": round(r.loss_history[0], 3) if r.loss_history else None,
                      "seconds": round(r.seconds, 1), "steps": r.steps, "training": training_summary(job.train_config)}
     return pd.DataFrame(runs.values())
@@ -208,10 +245,11 @@ def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:
 
 def show_runs(runs: pd.DataFrame, best_first: bool = False, max_height: int = 600) -> None:
     if best_first:
-        st.markdown("**Your runs on this page**, best first")
+        st.markdown("**The runs you trained or opened on this page**, best first (*trained or opened* says which)")
         runs = runs.sort_values("val")
     else:
-        st.markdown("**Your runs on this page**, in the order you trained them")
+        st.markdown("**The runs you trained or opened on this page**, in the order you saw them (*trained or "
+                    "opened* says which)")
     show_table(runs, max_height=max_height)
 
 
@@ -329,7 +367,10 @@ def show_my_runs(runs: list[Run]) -> None:
     """The session's runs as a table, and the download of them all as CSV."""
     if not runs:
         st.info("You have not trained anything in this session yet. Every training you finish on a page "
-                "appears here, with its settings and losses.", icon=":material/history:")
+                "appears here, with its settings and losses. A model you only opened (shipped with the app, or "
+                "trained earlier on this server) is not yours: change a setting on a page and press **Train**."
+                + (" Only your own runs are posted to the room's board." if seat() is not None else ""),
+                icon=":material/history:")
         return
     frame = my_runs_frame(runs)
     show_table(frame.drop(columns=["command"]), max_height=300)

@@ -9,7 +9,7 @@ from kit.links import PAGES
 from kit.model_controls import model_controls, url_settings
 from kit.model_views import show_diagnostics
 from kit.presets import matching_preset, preset_buttons
-from kit.references import lecture_comparison
+from kit.references import lecture_comparison, recipe_reference, result_reference
 from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs, uniform_loss
 from kit.training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                              training_settings)
@@ -90,9 +90,11 @@ job = trained_live(board, dataset, Run("mlp-bn", model_config, train_config), es
 # --- results -------------------------------------------------------------------------------------
 model, r = job.model, job.result
 c = model_config
-runs = remember_run("bn", job, run=PRESET_TEXT[preset][0] if preset else "your own",
+runs = remember_run("bn", job, run=PRESET_TEXT[preset][0] if preset else "your settings",
                     model=f"{c.n_layers} × {c.n_hidden}{' + BN' if c.batchnorm else ''} · {c.init} · out × {c.out_scale:g}")
-result_metrics(job, first_loss=True)
+# lecture 3's figure only beside its own recipe on its names; else that recipe as trained on this list, if it is
+reference = result_reference(dataset, job, recipe_reference(board, dataset, job))
+result_metrics(job, compare_to=(reference.label, reference.val_loss) if reference else None, first_loss=True)
 
 ideal = uniform_loss(job)
 left, right = st.columns([3, 2])

@@ -30,6 +30,7 @@ OPTIMIZERS, LEARNING_RATES, WEIGHT_DECAYS, STEPS = (BIGRAM_OPTIMIZERS, BIGRAM_LE
 SECONDS_PER_STEP = 0.06  # full batch of ~180k pairs on 2 CPU cores, measured; for the estimate only
 NETWORK = bigram_network_training()  # the fast recipe: the widgets' defaults
 ALPHA = BIGRAM_ALPHA
+LECTURE_ALPHA = 1.0  # lecture 1 adds one to every count: its figure is for this smoothing alone
 SETTINGS = bigram_settings()
 
 
@@ -68,9 +69,12 @@ c1, c2, c3 = st.columns(3)
 c1.metric("train NLL", fmt(train_nll), help="mean −log P(next | previous) over the training pairs")
 c2.metric("val NLL", fmt(val_nll), help="the same on the validation words, which the counts never saw")
 c3.metric("uniform guess", f"{uniform:.4f}", help=f"log {V}: every one of the {V} symbols equally likely")
-if dataset.is_lecture_list:  # the lecture's number is for these names only
+if dataset.is_lecture_list and alpha == LECTURE_ALPHA:  # the lecture's number: these names, its α only
     st.caption(f"Lecture 1 finds an NLL of about {LECTURE_COUNTS_NLL} for these counts on these names, with one added "
                "to every count (α = 1).")
+elif dataset.is_lecture_list:
+    st.caption(f"Lecture 1's figure is for α = {LECTURE_ALPHA:g}, one added to every count: set α to "
+               f"{LECTURE_ALPHA:g} to compare with it.")
 if not math.isfinite(val_nll):
     st.warning("With α = 0 some validation pair was never seen in training: its probability is 0 and "
                "−log 0 is infinite. That is exactly what smoothing fixes: move α above 0.")

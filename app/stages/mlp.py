@@ -8,7 +8,7 @@ from kit import links
 from kit.datasets_ui import current_dataset
 from kit.model_controls import model_controls, url_settings
 from kit.model_views import show_embeddings
-from kit.references import lecture_comparison
+from kit.references import Reference, lecture_comparison, result_reference
 from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from kit.training_ui import (check_link, cost_line, fast_training, recipe_buttons, trained_live, training_controls,
                              training_settings, use_rate)
@@ -89,7 +89,9 @@ job = trained_live(board, dataset, Run("mlp", model_config, train_config), estim
 model, r = job.model, job.result
 c = model_config
 runs = remember_run("mlp", job, settings=f"block {c.block_size} · emb {c.n_embd} · hidden {c.n_hidden} · {c.init}")
-result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
+# lecture 2's figure only beside lecture 2's own recipe on its names; any other result beside the bigram
+reference = result_reference(dataset, job, Reference("bigram", bigram.val_loss, lecture_figure=False))
+result_metrics(job, compare_to=(reference.label, reference.val_loss), params=True)
 
 left, right = st.columns([3, 2])
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)

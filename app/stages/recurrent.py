@@ -11,7 +11,7 @@ from kit.datasets_ui import current_dataset
 from kit.links import PAGES
 from kit.model_controls import BOUND, initial, model_controls, url_settings
 from kit.presets import matching_preset, preset_buttons
-from kit.references import lecture_comparison
+from kit.references import Reference, lecture_comparison, result_reference
 from kit.results import loss_chart, remember_run, result_metrics, samples_and_export, show_runs
 from kit.sections import deeper_views, header, outline
 from kit.training_ui import (check_link, cost_line, fast_training, lecture_training, recipe_buttons, trained_live,
@@ -129,7 +129,9 @@ job = trained_live(board, dataset, Run(name, model_config, train_config), estima
 model, r = job.model, job.result
 c = model_config
 runs = remember_run("recurrent", job, cell=cell, model=f"{c.n_layers} × {c.n_hidden} · emb {c.n_embd}")
-result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
+# makemore.py reports no figure for its RNN or GRU: result_reference keeps the bigram for every result
+reference = result_reference(dataset, job, Reference("bigram", bigram.val_loss, lecture_figure=False))
+result_metrics(job, compare_to=(reference.label, reference.val_loss), params=True)
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val")
 show_runs(runs, best_first=True)  # full width: in a column beside the chart its columns would not fit
 lecture_comparison(board, dataset, name, key=f"{name}_lecture_train")

@@ -11,7 +11,7 @@ from kit.datasets_ui import current_dataset
 from kit.links import PAGES
 from kit.model_controls import BOUND, model_controls, url_settings
 from kit.presets import preset_run, preset_buttons, presets_table
-from kit.references import lecture_comparison
+from kit.references import Reference, lecture_comparison, result_reference
 from kit.results import samples_and_export, loss_chart, remember_run, result_metrics, show_runs
 from kit.sections import deeper_views, header, outline
 from kit.training_ui import (check_link, cost_line, details_text, fast_training, lecture_training,
@@ -201,11 +201,13 @@ job = trained_live(board, dataset, Run(NAME, model_config, train_config), estima
 model, r = job.model, job.result
 switches = [label for on, label in ((c.attention, "attention"), (c.feed_forward, "MLP"), (c.residual, "residual"),
                                     (c.layernorm, "LayerNorm")) if on]
-runs = remember_run("tf", job, run=TITLES[preset] if preset else "your own",
+runs = remember_run("tf", job, run=TITLES[preset] if preset else "your settings",
                     model=f"{c.n_layer} × {c.n_embd}" + (f" · {c.n_head} heads" if c.attention else " · average")
                     + f" · {' + '.join(switches[1:] if c.attention else switches) or 'nothing else'}"
                     + (f" · dropout {c.dropout:g}" if c.dropout else ""))
-result_metrics(job, compare_to=("bigram", bigram.val_loss), params=True)
+# makemore.py's figure only beside its own recipe on its names; any other result beside the bigram
+reference = result_reference(dataset, job, Reference("bigram", bigram.val_loss, lecture_figure=False))
+result_metrics(job, compare_to=(reference.label, reference.val_loss), params=True)
 left, right = st.columns([3, 2])
 loss_chart(job, reference=bigram.val_loss, reference_label="bigram val", container=left)
 with right:
