@@ -76,3 +76,8 @@ MAX_CHALLENGES = 20  # challenges a teacher adds to a room
 MAX_NICKNAME_CHARS = 24
 MAX_TITLE_CHARS = 80
 ROOM_DAYS = 30  # a room's code stops working this many days after it was opened
+MAX_POLLS = 100  # "predict, then train" polls a room keeps: several a lesson over a term of lessons
+# A predicted val loss: a uniform guess on 27 characters is 3.30 and a diverged run a little more, so
+# 10 leaves room for any honest guess while a typo (22 for 2.2) is refused, not plotted off the chart.
+MIN_PREDICTION = 0.0
+MAX_PREDICTION = 10.0

@@ -14,7 +14,8 @@ ENTRYPOINT = ROOT / "app" / "Home.py"
 CLOUD_FILES = ("uv.lock", "Pipfile", "environment.yml", "requirements.txt", "pyproject.toml")
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 IMPORT_NAMES = {"torch": "torch", "streamlit": "streamlit", "altair": "altair", "pandas": "pandas",
-                "sqlalchemy": "sqlalchemy", "psycopg": "psycopg", "qrcode": "qrcode"}  # import name -> package
+                "sqlalchemy": "sqlalchemy", "psycopg": "psycopg", "qrcode": "qrcode",
+                "confusable_homoglyphs": "confusable-homoglyphs"}  # import name -> package
 
 
 def cloud_dependency_file() -> Path:

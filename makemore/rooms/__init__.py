@@ -5,11 +5,14 @@ default, or a school's PostgreSQL server.
     store = RoomStore()                                # MAKEMORE_DB_URL, else a SQLite file in the cache
     opened = store.create_room("Lecture 2, Tuesday")   # opened.code, opened.teacher_key
     me = store.join(opened.code, "ada")                # me.token brings the student back later
-    store.post_run(me.token, posted)                   # a result the server itself trained
-    store.board(opened.code)                           # leaderboards, runs, challenges
+    store.post_run(opened.code, me.token, posted)      # a result the server itself trained, to its last step
+    poll = store.open_poll(opened.code, opened.teacher_key, ...)  # predict, then train
+    store.predict(opened.code, me.token, poll, 2.3)
+    store.board(opened.code)                           # leaderboards, runs, challenges, polls
 """
 
-__all__ = ["Board", "Member", "NewRoom", "PostedRun", "Room", "RoomError", "RoomRun", "RoomStore", "default_url"]
+__all__ = ["Board", "Challenge", "Member", "NewRoom", "Poll", "PostedRun", "Prediction", "Room", "RoomError", "RoomRun",
+           "RoomStore", "default_url"]
 
 
 def __getattr__(name: str):
