@@ -24,7 +24,7 @@ from kit.model_controls import BOUND, ModelSetting, initial, widget_values
 from kit.references import lecture_sentence, source_title
 from kit.urlstate import Setting, parse_query
 from training.live import live_training
-from training.shared import job_board, start_training
+from training.shared import job_board, start_training, viewer
 
 # TrainConfig's fields by name: their metadata holds each setting's label, help and bounds (makemore/train.py)
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -350,6 +350,17 @@ def failure_message(job: TrainingJob) -> str:
     return f"Training failed: {what}. This is a fault in the playground, not in your settings. {again}"
 
 
+def stop_text(job: TrainingJob) -> str:
+    """Why a training stopped, as its viewer reads it: "you stopped it" to the one who pressed Stop,
+    another visitor's Stop to the others who watched the same training (one job serves everyone who
+    asks for the same settings), and the server's own reasons ("nobody was watching") as they are."""
+    if job.stopped_by is None:
+        return job.stop_reason or "stopped"
+    if job.stopped_by == viewer():
+        return "you stopped it"
+    return "another visitor watching the same training stopped it"
+
+
 def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: float, allowed: bool, key: str,
                  start: bool = False) -> TrainingJob:
     """The finished training of this run. Until there is one, this draws the Train button
@@ -377,10 +388,10 @@ def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: floa
         st.error(failure_message(job), icon=":material/error:")
         st.stop()
     if job.result is None:  # stopped while it waited for a free core
-        st.info(f"This training was stopped before it began ({job.stop_reason}). Press **Train again**.")
+        st.info(f"This training was stopped before it began ({stop_text(job)}). Press **Train again**.")
         st.stop()
     if job.status == STOPPED:
-        st.warning(f"Stopped at step {job.result.steps:,} of {run.train_config.max_steps:,} ({job.stop_reason}): "
+        st.warning(f"Stopped at step {job.result.steps:,} of {run.train_config.max_steps:,} ({stop_text(job)}): "
                    "below is the model as it was then. It is not kept for others; train again for the full run.",
                    icon=":material/stop_circle:")
     return job

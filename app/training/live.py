@@ -33,7 +33,7 @@ def waiting(board: JobBoard, job: TrainingJob) -> None:
         st.rerun()  # its turn came (or it ended): the page draws its progress or its outcome
     st.info(queue_line(board.queue_position(job), board.wait_seconds(job), on_cluster=board.backend.name == "ray"),
             icon=":material/hourglass_top:")
-    st.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop,
+    st.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop, kwargs={"by": viewer()},
               help="Leave the queue (nothing has been trained yet).")
 
 
@@ -54,7 +54,7 @@ def running(job: TrainingJob) -> None:
     if eta is not None:
         text += f" · about {eta:.0f} s left"
     left.progress(snap.step / max(1, snap.max_steps), text=text)
-    right.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop,
+    right.button("Stop", key=f"stop_{job.key}", icon=":material/stop:", on_click=job.stop, kwargs={"by": viewer()},
                  help="Stop now and keep the model as it is (it is not saved for others).", width="stretch")
     if snap.steps:
         frame = smoothed_history(snap.steps, snap.losses, snap.val)

@@ -86,6 +86,7 @@ class TrainingJob:
         self.error: str | None = None  # what happened, in a sentence
         self.from_disk = False
         self.stop_reason: str | None = None
+        self.stopped_by: str | None = None  # the viewer who pressed Stop (None: the server stopped it)
         self.started: float | None = None  # time.monotonic() when it began training
         self._steps: list[int] = []
         self._losses: list[float] = []
@@ -141,8 +142,13 @@ class TrainingJob:
             viewers = list(self._viewers)
         return not any(self.connected(viewer) for viewer in viewers)
 
-    def stop(self, reason: str = "stopped by a visitor") -> None:
-        self.stop_reason = self.stop_reason or reason
+    def stop(self, reason: str = "stopped by a visitor", by: str | None = None) -> None:
+        """Stop after the current step, keeping what was trained. `by`: the viewer who pressed Stop
+        (training.shared.viewer()), so that the page can tell them from the others watching. The first
+        stop's reason and viewer are the ones kept."""
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason, self.stopped_by = reason, by
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
