@@ -9,6 +9,7 @@
     python -m makemore room create --title "Class 3B" --json
     python -m makemore room show CODE --json  # its members and runs
     python -m makemore room export CODE > runs.csv
+    python -m makemore room export CODE --polls > polls.csv  # each prediction of each poll
 
 Every training setting (makemore.train.TrainConfig) and every model's own settings (its config
 dataclass: --alpha for bigram) become options, with the bounds their fields' metadata declares.
@@ -313,11 +314,13 @@ def add_room_parsers(sub) -> None:
     create.add_argument("--data", default=str(DEFAULT_DATA), help="the room's word list (default: data/names.txt); "
                         "every member trains on it")
     create.add_argument("--json", action="store_true", help="one JSON line: code, join_url, teacher_url, teacher_key")
-    show = actions.add_parser("show", help="a room's members and runs")
+    show = actions.add_parser("show", help="a room's members, runs and polls")
     show.add_argument("code")
-    show.add_argument("--json", action="store_true", help="one JSON object with its members and a runs list")
-    export = actions.add_parser("export", help="every run of a room as CSV, on stdout")
+    show.add_argument("--json", action="store_true", help="one JSON object with its members, runs and polls lists")
+    export = actions.add_parser("export", help="every run of a room as CSV, on stdout; links are full addresses "
+                                "on MAKEMORE_APP_URL")
     export.add_argument("code")
+    export.add_argument("--polls", action="store_true", help="the room's polls instead: one row per prediction")
 
 
 def room_create(store, args) -> int:
@@ -342,26 +345,38 @@ def room_show(store, args) -> int:
     board = store.board(args.code)
     room = board.room
     runs = [{"nickname": r.nickname, "stage": r.stage, "model": r.model, "val_loss": round(r.val_loss, 4),
+             "first_loss": r.first_loss, "predicted": r.predicted,
              "params": r.params, "seconds": round(r.seconds, 1), "link": r.link, "settings": r.settings,
              "posted_at": r.posted_at} for r in board.runs]
+    polls = [{"id": p.id, "stage": p.stage, "model": p.model, "link": p.link, "settings": p.settings,
+              "created_at": p.created_at, "open": p.open, "result": p.result, "params": p.params,
+              "predictions": [{"nickname": g.nickname, "value": g.value, "made_at": g.made_at} for g in p.predictions],
+              "closest": [g.nickname for g in p.closest]} for p in board.polls]
     if args.json:
         print(json.dumps({"code": room.code, "title": room.title, "dataset": room.dataset, "closed": room.closed,
                           "members": [{"nickname": m.nickname, "runs": m.runs} for m in board.members],
-                          "runs": runs}))
+                          "runs": runs, "polls": polls}))
         return 0
     state = "closed to new runs" if room.closed else "open"
     print(f"Room {room.code}: {room.title!r} on {room.dataset}, {state}; "
-          f"{len(board.members)} members, {len(runs)} runs")
+          f"{len(board.members)} members, {len(runs)} runs, {len(polls)} polls")
     for m in board.members:
         print(f"  {m.nickname!r}: {m.runs} run{'s' if m.runs != 1 else ''}")
     for r in runs:
         print(f"  {r['nickname']!r:26} {r['model']:12} val {r['val_loss']:.4f}  {r['params']:>9,} params  "
               f"{r['seconds']:.1f} s")
+    for p in polls:
+        if p["result"] is not None:
+            outcome = f"result val {p['result']:.4f}, closest {', '.join(repr(n) for n in p['closest']) or 'nobody'}"
+        else:
+            outcome = "open for predictions" if p["open"] else "ended without a result"
+        print(f"  poll {p['id']}: {p['model']} {p['link']}  {len(p['predictions'])} predictions, {outcome}")
     return 0
 
 
 def room_export(store, args) -> int:
-    sys.stdout.write(store.export_csv(args.code))
+    from makemore.rooms.links import app_url
+    sys.stdout.write(store.export_polls_csv(args.code, app_url()) if args.polls else store.export_csv(args.code, app_url()))
     return 0
 
 

@@ -306,11 +306,16 @@ class Poll:
 
     @property
     def closest(self) -> list[Prediction]:
-        """The predictions nearest the result (all of a tie); none before the result is in."""
+        """The predictions nearest the result (all of a tie, to the 4 decimals the board shows, so that
+        2.2 and 2.1 around 2.15 tie despite binary floats); none before the result is in."""
         if self.result is None or not self.predictions:
             return []
-        nearest = min(abs(p.value - self.result) for p in self.predictions)
-        return [p for p in self.predictions if abs(p.value - self.result) == nearest]
+        nearest = min(self.off_by(p) for p in self.predictions)
+        return [p for p in self.predictions if self.off_by(p) == nearest]
+
+    def off_by(self, prediction: Prediction) -> float | None:
+        """How far the prediction is from the result (4 decimals), None before the result is in."""
+        return None if self.result is None else round(abs(prediction.value - self.result), 4)
 
 
 @dataclass(frozen=True)
@@ -836,7 +841,7 @@ class RoomStore:
             closest = {p.member_id for p in poll.closest}
             for p in poll.predictions or [None]:
                 guess = ["", "", ""] if p is None else [_cell(p.nickname), _figure(p.value), _when(p.made_at)]
-                off = "" if p is None or poll.result is None else _figure(abs(p.value - poll.result))
+                off = "" if p is None or poll.result is None else _figure(poll.off_by(p))
                 near = "" if p is None or poll.result is None else ("yes" if p.member_id in closest else "no")
                 writer.writerow(head + guess + [_figure(poll.result), "" if poll.params is None else poll.params,
                                                 off, near])
