@@ -96,11 +96,41 @@ def test_show_lists_members_and_runs_and_export_gives_csv(db, capsys):
     status, out, _ = cli(capsys, "room", "export", room["code"])
     rows = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and [(r["nickname"], r["val_loss"]) for r in rows] == [("ada", "2.1712"), ("bob", "2.4541")]
+    assert rows[0]["link"] == "https://class.example.org/mlp?seed=a"  # a full address on MAKEMORE_APP_URL
+
+
+def test_show_and_export_include_the_rooms_polls(db, capsys):
+    room = created(capsys)
+    store = RoomStore(db)
+    try:
+        ada, bob = store.join(room["code"], "ada"), store.join(room["code"], "bob")
+        poll = store.open_poll(room["code"], room["teacher_key"], "mlp", "mlp", "k64", {"model": "mlp"},
+                               "stages/mlp.py?mlp_hidden=64")
+        store.predict(room["code"], ada.token, poll, 2.3)
+        store.predict(room["code"], bob.token, poll, 2.05)
+        store.poll_result(room["code"], room["teacher_key"], poll, 2.12, 11_897)
+        store.open_poll(room["code"], room["teacher_key"], "mlp", "mlp", "k128", {}, "stages/mlp.py?mlp_hidden=128")
+    finally:
+        store.close()
+    status, out, _ = cli(capsys, "room", "show", room["code"], "--json")
+    later, done = json.loads(out)["polls"]  # newest first
+    assert status == 0 and later["open"] and later["predictions"] == [] and later["result"] is None
+    assert [(g["nickname"], g["value"]) for g in done["predictions"]] == [("ada", 2.3), ("bob", 2.05)]
+    assert (done["result"], done["params"], done["closest"], done["open"]) == (2.12, 11_897, ["bob"], False)
+    status, out, _ = cli(capsys, "room", "show", room["code"])
+    assert status == 0 and "2 polls" in out and "result val 2.1200, closest 'bob'" in out
+    assert "open for predictions" in out
+    status, out, _ = cli(capsys, "room", "export", room["code"], "--polls")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert status == 0 and [(r["nickname"], r["predicted"], r["closest"]) for r in rows] == [
+        ("ada", "2.3000", "no"), ("bob", "2.0500", "yes"), ("", "", "")]
+    assert rows[0]["link"] == "https://class.example.org/mlp?mlp_hidden=64"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["room", "show", "ACDEFGHJ"], "No such room."),
     (["room", "export", "not a code at all"], "No such room."),
+    (["room", "export", "ACDEFGHJ", "--polls"], "No such room."),
     (["room", "create", "--title", "<script>alert(1)</script>"], "title"),
     (["room", "create", "--title", "   "], "title"),
     (["room", "create", "--title", "x" * 10_000], "title"),

@@ -552,9 +552,10 @@ class RoomStore:
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise RoomError("Only a finished training with a finite loss is posted.")
         planned = (run.settings.get("training") or {}).get("max_steps") if isinstance(run.settings, dict) else None
-        if planned is not None and run.steps != planned:
-            done = "an unknown number of" if run.steps is None else f"{run.steps:,} of its"
-            raise RoomError(f"This training stopped after {done} {planned:,} steps, so it is not posted under "
+        if planned is not None and (run.steps != planned or not isinstance(planned, int)):
+            done = f"{run.steps:,} of its" if isinstance(run.steps, int) else "an unknown number of"
+            total = f"{planned:,}" if isinstance(planned, int) else repr(planned)[:20]
+            raise RoomError(f"This training stopped after {done} {total} steps, so it is not posted under "
                             "settings it did not finish.")
         predicted = None if run.predicted is None else _prediction(run.predicted)
         now = self.clock()
