@@ -669,3 +669,23 @@ def room_runs(df: pd.DataFrame, stages: list[str]) -> alt.Chart:
                      alt.Tooltip("seconds:Q", format=".1f"), alt.Tooltip("settings:N")],
         )
     )
+
+
+def poll_predictions(df: pd.DataFrame, result: float | None) -> alt.LayerChart | alt.Chart:
+    """df: from, to, predictions, who; a class's predictions of a run's val loss as a histogram (bars
+    pre-binned), the server's result, once in, as a rule."""
+    x = alt.X("from:Q", title="predicted val loss", scale=alt.Scale(zero=False))
+    bars = alt.Chart(df, title="The class's predictions of its val loss").mark_bar(
+        color=ACCENT, opacity=0.85, stroke="white").encode(
+        x=x, x2=alt.X2("to:Q"), y=alt.Y("predictions:Q", title="students", axis=alt.Axis(tickMinStep=1)),
+        tooltip=[alt.Tooltip("from:Q", title="from", format=".2f"), alt.Tooltip("to:Q", title="to", format=".2f"),
+                 alt.Tooltip("predictions:Q", title="students"), alt.Tooltip("who:N", title="who")])
+    if result is None:
+        return bars.properties(height=220)
+    mark = pd.DataFrame({"from": [result], "label": [f"result {result:.4f}"]})
+    rule = alt.Chart(mark).mark_rule(color=SPLIT_COLORS["val"], strokeWidth=3).encode(
+        x=alt.X("from:Q"), tooltip=[alt.Tooltip("label:N", title="the server's training")])
+    text = alt.Chart(mark).mark_text(align="left", baseline="top", dx=5, dy=4, color=SPLIT_COLORS["val"],
+                                     fontWeight="bold").encode(x=alt.X("from:Q"), y=alt.YValue(0),
+                                                               text=alt.Text("label:N"))
+    return alt.layer(bars, rule, text).properties(height=220)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import charts
+from kit import polls_ui
 from kit import rooms_ui as rooms
 from kit.datasets_ui import builtin_files, current_dataset, label, load_builtin, load_upload
 from kit.plain_text import plain
@@ -115,6 +116,7 @@ def live_board(code: str, me: "rooms.Seat | None") -> None:
     rooms.leaderboards(board)
     if len(frame):
         st.altair_chart(charts.room_runs(frame, STAGE_TITLES), width="stretch")
+    polls_ui.predictions_section(board, me)  # "predict, then train": each poll, a student's form while it is open
     st.subheader("Challenges")
     rooms.show_challenges(board)
     st.subheader("Newest runs")
@@ -317,10 +319,11 @@ def teacher_view(room) -> None:
         st.subheader("Your controls")
         st.caption("Only you see these: they need the teacher key.")
         # only the open tab runs (and redraws itself): the others cost nothing while the lesson goes on
-        tabs = st.tabs(["Training now", "Members", "Runs", "Challenges", "Word list", "The room"],
+        tabs = st.tabs(["Training now", "Members", "Runs", "Challenges", "Polls", "Word list", "The room"],
                        key="teacher_tab", on_change="rerun")
         panels = [lambda: now_training(room.code), lambda: members_tab(room.code), lambda: runs_tab(room.code),
-                  lambda: challenges_tab(room), lambda: words_tab(room), lambda: room_tab(room)]
+                  lambda: challenges_tab(room), lambda: polls_ui.teacher_polls_tab(room.code),
+                  lambda: words_tab(room), lambda: room_tab(room)]
         for tab, panel in zip(tabs, panels):
             if tab.open:
                 with tab:

@@ -19,6 +19,7 @@ from makemore.serving.jobs import DIVERGED, FAILED, KILLED, STOPPED, TIMED_OUT, 
 from makemore.models import MODELS, WORDS, param_count
 from makemore.runs import Run
 from makemore.train import TrainConfig
+from kit import polls_ui
 from kit.datasets_ui import current_dataset
 from kit.model_controls import BOUND, ModelSetting, initial, widget_values
 from kit.references import lecture_sentence, source_title
@@ -370,6 +371,7 @@ def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: floa
     at once when allowed and not yet trained."""
     start = st.session_state.pop(f"{key}_now", False) or start
     job = board.find(dataset, run)
+    polls_ui.poll_controls(dataset, run, job)  # in a class room: the teacher's poll on this run, a student's prediction
     if job is None or job.status in (STOPPED, FAILED):
         label = "Train again" if job is not None else "Train"
         pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
@@ -394,4 +396,5 @@ def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: floa
         st.warning(f"Stopped at step {job.result.steps:,} of {run.train_config.max_steps:,} ({stop_text(job)}): "
                    "below is the model as it was then. It is not kept for others; train again for the full run.",
                    icon=":material/stop_circle:")
+    polls_ui.poll_result_shown(dataset, run, job)  # a class's open poll on this run takes its result
     return job
