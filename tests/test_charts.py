@@ -74,6 +74,9 @@ EXAMPLES = {
     "loss_by_position": lambda: charts.loss_by_position(pd.DataFrame({"model": ["mlp"], "position": [1],
                                                                       "loss": [2.0], "words": [9]}), ["mlp"]),
     "room_runs": lambda: charts.room_runs(TABLE.assign(nickname="ada", stage="MLP", settings="x"), ["MLP"]),
+    "poll_predictions": lambda: charts.poll_predictions(pd.DataFrame({"from": [2.1, 2.2], "to": [2.15, 2.25],
+                                                                      "predictions": [1, 2], "who": ["ada", "bob, cy"]}),
+                                                        2.13),
 }
 
 
