@@ -4,6 +4,10 @@ and the teacher's link, which also carries the teacher key.
 The app's address is MAKEMORE_APP_URL when set (a classroom server's public address, a Community
 Cloud app's URL), else Streamlit's default on this machine. The app takes the teacher key out of the
 address bar as soon as it has read it, so it never stays in a URL that a projector shows.
+
+A posted run keeps its page and query ("stages/mlp.py?mlp_hidden=64"); page_url makes it an address
+on the app's. local_only says when an address is one the class's devices cannot open (localhost, a
+bare host name), so that a page can warn the teacher before the code goes up on the projector.
 """
 
 from __future__ import annotations

@@ -624,7 +624,7 @@ class RoomStore:
         if metric not in METRICS:
             raise RoomError(f"A challenge's figure is one of {', '.join(METRICS)}, not {str(metric)[:40]!r}.")
         if not (isinstance(target, (int, float)) and 0 < target < 100):
-            raise RoomError("A challenge's val loss to beat is a number above 0 (a uniform guess on 27 characters "
+            raise RoomError("A challenge's target is a loss above 0 and under 100 (a uniform guess on 27 characters "
                             "is 3.30).")
         if max_params is not None and not (isinstance(max_params, int) and max_params >= 1):
             raise RoomError("A challenge's most parameters is a whole number of at least 1.")
