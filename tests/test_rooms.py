@@ -240,9 +240,11 @@ def test_challenges_mark_who_met_them_first_and_the_smallest(store, room, monkey
     store.clock = lambda: now[0]
     lecture_room = store.create_room("On the lectures' list", "names", lecture_fingerprint())
     code, key = lecture_room.code, lecture_room.teacher_key
-    store.add_lecture_challenge(code, key, "mlp")
-    store.add_lecture_challenge(code, key, "transformer-small")
+    # the rules here are the test's own, so that it checks the store's first/best whatever the lectures' are
+    store.add_challenge(code, key, "MLP under 2.164", 2.164, stage="mlp")
+    store.add_challenge(code, key, "The smallest transformer under 2.05", 2.05, model="transformer", smallest=True)
     store.add_challenge(code, key, "MLP under 2.3 with at most 5,000 parameters", 2.3, stage="mlp", max_params=5000)
+    store.add_lecture_challenge(code, key, "mlp")
     with pytest.raises(RoomError, match="already on"):
         store.add_lecture_challenge(code, key, "mlp")
     ada, bob = store.join(code, "ada"), store.join(code, "bob")
@@ -251,17 +253,18 @@ def test_challenges_mark_who_met_them_first_and_the_smallest(store, room, monkey
         now[0] += 10
         store.post_run(code, who.token, posted(fingerprint=lecture_fingerprint(), **kw))
 
-    post(ada, key="a1", val_loss=LECTURE["mlp"].target + 0.01)  # not quite
-    post(bob, key="b1", val_loss=LECTURE["mlp"].target - 0.01, params=12_000)
-    post(ada, key="a2", val_loss=LECTURE["mlp"].target - 0.05, params=4_000)
+    post(ada, key="a1", val_loss=2.164 + 0.01)  # not quite
+    post(bob, key="b1", val_loss=2.164 - 0.01, params=12_000)
+    post(ada, key="a2", val_loss=2.164 - 0.05, params=4_000)
     post(ada, stage="transformer", model="transformer", key="t1", val_loss=2.04, params=200_000)
     post(bob, stage="transformer", model="transformer", key="t2", val_loss=2.049, params=50_000)
-    mlp, small, own = store.board(code).challenges
+    mlp, small, own, lecture = store.board(code).challenges
     assert (mlp.first.nickname, mlp.first.posted_at, mlp.best.nickname) == ("bob", 1020.0, "ada")
     assert (small.first.nickname, small.best.nickname, small.best.params) == ("ada", "bob", 50_000)
     assert own.first.nickname == "ada" and own.first.params == 4_000
+    assert lecture.lecture == "mlp" and lecture.title == LECTURE["mlp"].title
     store.remove_challenge(code, key, own.id)
-    assert len(store.board(code).challenges) == 2
+    assert len(store.board(code).challenges) == 3
 
 
 def test_lecture_challenges_only_in_a_room_on_the_lectures_list(store, room):
