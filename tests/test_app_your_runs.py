@@ -93,16 +93,40 @@ def test_a_batchnorm_preset_that_ships_is_opened_not_trained():
     assert "A model you only opened" in my_runs_message(at)
 
 
-def test_a_training_of_ones_own_is_trained_by_you_and_another_session_only_opens_it():
-    query = {"mlp_steps": "500", "mlp_hidden": "48"}  # a setting nobody shipped: trained now, in seconds
-    ada = open_page("stages/mlp.py", query)
-    ada.button(key="mlp_train").click().run()
+def finish_trainings() -> None:
     board = shared.job_board()
     deadline = time.monotonic() + 180
     for job in list(board._jobs.values()):
         while not job.wait(0.5):
             job.seen()
             assert time.monotonic() < deadline, "the training did not finish"
+
+
+def test_on_the_batchnorm_page_a_setting_of_ones_own_is_yours_and_a_shipped_preset_beside_it_is_not():
+    at = open_page("stages/batchnorm.py", {"bn_steps": "500", "bn_hidden": "64"})  # no preset, not shipped
+    at.button(key="bn_train").click().run()
+    finish_trainings()
+    check(at.run())
+    table = runs_table(at)
+    assert table["run"].tolist() == ["1. your settings"] and table[COLUMN].tolist() == [TRAINED_BY_YOU]
+    assert not any(OPENED in i for i in infos(at))
+    next(b for b in at.button if b.label == "Fast recipe").click().run()  # the training the presets ship with
+    next(b for b in at.button if b.label.endswith("Deep + BatchNorm")).click().run()  # preset 8: shipped
+    check(at)
+    table = runs_table(at)
+    assert table["run"].tolist() == ["1. your settings", "2. Deep + BatchNorm"]
+    assert table[COLUMN].tolist() == [TRAINED_BY_YOU, OPENED_SHIPPED]
+    assert any(OPENED in i for i in infos(at))
+    assert [r.model_config.n_hidden for r in at.session_state[MY_RUNS].values()] == [64]  # the trained one only
+    assert shared.job_board().trainings_started == 1
+
+
+def test_a_training_of_ones_own_is_trained_by_you_and_another_session_only_opens_it():
+    query = {"mlp_steps": "500", "mlp_hidden": "48"}  # a setting nobody shipped: trained now, in seconds
+    ada = open_page("stages/mlp.py", query)
+    ada.button(key="mlp_train").click().run()
+    board = shared.job_board()
+    finish_trainings()
     check(ada.run())
     assert board.trainings_started == 1
     assert runs_table(ada)[COLUMN].tolist() == [TRAINED_BY_YOU]
