@@ -140,6 +140,16 @@ def test_a_training_of_ones_own_is_trained_by_you_and_another_session_only_opens
     assert board.trainings_started == 1
 
 
+def test_the_bigram_pages_shipped_network_is_opened_and_a_seed_of_ones_own_is_trained():
+    at = open_page("stages/bigram.py")
+    notice = next(i for i in infos(at) if OPENED in i)
+    assert "shipped with the app" in notice and "change a setting of the network above" in notice
+    assert my_run_count(at) == 0
+    at.number_input(key="bigram_seed").set_value(7).run()  # trains at once, in the script run
+    assert not any(OPENED in i for i in infos(check(at)))
+    assert [r.model_name for r in at.session_state[MY_RUNS].values()] == ["bigram-nn"]
+
+
 def test_in_a_class_room_an_opened_model_is_said_not_to_be_posted(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'rooms.sqlite'}"
     monkeypatch.setenv("MAKEMORE_DB_URL", url)

@@ -211,17 +211,16 @@ def origin(key: str) -> str:
     return OPENED_EARLIER
 
 
-def opened_notice(where: str) -> None:
+def opened_notice(where: str, how: str = "change a setting and press **Train**") -> None:
     """Tell a student who only opened a model (`where`: OPENED_SHIPPED or OPENED_EARLIER) that it is
-    not their run, and how to make one: in a class room, in the board's words."""
+    not their run, and `how` to make one on this page: in a class room, in the board's words."""
     source = "shipped with the app" if where == OPENED_SHIPPED else "trained earlier on this server"
     if seat() is not None:
-        consequence = "so it is **not posted to the room's board**"
+        consequence, goal = "so it is **not posted to the room's board**", "To post a run"
     else:
-        consequence = "so it is not in *My runs* on the Compare page"
+        consequence, goal = "so it is not in *My runs* on the Compare page", "To make a run of your own"
     st.info(f"**You opened this model; you did not train it.** It was {source}: opening is not training, "
-            f"{consequence}. To post a run of your own, train a setting of your own: change a setting and press "
-            "**Train**.", icon=":material/folder_open:")
+            f"{consequence}. {goal}, train a setting of your own: {how}.", icon=":material/folder_open:")
 
 
 def remember_run(page: str, job: TrainingJob, **columns) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from kit.datasets_ui import current_dataset
 from kit.model_controls import BOUND, initial
 from kit.links import (BIGRAM_ALPHA, BIGRAM_LEARNING_RATES, BIGRAM_OPTIMIZERS, BIGRAM_STEPS, BIGRAM_WEIGHT_DECAYS,
                        bigram_network_training, bigram_settings, bigram_training)
-from kit.results import add_my_run
+from kit.results import TRAINED_BY_YOU, add_my_run, opened_notice, origin
 from kit.training_ui import check_link, meta
 from kit.widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
 from training.shared import trained
@@ -137,6 +137,9 @@ except FloatingPointError as e:
 
 r = neural.result
 add_my_run("Bigram", dataset, "bigram-nn", BigramNNConfig(), train_config, neural.model, r)  # "my runs" (Compare)
+whose = origin(Run("bigram-nn", BigramNNConfig(), train_config).key(dataset))
+if whose != TRAINED_BY_YOU:
+    opened_notice(whose, how="change a setting of the network above, and it trains at once")
 reference = counts_nll(dataset.fingerprint, 0.0, "train", dataset, counted.model)
 c1, c2, c3 = st.columns(3)
 c1.metric("network train NLL", f"{r.train_loss:.4f}", f"{r.train_loss - reference:+.4f} vs counts (α = 0)",
