@@ -16,10 +16,10 @@ from makemore import limits
 from makemore.data import DataError
 from makemore.rooms import RoomError
 from makemore.rooms import challenges as lecture
+from makemore.rooms import links as room_links
 from makemore.rooms.store import NO_SUCH_ROOM
 from makemore.rooms.text import shown_code
 from makemore.rooms.words import room_list
-from registry import STAGES
 from training.classwork import SEAT, class_trainings
 from training.shared import job_board
 
@@ -29,8 +29,9 @@ BOARD_SECONDS = 5  # how often an open board redraws itself
 # one read of a room's board serves all its viewers for this long (a post or a teacher's change on
 # this server shows at once); every open board is within a few seconds of the class
 SHARED_BOARD_SECONDS = 3
-STAGE_NAMES = [rooms.stage_id(s) for s in STAGES]
-STAGE_TITLES = [s.title for s in STAGES]
+STAGE_NAMES = rooms.TRAINING_STAGES  # Backprop trains nothing: no runs, no challenge
+STAGE_TITLES = [rooms.STAGE_TITLES[s] for s in STAGE_NAMES]
+UNDO = "room_undo"  # session_state: the teacher's last removal ("run" or "member", its id, what it was)
 
 store = rooms.room_store()
 
@@ -87,19 +88,22 @@ def as_teacher(action, success: str | None = None):
         except RoomError as e:
             rooms.notice("error", str(e))
             return
-        if success:
-            rooms.notice("success", success)
+        if success:  # a toast: said once, after the action, not left standing on the page for the lesson
+            st.toast(success, icon=":material/check_circle:")
     return act
 
 
 # --- the board, for everyone in the room ----------------------------------------------------------
 
 @st.fragment(run_every=BOARD_SECONDS)  # a projector's board follows the class without anyone touching it
-def live_board(code: str, me: "rooms.Seat | None") -> None:
+def live_board(code: str, me: "rooms.Seat | None", projector: bool = False) -> None:
     try:
         board = store.board(code, max_age=SHARED_BOARD_SECONDS)
     except RoomError as e:
         st.error(plain(e), icon=":material/error:")
+        return
+    if projector:
+        projector_board(board)
         return
     frame = rooms.runs_frame(board.runs)
     met = sum(c.first is not None for c in board.challenges)
@@ -126,16 +130,49 @@ def live_board(code: str, me: "rooms.Seat | None") -> None:
         st.caption("None yet.")
     if me is not None:
         st.subheader("Your runs")
-        yours = frame[[r.member_id == me.member_id for r in board.runs]] if len(frame) else frame
-        if len(yours):
-            rooms.show_runs_table(yours)
+        yours = store.my_runs(me.code, me.token)  # with those the teacher removed, marked so
+        if yours:
+            rooms.show_runs_table(rooms.runs_frame(yours), removed_note=True)
         else:
             st.caption("None yet: train a model on any stage's page and it appears here and on the board.")
 
 
-def share_panel(code: str) -> None:
-    """The room's code, join link and QR code, big enough for a projector."""
+def projector_board(board) -> None:
+    """The board for a projector: what the class reads from the back row, nothing to click, no
+    table that clips (kit.rooms_ui's HTML tables wrap), every stage's leaderboard at once."""
+    frame = rooms.runs_frame(board.runs)
+    met = sum(c.first is not None for c in board.challenges)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("members", len(board.members))
+    c2.metric("runs", len(board.runs))
+    c3.metric("best val loss", f"{frame['val loss'].min():.4f}" if len(frame) else "—")
+    c4.metric("challenges met", f"{met} of {len(board.challenges)}" if board.challenges else "—")
+    if board.room.closed:
+        st.markdown("**This room is closed.** The board stays.")
+    st.subheader("Leaderboards")
+    rooms.projector_leaderboards(board)
+    if len(frame):
+        st.altair_chart(charts.room_runs(frame, STAGE_TITLES, big=True), width="stretch")
+    polls_ui.predictions_section(board, None)  # the class's polls, as on the board
+    st.subheader("Challenges")
+    rooms.projector_challenges(board)
+
+
+def share_panel(room, projector: bool = False) -> None:
+    """The room's code, join link and QR code, big enough for a projector; taken down while the
+    room is closed. The teacher (not the class) is told when the address cannot reach the class."""
+    if room.closed:
+        st.info("The room is closed: its code, join link and QR code are down. Reopen it under *The room* to let "
+                "students join again.", icon=":material/lock:")
+        return
+    code = room.code
     url = rooms.join_url(code)
+    unreachable = room_links.local_only(rooms.app_address())
+    if unreachable and not projector:
+        st.warning(f"**Students cannot open this link.** {plain(unreachable)} Start the server with "
+                   "`--server.address 0.0.0.0` and open this page at the server's address on the network (such as "
+                   "`http://192.168.1.20:8501`), or set `MAKEMORE_APP_URL` to that address; the link and the QR "
+                   "code follow.", icon=":material/wifi_off:")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("Join at the address below, or scan the code, and pick a nickname. The room's code is")
@@ -176,6 +213,7 @@ def members_tab(code: str) -> None:
     board = store.board(code, max_age=SHARED_BOARD_SECONDS)
     if not board.members:
         st.caption("Nobody has joined yet.")
+        removed_members(code)
         return
     best = pd.DataFrame([{"member_id": r.member_id, "stage": rooms.STAGE_TITLES.get(r.stage, r.stage),
                           "val loss": r.val_loss} for rs in board.leaderboards.values() for r in rs],
@@ -187,31 +225,48 @@ def members_tab(code: str) -> None:
     st.caption("Each member's number of runs and best val loss on each stage.")
     st.dataframe(table.drop(columns=["member_id"]), hide_index=True, width="stretch",
                  column_config={t: st.column_config.NumberColumn(t, format="%.4f") for t in STAGE_TITLES})
+    removed_members(code)
     names = {m.id: m.nickname for m in board.members}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     chosen = left.selectbox("Member", list(names), format_func=names.get, key="teacher_member")
     if right.button("Remove from the room", key="teacher_remove_member", icon=":material/person_remove:",
-                    on_click=as_teacher(store.remove_member, "The member was removed: their runs left the board."),
-                    args=(chosen,), help="Their runs leave the board and their return key stops working; their "
-                    "nickname stays taken."):
+                    on_click=remove, args=("member", chosen, names[chosen]),
+                    help="Their runs leave the board and their return key stops working; their nickname stays "
+                    "taken. You can undo it."):
         st.rerun()  # the whole page: its notice, the board
+
+
+def removed_members(code: str) -> None:
+    """The members this room's teacher removed, each with Restore (their key works again)."""
+    me = rooms.teaching()
+    gone = store.removed_members(code, me.key)
+    undo_line("member")
+    if gone:
+        with st.expander(f"Removed members ({len(gone)})", icon=":material/person_off:"):
+            for m in gone:
+                left, right = st.columns([3, 1], vertical_alignment="center")
+                left.text(m.nickname)
+                right.button("Restore", key=f"teacher_restore_member_{m.id}", icon=":material/undo:",
+                             on_click=restore, args=("member", m.id, m.nickname))
 
 
 @st.fragment(run_every=BOARD_SECONDS)
 def runs_tab(code: str) -> None:
     board = store.board(code, max_age=SHARED_BOARD_SECONDS)
-    st.download_button("Download every run (.csv)", store.export_csv(code), file_name=f"room-{code}.csv",
+    st.download_button("Download every run (.csv)", store.export_csv(code, rooms.app_address()),
+                       file_name=f"room-{code}.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:", key="teacher_csv",
                        help="One row per run: when, who, the stage and model, the losses, the settings and the "
                        "link that reopens them.")
     if not board.runs:
         st.caption("No runs yet.")
+        removed_runs(code)
         return
     frame = rooms.runs_frame(board.runs)
-    for stage, title in zip(STAGE_NAMES, STAGE_TITLES):
+    for title in STAGE_TITLES:
         of_stage = frame[frame["stage"] == title]
         if len(of_stage):
-            st.markdown(f"**{title}** · {len(of_stage)} runs")
+            st.markdown(f"**{title}** · {rooms.runs_word(len(of_stage))}")
             rooms.show_runs_table(of_stage)
     by_id = {r.id: r for r in board.runs}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
@@ -219,8 +274,71 @@ def runs_tab(code: str) -> None:
         f"{by_id[i].nickname} · {rooms.STAGE_TITLES.get(by_id[i].stage, by_id[i].stage)} · {by_id[i].model} · "
         f"val {by_id[i].val_loss:.4f}"))
     if right.button("Remove this run", key="teacher_remove_run", icon=":material/delete:",
-                    on_click=as_teacher(store.remove_run, "The run was removed from the board."), args=(chosen,)):
+                    on_click=remove, args=("run", chosen, run_text(by_id[chosen])), help="You can undo it."):
         st.rerun()
+    removed_runs(code)
+
+
+def run_text(r) -> str:
+    return (f"{r.nickname} · {rooms.STAGE_TITLES.get(r.stage, r.stage)} · {r.model} · val {r.val_loss:.4f}")
+
+
+def removed_runs(code: str) -> None:
+    """The runs this room's teacher removed, each with Restore (back on the board)."""
+    me = rooms.teaching()
+    gone = store.removed_runs(code, me.key)
+    undo_line("run")
+    if gone:
+        with st.expander(f"Removed runs ({len(gone)})", icon=":material/delete_sweep:"):
+            for r in gone:
+                left, right = st.columns([3, 1], vertical_alignment="center")
+                left.text(run_text(r))
+                right.button("Restore", key=f"teacher_restore_run_{r.id}", icon=":material/undo:",
+                             on_click=restore, args=("run", r.id, run_text(r)))
+
+
+# --- removing, and undoing it ---------------------------------------------------------------------
+
+REMOVALS = {"run": (store.remove_run, store.restore_run, "The run {} left the board.", "The run {} is back on the board."),
+            "member": (store.remove_member, store.restore_member, "{} was removed from the room: their runs left "
+                       "the board.", "{} is back in the room, with their runs and return key.")}
+
+
+def remove(kind: str, row_id: int, text: str) -> None:
+    me = rooms.teaching()
+    take, _, said, _ = REMOVALS[kind]
+    try:
+        take(me.code, me.key, row_id)
+    except RoomError as e:
+        rooms.notice("error", str(e))
+        return
+    st.session_state[UNDO] = (kind, row_id, text)
+    st.toast(said.format(text), icon=":material/check_circle:")
+
+
+def restore(kind: str, row_id: int, text: str) -> None:
+    me = rooms.teaching()
+    _, give_back, _, said = REMOVALS[kind]
+    try:
+        give_back(me.code, me.key, row_id)
+    except RoomError as e:
+        rooms.notice("error", str(e))
+        return
+    if st.session_state.get(UNDO, (None, None))[:2] == (kind, row_id):
+        st.session_state.pop(UNDO)
+    st.toast(said.format(text), icon=":material/undo:")
+
+
+def undo_line(kind: str) -> None:
+    """Right after a removal: what was removed and its Undo (until undone or another removal)."""
+    last = st.session_state.get(UNDO)
+    if last is None or last[0] != kind:
+        return
+    _, row_id, text = last
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    left.text(f"Removed: {text}")
+    right.button("Undo", key=f"teacher_undo_{kind}", icon=":material/undo:", type="primary",
+                 on_click=restore, args=(kind, row_id, text))
 
 
 def add_own_challenge() -> None:
@@ -254,7 +372,7 @@ def challenges_tab(room) -> None:
         c1, c2, c3, c4 = st.columns(4)
         c1.selectbox("Stage", ["any", *STAGE_NAMES], key="challenge_stage",
                      format_func=lambda s: "any stage" if s == "any" else rooms.STAGE_TITLES[s])
-        c2.number_input("Val loss to beat", 0.5, 5.0, 2.3, 0.01, format="%.2f", key="challenge_target")
+        c2.number_input("Val loss to beat", 0.5, 5.0, 2.3, 0.001, format="%.4f", key="challenge_target")
         c3.number_input("Most parameters (0: any)", 0, 10_000_000, 0, 1000, key="challenge_params")
         c4.number_input("Most seconds (0: any)", 0.0, 3600.0, 0.0, 5.0, key="challenge_seconds")
         st.form_submit_button("Add the challenge", icon=":material/add:", on_click=add_own_challenge)
@@ -313,7 +431,9 @@ def teacher_view(room) -> None:
     st.header(plain(room.title))
     projector = st.toggle("Projector view", key="teacher_projector",
                           help="Show the class only the join code and the board: your controls are hidden.")
-    share_panel(room.code)
+    if projector:  # the projector's layout: no sidebar, large type
+        rooms.projector_style()
+    share_panel(room, projector)
     if not projector:
         teacher_link_once(room.code)
         st.subheader("Your controls")
@@ -329,7 +449,7 @@ def teacher_view(room) -> None:
                 with tab:
                     panel()
     st.divider()
-    live_board(room.code, None)
+    live_board(room.code, None, projector)
 
 
 # --- the student's view and the way in ---------------------------------------------------------
@@ -337,9 +457,13 @@ def teacher_view(room) -> None:
 def student_view(room, me) -> None:
     st.header(plain(room.title))
     st.text(f"Room {shown_code(room.code)} · you are {me.nickname}")
-    st.markdown("Train on any stage's page: each training you finish goes on this board (untick *Share my runs* "
-                "in the sidebar to keep them to yourself). Everyone trains on the room's list, "
-                f"**{plain(room.dataset)}**.")
+    if room.closed:
+        st.markdown("**This room is closed**: its teacher has ended it, so the trainings you finish are no longer "
+                    "posted. The board stays.")
+    else:
+        st.markdown("Train on any stage's page: each training you finish goes on this board (untick *Share my "
+                    "runs* in the sidebar to keep them to yourself). Everyone trains on the room's list, "
+                    f"**{plain(room.dataset)}**.")
     with st.expander("Your return key: come back on another device", icon=":material/key:",
                      expanded=st.session_state.pop(JUST_JOINED, False)):
         st.markdown("This browser brings you back by itself. On another device, open the Class room page and "
@@ -354,7 +478,8 @@ def way_in() -> None:
     with join_tab, st.form("join", border=False):
         st.text_input("Room code", value=st.session_state.get(rooms.LINK_CODE, ""), key="join_code", max_chars=16,
                       placeholder="ACDE-FGHJ", help="Your teacher shows it, or the link you opened holds it.")
-        st.text_input("Nickname", key="join_nickname", max_chars=limits.MAX_NICKNAME_CHARS,
+        # the box takes more than a nickname may have: a longer one pasted is refused in words, not cut
+        st.text_input("Nickname", key="join_nickname", max_chars=4 * limits.MAX_NICKNAME_CHARS,
                       help=f"1 to {limits.MAX_NICKNAME_CHARS} letters, digits, spaces or -_.' ; the whole class "
                       "sees it on the board.")
         st.form_submit_button("Join", type="primary", icon=":material/login:", on_click=join)

@@ -7,6 +7,7 @@ hostile input. The cookie that brings a student back in the same browser is test
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,13 @@ def tiny_room(store, title="Tiny words", words=TINY_WORDS):
     return store.create_room(title, *room_list(WordDataset("tiny.txt", list(words))))
 
 
-def app(query: dict | None = None, page: str | None = CLASS_ROOM) -> AppTest:
+def app(query: dict | None = None, page: str | None = CLASS_ROOM, url: str | None = None) -> AppTest:
+    """The app (on the Class room page); url: the address the browser shows (st.context.url)."""
     at = AppTest.from_file(HOME, default_timeout=60)
     for name, value in (query or {}).items():
         at.query_params[name] = value
+    if url is not None:
+        at.context = {"url": url}
     at.run()
     if page and not query:
         at.switch_page(page).run()
@@ -214,8 +218,8 @@ def test_hostile_nicknames_are_refused_with_a_message_and_an_odd_one_is_shown_as
     join(at, opened.code, "_Robert'--")  # Markdown would read _ as emphasis: text elements show it as typed
     assert "You are _Robert'--" in texts(at)
     assert all("_Robert'--" not in m.value for m in at.markdown)
-    long = join(app(), opened.code, "y" * 10_000)  # the field keeps the first 24 characters, as a browser's does
-    assert "You are " + "y" * 24 in texts(long)
+    # the field takes four times a nickname's length, as a browser's does: a longer one is refused in words
+    assert errors(join(app(), opened.code, "y" * 10_000)) == ["A nickname is at most 24 characters (this one has 96)."]
 
 
 def test_a_teacher_opens_a_room_with_its_code_link_qr_and_a_teacher_link_shown_once():
@@ -351,3 +355,204 @@ def test_the_store_comes_from_the_apps_secrets_when_no_url_is_set(monkeypatch, r
     assert at.text_input(key="join_code").value == new.code
     join(at, new.code, "ada")  # found: the room is only in the secrets' database, not in the default one
     assert next(s.value for s in at.success).startswith("Welcome, ada.")
+
+
+# --- issue 34: a class room a teacher can trust ------------------------------------------------------
+
+def infos(at) -> list[str]:
+    return [i.value for i in at.info]
+
+
+def teacher_of(opened, url: str | None = None) -> AppTest:
+    at = app({"room": opened.code, "teacher": opened.teacher_key}, url=url)
+    assert not errors(at), errors(at)
+    return at
+
+
+def html_bodies(at) -> list[str]:
+    return [h.proto.body for h in at.get("html")]
+
+
+def posted_run(store, opened, nickname: str, val_loss: float, params: int, stage: str = "mlp", **extra) -> None:
+    """A finished run posted the way the pages post it (the store checks its steps against its settings)."""
+    from makemore.rooms import PostedRun
+
+    member = store.join(opened.code, nickname)
+    settings = {"model": stage, "config": {"n_hidden": params // 100},
+                "training": {"max_steps": 1000, "lr": 0.1, "seed": 42}}
+    store.post_run(opened.code, member.token, PostedRun(
+        stage=stage, model=stage, run_key=f"{nickname}-{params}", settings=settings,
+        fingerprint=opened.room.fingerprint, val_loss=val_loss, params=params, seconds=3.0,
+        link=f"stages/{stage}.py?{stage}_hidden={params // 100}", steps=1000, **extra))
+    return member
+
+
+def test_a_stopped_training_is_not_posted_and_its_page_says_so_while_it_is_shown(store):
+    opened = tiny_room(store)
+    ada = student(opened.code, "ada")
+    ada.switch_page("stages/mlp.py").run()
+    ada.select_slider(key="mlp_steps").set_value(200_000).run()
+    ada.button(key="mlp_train").click().run()
+    job = next(j for j in shared.job_board()._jobs.values() if j.active)
+    deadline = time.monotonic() + 60
+    while job.snapshot().step < 2:  # some steps trained: a model to show, not a training stopped before it began
+        assert time.monotonic() < deadline, "the training did not start"
+        time.sleep(0.1)
+    job.stop()
+    assert job.wait(60)
+    said = "Stopped trainings are not posted to the class room's board: train the full run to post it."
+    for _ in range(2):  # where the result is shown, on every run of the page, not a toast that goes
+        ada.run()
+        assert not ada.exception, [e.value for e in ada.exception]
+        assert any(w.value.startswith("Stopped at step") for w in ada.warning)
+        assert said in infos(ada)
+    assert my_results(ada)[0].stopped_early and store.board(opened.code).runs == []
+    assert store.my_runs(opened.code, ada.session_state["room_seat"].token) == []
+
+
+def test_a_finished_training_is_posted_with_its_steps_and_first_loss(store):
+    opened = tiny_room(store)
+    ada = train_bigram(student(opened.code, "ada"))
+    result = my_results(ada)[0]
+    run = store.board(opened.code).runs[0]
+    assert run.first_loss == pytest.approx(result.loss_history[0]) and run.settings["training"]["max_steps"] == result.steps
+    assert not [i for i in infos(ada) if "not posted" in i]
+
+
+def test_the_teacher_is_told_when_students_cannot_open_the_join_link(store, monkeypatch):
+    opened = tiny_room(store)
+    local = teacher_of(opened, url="http://localhost:8611/class_room")
+    warning = next(w.value for w in local.warning if "Students cannot open this link" in w.value)
+    assert "localhost" in warning and "--server.address 0.0.0.0" in warning and "MAKEMORE_APP_URL" in warning
+    assert f"http://localhost:8611/?room={opened.code}" in [c.value for c in local.code]
+    named = teacher_of(opened, url="http://raspberrypi:8501/class_room")
+    assert any("Students cannot open this link" in w.value for w in named.warning)
+
+    network = teacher_of(opened, url="http://10.0.0.5:8501/class_room")
+    assert not any("Students cannot open" in w.value for w in network.warning)
+    assert f"http://10.0.0.5:8501/?room={opened.code}" in [c.value for c in network.code]
+    # the CSV's links are full addresses on the address the students open
+    posted_run(store, opened, "ada", 2.2, 5_000)
+    exported = []
+    real = RoomStore.export_csv
+    monkeypatch.setattr(RoomStore, "export_csv", lambda self, *a: exported.append(real(self, *a)) or exported[-1])
+    open_tab(network, "Runs")
+    assert network.get("download_button") and "http://10.0.0.5:8501/mlp?mlp_hidden=50" in exported[-1]
+
+    monkeypatch.setenv("MAKEMORE_APP_URL", "http://localhost:8611")  # the other way to set it: also local
+    assert any("Students cannot open this link" in w.value for w in teacher_of(opened).warning)
+
+
+def test_the_projector_view_shows_every_leaderboard_and_the_challenges_as_tables_without_the_sidebar(store):
+    opened = tiny_room(store)
+    posted_run(store, opened, "ada", 2.2147, 5_000)
+    posted_run(store, opened, "bo'b", 2.1057, 12_000)
+    posted_run(store, opened, "cy", 2.0501, 30_000, stage="wavenet")
+    store.add_challenge(opened.code, opened.teacher_key, "Under 2.15", 2.15, stage="mlp")
+    teacher = teacher_of(opened)
+    assert "Your controls" in [h.value for h in teacher.subheader] and teacher.dataframe
+    teacher.toggle(key="teacher_projector").set_value(True).run()
+    assert not teacher.exception and "Your controls" not in [h.value for h in teacher.subheader]
+    assert not teacher.dataframe  # a canvas that clips columns: none on the projector
+    bodies = html_bodies(teacher)
+    assert any('[data-testid="stSidebar"]' in b and "display: none" in b for b in bodies)  # no sidebar
+    tables = [b for b in bodies if "<table" in b]
+    assert len(tables) == 3  # MLP's and WaveNet's leaderboards, the challenges
+    assert "bo&#x27;b" in tables[0] and "bo'b" not in tables[0]  # a nickname is escaped text, never HTML
+    assert tables[0].index("bo&#x27;b") < tables[0].index("ada") and "2.1057" in tables[0]
+    assert "Under 2.15" in tables[2] and "bo&#x27;b" in tables[2]  # who met it first
+    spec = next(json.loads(c.proto.spec) for c in teacher.get("vega_lite_chart"))
+    labelled = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    assert labelled and labelled[0]["encoding"]["text"]["field"] == "nickname"  # the top runs carry their names
+    x_domain = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    y_domain = spec["layer"][0]["encoding"]["y"]["scale"]["domain"]
+    assert x_domain[0] < 5_000 and x_domain[1] > 30_000 and y_domain[0] < 2.0501 and y_domain[1] > 2.2147
+    teacher.toggle(key="teacher_projector").set_value(False).run()
+    assert not any('[data-testid="stSidebar"]' in b for b in html_bodies(teacher))
+
+
+def test_stages_are_named_by_their_titles_and_targets_keep_their_digits(store):
+    opened = tiny_room(store)
+    posted_run(store, opened, "ada", 2.2, 5_000)
+    teacher = open_tab(teacher_of(opened), "Challenges")
+    stage = teacher.selectbox(key="challenge_stage")
+    assert "backprop" not in stage.options and "Backprop" not in stage.options and "MLP" in stage.options
+    teacher.text_input(key="challenge_title").set_value("Close to the lecture")
+    teacher.number_input(key="challenge_target").set_value(2.1057)
+    stage.set_value("mlp")
+    button(teacher, "Add the challenge").click().run()
+    challenges = next(d.value for d in teacher.dataframe if "first met by" in d.value.columns)
+    assert list(challenges["target"]) == ["val under 2.1057"] and list(challenges["rules"]) == ["MLP"]
+    spec = next(json.loads(c.proto.spec) for c in teacher.get("vega_lite_chart"))
+    legend = spec["layer"][0]["encoding"]["color"]["scale"]["domain"]
+    assert "MLP" in legend and "Backprop" not in legend and "mlp" not in legend
+    members = next(d.value for d in open_tab(teacher, "Members").dataframe if "nickname" in d.value.columns)
+    assert "MLP" in members.columns and "mlp" not in members.columns
+    runs = open_tab(teacher, "Runs")
+    assert "**MLP** · 1 run" in [m.value for m in runs.markdown]  # not "1 runs"
+    assert set(next(d.value for d in runs.dataframe if "stage" in d.value.columns)["stage"]) == {"MLP"}
+
+
+def test_a_closed_room_says_so_where_the_student_trains_and_takes_the_invitation_down(store):
+    opened = tiny_room(store)
+    ada = student(opened.code, "ada")
+    assert any("each training you finish goes on this board" in m.value for m in ada.markdown)
+    store.set_closed(opened.code, opened.teacher_key, True)
+    train_bigram(ada)
+    assert "Not posted to the class room's board: the room is closed (its teacher has ended it)." in infos(ada)
+    assert store.board(opened.code).runs == []
+    share = next(c for c in ada.checkbox if c.label.startswith("Share my runs"))
+    assert share.disabled and not share.value and "the room is closed" in share.label
+    ada.switch_page(CLASS_ROOM).run()
+    assert not any("each training you finish goes on this board" in m.value for m in ada.markdown)
+    assert any("This room is closed" in m.value for m in ada.markdown)
+
+    teacher = teacher_of(opened)
+    assert not teacher.get("image") and not any(f"?room={opened.code}" in c.value for c in teacher.code)
+    assert any("join link and QR code are down" in i for i in infos(teacher))
+    store.set_closed(opened.code, opened.teacher_key, False)  # reopened: the invitation and sharing are back
+    assert [i.captions for i in teacher_of(opened).get("image")] == [["Scan to join"]]
+    ada.run()
+    assert next(c for c in ada.checkbox if c.label.startswith("Share my runs")).value
+
+
+def test_removing_a_run_or_a_member_is_undone_and_the_student_sees_their_removed_run(store):
+    opened = tiny_room(store)
+    ada = train_bigram(student(opened.code, "ada"))
+    teacher = open_tab(teacher_of(opened), "Runs")
+    button(teacher, "Remove this run").click().run()
+    assert store.board(opened.code).runs == []
+    assert any(t.startswith("The run ada · Bigram") for t in [t.value for t in teacher.toast])
+    ada.switch_page(CLASS_ROOM).run()  # the student's own runs: the removed one is marked so
+    mine = next(d.value for d in ada.dataframe if "board" in d.value.columns)
+    assert list(mine["board"]) == ["removed by the teacher"]
+    button(teacher, "Undo").click().run()
+    assert len(store.board(opened.code).runs) == 1 and not [b for b in teacher.button if b.label == "Undo"]
+    ada.run()
+    assert list(next(d.value for d in ada.dataframe if "board" in d.value.columns)["board"]) == ["on the board"]
+
+    button(teacher, "Remove this run").click().run()
+    teacher = open_tab(teacher, "Members")
+    button(teacher, "Remove from the room").click().run()
+    assert store.board(opened.code).members == [] and store.member(opened.code, ada.session_state["room_seat"].token) is None
+    button(teacher, "Undo").click().run()  # the member is back, with their key and their runs
+    assert [m.nickname for m in store.board(opened.code).members] == ["ada"]
+    teacher = open_tab(teacher, "Runs")  # the run removed before: listed, with Restore
+    restore = next(b for b in teacher.button if b.label == "Restore")
+    assert any(t.value.startswith("ada · Bigram") for t in teacher.text)
+    restore.click().run()
+    assert len(store.board(opened.code).runs) == 1 and not [b for b in teacher.button if b.label == "Restore"]
+
+
+def test_a_teachers_notice_shows_once_and_a_long_nickname_is_refused_not_cut(store):
+    opened = tiny_room(store)
+    teacher = open_tab(teacher_of(opened), "Challenges")
+    teacher.text_input(key="challenge_title").set_value("Under 2.3")
+    button(teacher, "Add the challenge").click().run()
+    assert [t.value for t in teacher.toast] == ["The challenge is on the board."]
+    assert not teacher.success  # not a message that stays on the page for the lesson
+    teacher.run()
+    assert not teacher.toast
+    at = join(app(), opened.code, "a" * 30)  # pasted: the box takes it, the store says why not
+    assert errors(at) == ["A nickname is at most 24 characters (this one has 30)."]
+    assert at.text_input(key="join_nickname").value == "a" * 30

@@ -25,7 +25,7 @@ from makemore.sample import Sample, generate
 from makemore.train import TrainConfig, TrainResult
 from kit.datasets_ui import DATA_DIR, builtin_files, load_builtin
 from kit.model_controls import PAGE_MODEL
-from kit.rooms_ui import post_to_room, seat
+from kit.rooms_ui import note_post, post_to_room, seat, show_post_note
 from kit.training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
 from kit.widgets import sample_controls, show_samples, show_table, smoothed_history
 from registry import STAGES
@@ -324,12 +324,13 @@ def add_my_run(page: str, dataset: WordDataset, model_name: str, model_config, t
     if not is_mine(key):
         return
     runs = st.session_state.setdefault(MY_RUNS, {})
-    if key in runs and runs[key].result is result:
-        return
-    runs[key] = Run.of(page, dataset, model_name, model_config, train_config, model, result)
-    post_to_room(runs[key])  # once per training, like the record: to the class room's board, if in one
-    for old in list(runs)[: max(0, len(runs) - MAX_MY_RUNS)]:
-        del runs[old]
+    if key not in runs or runs[key].result is not result:
+        runs[key] = Run.of(page, dataset, model_name, model_config, train_config, model, result)
+        # once per training, like the record: to the class room's board, if in one
+        note_post(key, post_to_room(runs[key]))
+        for old in list(runs)[: max(0, len(runs) - MAX_MY_RUNS)]:
+            del runs[old]
+    show_post_note(key)  # why it is not on the board (stopped, a closed room), on every run that shows it
 
 
 def my_runs() -> list[Run]:

@@ -10,6 +10,7 @@ posts as that student; a nickname alone gets nothing.
 
 from __future__ import annotations
 
+import html
 import io
 import os
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ CLASS_ROOM_PAGE = "class_room.py"
 COOKIE = "makemore_room"  # "CODE.TOKEN": the student's seat, for a tab opened later in this browser
 TEACHING = "room_teaching"  # session_state: the Teaching of the room this session runs
 SHARE = "room_share"  # the sidebar's "share my runs with the room" checkbox
+SHARE_CHOICE = "room_share_choice"  # session_state: that choice, kept while the room is closed
 NOTICE = "room_notice"  # session_state: (kind, message) for the Class room page's next run
 COOKIE_TO_WRITE = "room_cookie_to_write"  # session_state: a cookie value ("" removes it) for the next sidebar
 COOKIE_READ = "room_cookie_read"  # session_state: this session has looked for a returning student's cookie
@@ -215,8 +217,14 @@ def room_sidebar(class_room: st.Page) -> Room | None:
         mine = seat()
         if mine is not None:
             st.text(f"You are {mine.nickname}")
-            st.checkbox("Share my runs with the room", value=True, key=SHARE,
-                        help="Every training you finish goes on the room's board. Untick to train on your own.")
+            if room.closed:  # nothing is posted any more: the box is greyed, and says why
+                # the student's own choice is kept for a room that opens again (an unrendered widget's is dropped)
+                st.session_state[SHARE_CHOICE] = st.session_state.get(SHARE, st.session_state.get(SHARE_CHOICE, True))
+                st.checkbox("Share my runs with the room: the room is closed", value=False, disabled=True,
+                            key="room_share_closed", help="Its teacher has ended the room: no run is posted now.")
+            else:
+                st.checkbox("Share my runs with the room", value=st.session_state.get(SHARE_CHOICE, True), key=SHARE,
+                            help="Every training you finish goes on the room's board. Untick to train on your own.")
         else:
             st.text("You are its teacher")
         left, right = st.columns(2)
@@ -271,30 +279,66 @@ def run_page_link(model_name: str, model_config, train_config) -> str:
     return f"{link.page}?{link.query}" if link.query else link.page
 
 
-def post_to_room(run) -> None:
+STOPPED_NOT_POSTED = ("Stopped trainings are not posted to the class room's board: train the full run to "
+                      "post it.")
+CLOSED_NOT_POSTED = "Not posted to the class room's board: the room is closed (its teacher has ended it)."
+POST_NOTES = "room_post_notes"  # session_state: run key -> why its training was not posted, while it is shown
+MAX_POST_NOTES = 20
+PREDICTIONS = "room_predictions"  # session_state: run key -> the student's prediction (kit.polls_ui fills it)
+
+
+def post_to_room(run) -> str | None:
     """Post a training this session just finished (a kit.results.Run) to its room's board: when it is
-    in a room, shares its runs, and trained on the room's words."""
+    in a room, shares its runs, trained on the room's words and trained to its last step. Returns
+    why it was not posted, for the page to say beside the result (None: posted, or nothing to say:
+    not in a room, sharing off, other words, which the sidebar says)."""
     mine = seat()
     stage = stage_of(run.model_name)
     if mine is None or stage is None or not st.session_state.get(SHARE, True):
-        return
+        return None
+    if run.result.stopped_early or run.result.steps != run.train_config.max_steps:
+        return STOPPED_NOT_POSTED  # never on the board under settings it did not finish
     store = room_store()
     room = store.room(mine.code)
     if room is None or room.fingerprint != run.fingerprint:
-        return
+        return None
+    if room.closed:
+        return CLOSED_NOT_POSTED
     from makemore.rooms import PostedRun, RoomError
     from makemore.runs import Run as RunSpec
 
     spec = RunSpec(run.model_name, run.model_config, run.train_config)
+    run_key = run.ident.rsplit("@", 1)[0]  # the cache key, as a poll and the student's prediction name it
+    history = run.result.loss_history
     posted = PostedRun(stage=stage_id(stage), model=run.model_name, run_key=run.ident, settings=spec.to_dict(),
                        fingerprint=run.fingerprint, val_loss=run.result.val_loss, params=run.result.params,
                        seconds=run.result.seconds, link=run_page_link(run.model_name, run.model_config,
-                                                                       run.train_config))
+                                                                       run.train_config),
+                       steps=run.result.steps, first_loss=history[0] if history else None,
+                       predicted=st.session_state.get(PREDICTIONS, {}).get(run_key))
     try:
         if store.post_run(mine.code, mine.token, posted):
             st.toast("Posted to your class room's board.", icon=":material/groups:")
     except RoomError as e:
-        st.toast(plain(e), icon=":material/warning:")
+        return f"Not posted to the class room's board. {e}"
+    return None
+
+
+def note_post(key: str, why: str | None) -> None:
+    """Keep why this training was not posted, to say it on every run of the page that shows it."""
+    notes = st.session_state.setdefault(POST_NOTES, {})
+    notes.pop(key, None)
+    if why:
+        notes[key] = why
+        for old in list(notes)[:-MAX_POST_NOTES]:
+            del notes[old]
+
+
+def show_post_note(key: str) -> None:
+    """Where the result is shown: why this training is not on the room's board (a stopped one, a closed room)."""
+    why = st.session_state.get(POST_NOTES, {}).get(key)
+    if why:
+        st.info(plain(why), icon=":material/groups:")
 
 
 # --- the parts of the Class room page ------------------------------------------------------------
@@ -318,8 +362,7 @@ def teacher_url(code: str, key: str) -> str:
 
 def page_url(link: str) -> str:
     """A posted run's link as an address: "stages/mlp.py?…" -> "http://host/mlp?…"."""
-    page, _, query = link.partition("?")
-    return f"{app_address()}/{Path(page).stem}" + (f"?{query}" if query else "")
+    return room_links.page_url(link, app_address())
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -355,14 +398,28 @@ def local_times(seconds: pd.Series) -> pd.Series:
 
 
 RUN_COLUMNS = ["posted", "nickname", "stage", "model", "val loss", "params", "seconds", "settings", "open"]
+# the stages a run or a challenge can be on: Backprop trains nothing, so it has no runs to rank
+TRAINING_STAGES = [stage_id(s) for s in STAGES if s.models]
+
+
+def runs_word(count: int) -> str:
+    return f"{count:,} run" + ("" if count == 1 else "s")
+
+
+def target_text(value: float) -> str:
+    """A target with the digits it needs (2.1057, 2.2, 3): up to 4 decimals, no trailing zeros."""
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def runs_frame(runs: list[RoomRun]) -> pd.DataFrame:
+    """One row per run, the stage by its title (as every page names it); `predicted` is the
+    student's own prediction noted before Train, `removed` whether the teacher took it off the board."""
     frame = pd.DataFrame([{
         "posted": r.posted_at, "nickname": r.nickname, "stage": STAGE_TITLES.get(r.stage, r.stage), "model": r.model,
         "val loss": round(r.val_loss, 4), "params": r.params, "seconds": round(r.seconds, 1),
         "settings": settings_text(r.settings), "open": page_url(r.link), "id": r.id,
-    } for r in runs], columns=[*RUN_COLUMNS, "id"])
+        "predicted": r.predicted, "removed": r.removed,
+    } for r in runs], columns=[*RUN_COLUMNS, "id", "predicted", "removed"])
     frame["posted"] = local_times(frame["posted"])
     return frame
 
@@ -370,19 +427,35 @@ def runs_frame(runs: list[RoomRun]) -> pd.DataFrame:
 RUN_TABLE = {
     "posted": st.column_config.DatetimeColumn("posted", format="HH:mm:ss"),
     "val loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+    "predicted": st.column_config.NumberColumn("predicted", format="%.2f",
+                                               help="The val loss its student predicted before pressing Train."),
     "params": st.column_config.NumberColumn("params", format="localized"),
     "open": st.column_config.LinkColumn("open", display_text="open this setting",
                                         help="Opens the page with these settings: it trains, or finds, the same run."),
 }
 
 
-def show_runs_table(frame: pd.DataFrame, height: int | str = "auto") -> None:
-    st.dataframe(frame[RUN_COLUMNS], column_config=RUN_TABLE, hide_index=True, height=height, width="stretch")
+def run_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns to show; the students' predictions beside the val loss when any was noted."""
+    if frame["predicted"].notna().any():
+        at = columns.index("val loss") + 1
+        columns = [*columns[:at], "predicted", *columns[at:]]
+    return columns
+
+
+def show_runs_table(frame: pd.DataFrame, height: int | str = "auto", removed_note: bool = False) -> None:
+    """The runs in a table; with removed_note (a student's own runs) a column says which runs the
+    teacher took off the board."""
+    columns = run_columns(frame, RUN_COLUMNS)
+    if removed_note:
+        frame = frame.assign(board=["removed by the teacher" if r else "on the board" for r in frame["removed"]])
+        columns = [*columns, "board"]
+    st.dataframe(frame[columns], column_config=RUN_TABLE, hide_index=True, height=height, width="stretch")
 
 
 def leaderboards(board: Board) -> None:
     """Each stage's leaderboard: every student's best run there (ties go to fewer parameters)."""
-    stages = [stage_id(s) for s in STAGES if stage_id(s) in board.leaderboards]
+    stages = [s for s in TRAINING_STAGES if s in board.leaderboards]
     if not stages:
         st.info("No runs yet. Every training a member finishes on a stage's page appears here.",
                 icon=":material/hourglass_empty:")
@@ -391,26 +464,43 @@ def leaderboards(board: Board) -> None:
         frame = runs_frame(board.leaderboards[stage])
         frame.insert(0, "rank", range(1, len(frame) + 1))
         with tab:
-            st.dataframe(frame[["rank", *[c for c in RUN_COLUMNS if c not in ("posted", "stage")]]],
+            st.dataframe(frame[run_columns(frame, ["rank", *[c for c in RUN_COLUMNS if c not in ("posted", "stage")]])],
                          column_config=RUN_TABLE, hide_index=True, width="stretch")
 
 
+def challenge_rules(c) -> str:
+    stage = next((s for s in STAGES if stage_id(s) == c.stage), None)
+    # a model is named only where its page trains more than one (the Transformer page's bow and transformer)
+    model = f"model {c.model}" if c.model and (stage is None or len(stage.models) > 1) else None
+    return " · ".join(p for p in [
+        STAGE_TITLES.get(c.stage, c.stage) if c.stage else None, model,
+        f"at most {c.max_params:,} params" if c.max_params else None,
+        f"at most {c.max_seconds:g} s" if c.max_seconds else None,
+        "fewest parameters wins" if c.smallest else None] if p) or "any run"
+
+
+def challenge_target(c) -> str:
+    from makemore.rooms.store import FIRST_LOSS_TOLERANCE  # the store is loaded: the board came from it
+
+    if c.metric == "first_loss":
+        return f"loss at step 1 within {FIRST_LOSS_TOLERANCE:g} of {target_text(c.target)}"
+    return f"val under {target_text(c.target)}"
+
+
+def challenge_best(c) -> str:
+    if c.best is None:
+        return "—"
+    if c.metric == "first_loss" and c.best.first_loss is not None:
+        return f"{c.best.nickname}: first loss {c.best.first_loss:.4f}"
+    return f"{c.best.nickname}: {c.best.val_loss:.4f}, {c.best.params:,} params"
+
+
 def challenges_frame(board: Board) -> pd.DataFrame:
-    rows = []
-    for c in board.challenges:
-        limits_text = " · ".join(p for p in [
-            STAGE_TITLES.get(c.stage, c.stage) if c.stage else None, c.model,
-            f"at most {c.max_params:,} params" if c.max_params else None,
-            f"at most {c.max_seconds:g} s" if c.max_seconds else None,
-            "fewest parameters wins" if c.smallest else None] if p)
-        rows.append({
-            "challenge": c.title, "beat val": c.target, "rules": limits_text or "any run",
-            "first met by": c.first.nickname if c.first else "—",
-            "when": c.first.posted_at if c.first else None,
-            "best": (f"{c.best.nickname}: {c.best.val_loss:.4f}, {c.best.params:,} params" if c.best else "—"),
-            "id": c.id,
-        })
-    frame = pd.DataFrame(rows, columns=["challenge", "beat val", "rules", "first met by", "when", "best", "id"])
+    rows = [{"challenge": c.title, "target": challenge_target(c), "rules": challenge_rules(c),
+             "first met by": c.first.nickname if c.first else "—",
+             "when": c.first.posted_at if c.first else None, "best": challenge_best(c), "id": c.id}
+            for c in board.challenges]
+    frame = pd.DataFrame(rows, columns=["challenge", "target", "rules", "first met by", "when", "best", "id"])
     frame["when"] = [t.strftime("%H:%M:%S") if pd.notna(t) else "—" for t in local_times(frame["when"])]
     return frame
 
@@ -422,6 +512,69 @@ def show_challenges(board: Board) -> None:
         return
     met = int((frame["first met by"] != "—").sum())
     st.caption(f"{met} of {len(frame)} met so far.")
-    st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", column_config={
-        "beat val": st.column_config.NumberColumn("beat val", format="%.3f"),
-    })
+    st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch")
+
+
+# --- the projector: what the back row reads, in real HTML tables that wrap instead of clipping ------
+
+PROJECTOR_ROWS = 5  # of each stage's leaderboard
+PROJECTOR_SETTINGS_CHARS = 40
+# Only in the projector view: no sidebar (nor its open button), the page's full width, large type.
+# Tables are laid out to the width they have (table-layout: fixed) and wrap long cells.
+PROJECTOR_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
+  { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 1.5rem 2rem 2rem !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.25rem; }
+table.projector { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 1.35rem; }
+table.projector th, table.projector td { text-align: left; padding: 0.3rem 0.5rem; vertical-align: top;
+  overflow-wrap: anywhere; border-bottom: 1px solid rgba(128, 128, 128, 0.35); }
+table.projector th { font-weight: 700; }
+</style>"""
+
+
+def projector_style() -> None:
+    st.html(PROJECTOR_CSS)
+
+
+def html_table(frame: pd.DataFrame, widths: list[int]) -> str:
+    """A small table as HTML, every cell escaped (nicknames and titles are typed by people);
+    widths: each column's share of the width, in per cent."""
+    cols = "".join(f'<col style="width: {w}%">' for w in widths)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return (f'<table class="projector"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
+def shortened(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip(" ·") + "…"
+
+
+def projector_leaderboards(board: Board) -> None:
+    """Every stage's leaderboard at once (no tabs: nobody clicks a projector), its first rows."""
+    stages = [s for s in TRAINING_STAGES if s in board.leaderboards]
+    if not stages:
+        st.markdown("No runs yet. Every training a member finishes on a stage's page appears here.")
+        return
+    for stage in stages:
+        ranked = board.leaderboards[stage]
+        st.markdown(f"**{STAGE_TITLES[stage]}** · {len(ranked)} " + ("student" if len(ranked) == 1 else "students"))
+        frame = pd.DataFrame([{
+            "rank": i, "nickname": r.nickname, "val loss": f"{r.val_loss:.4f}", "params": f"{r.params:,}",
+            "settings": shortened(settings_text(r.settings), PROJECTOR_SETTINGS_CHARS),
+        } for i, r in enumerate(ranked[:PROJECTOR_ROWS], start=1)])
+        st.html(html_table(frame, [8, 24, 15, 14, 39]))
+
+
+def projector_challenges(board: Board) -> None:
+    frame = challenges_frame(board)
+    if frame.empty:
+        st.markdown("No challenges in this room yet.")
+        return
+    # a lecture's title says its rules; a teacher's own gets them beside it
+    own = [not c.lecture for c in board.challenges]
+    shown = frame.assign(challenge=[f"{t} ({r})" if mine and r != "any run" else t
+                                    for t, r, mine in zip(frame["challenge"], frame["rules"], own)])
+    st.html(html_table(shown[["challenge", "target", "first met by", "best"]], [44, 18, 15, 23]))
