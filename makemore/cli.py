@@ -376,7 +376,8 @@ def room_show(store, args) -> int:
 
 def room_export(store, args) -> int:
     from makemore.rooms.links import app_url
-    sys.stdout.write(store.export_polls_csv(args.code, app_url()) if args.polls else store.export_csv(args.code, app_url()))
+    export = store.export_polls_csv if args.polls else store.export_csv
+    sys.stdout.write(export(args.code, app_url()))
     return 0
 
 

@@ -388,8 +388,9 @@ def test_many_viewers_of_a_board_share_one_read_and_a_write_here_shows_at_once(r
 V2 = sa.MetaData()
 sa.Table("schema_version", V2, sa.Column("version", sa.Integer, nullable=False))
 sa.Table("rooms", V2, sa.Column("id", sa.Integer, primary_key=True),
-         sa.Column("code", sa.String(16), nullable=False, unique=True), sa.Column("title", sa.String(80), nullable=False),
-         sa.Column("teacher_key_hash", sa.String(64), nullable=False), sa.Column("created_at", sa.Float, nullable=False),
+         sa.Column("code", sa.String(16), nullable=False, unique=True),
+         sa.Column("title", sa.String(80), nullable=False), sa.Column("teacher_key_hash", sa.String(64), nullable=False),
+         sa.Column("created_at", sa.Float, nullable=False),
          sa.Column("closed", sa.Boolean, nullable=False), sa.Column("dataset", sa.String(64), nullable=False),
          sa.Column("fingerprint", sa.String(64), nullable=False), sa.Column("words", sa.Text))
 sa.Table("members", V2, sa.Column("id", sa.Integer, primary_key=True),
@@ -687,7 +688,8 @@ def test_a_poll_takes_one_prediction_per_student_then_its_result_names_the_close
     (p,) = store.board(room.code).polls
     assert p.open and p.result is None and p.closest == []
     assert [(g.nickname, g.value) for g in p.predictions] == [("bob", 2.3), ("eve", 2.1), ("ada", 2.2)]  # oldest first
-    assert [q.id for q in store.open_polls_for(room.code, "k64")] == [poll] and store.open_polls_for(room.code, "x") == []
+    assert [q.id for q in store.open_polls_for(room.code, "k64")] == [poll]
+    assert store.open_polls_for(room.code, "x") == []
     store.poll_result(room.code, room.teacher_key, poll, 2.15, 11_897)
     (p,) = store.polls(room.code)
     assert not p.open and (p.result, p.params) == (2.15, 11_897)
@@ -749,7 +751,8 @@ def test_nothing_a_browser_sends_changes_another_students_prediction(store, room
         store.predict(room.code, bob.token, poll, 9.0)
     assert [(g.nickname, g.value) for g in store.polls(room.code)[0].predictions] == [("ada", 2.0)]  # present only
     for wrong in ("", other.teacher_key, ada.token):
-        for action in (lambda k: store.poll_result(room.code, k, poll, 0.1, 1), lambda k: store.end_poll(room.code, k, poll),
+        for action in (lambda k: store.poll_result(room.code, k, poll, 0.1, 1),
+                       lambda k: store.end_poll(room.code, k, poll),
                        lambda k: a_poll(store, type(room)(room.room, k))):
             with pytest.raises(RoomError, match="teacher key"):
                 action(wrong)

@@ -597,7 +597,8 @@ class RoomStore:
         with self.engine.connect() as conn:
             room = self._teacher_room(conn, code, key)
             rows = conn.execute(sa.select(runs, members.c.nickname).join(members, members.c.id == runs.c.member_id)
-                                .where(runs.c.room_id == room.id, runs.c.removed.is_(True), members.c.removed.is_(False))
+                                .where(runs.c.room_id == room.id, runs.c.removed.is_(True),
+                                       members.c.removed.is_(False))
                                 .order_by(runs.c.removed_at.desc(), runs.c.id.desc())).all()
         return [_room_run(r, r.nickname) for r in rows]
 
