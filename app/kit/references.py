@@ -1,7 +1,9 @@
-"""What a page sets its result beside, honestly: a lecture's own figure only on the lectures' list
-(data/names.txt, recognised by its content); on any other list, the lecture's recipe as trained on
-that list (shipped, cached, or offered to train), never a number measured on other words. The time a
-recipe takes is the one measured when it was trained, else the code's estimate, never prose."""
+"""What a page sets its result beside, honestly: a lecture's own figure only beside the lecture's own
+recipe on the lectures' list (data/names.txt, recognised by its content; result_reference); any other
+result beside the page's baseline, named (the lecture's recipe as trained on this list, or the
+bigram); on any other list, the lecture's recipe as trained on that list (shipped, cached, or offered
+to train), never a number measured on other words. The time a recipe takes is the one measured when
+it was trained, else the code's estimate, never prose."""
 
 from __future__ import annotations
 
