@@ -169,24 +169,38 @@ def weights_vs_counts(df: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(line, points).properties(height=360)
 
 
-def lr_sweep(df: pd.DataFrame, suggested_exponent: float) -> alt.LayerChart:
-    """df: exponent, loss, smoothed. The learning-rate finder's curve, with the suggestion marked."""
-    x = alt.X("exponent:Q", title="log10(learning rate)")
+def lr_sweep_loss_range(df: pd.DataFrame) -> tuple[float, float]:
+    """The loss axis of the learning-rate finder: from the lowest loss to a little above where the
+    sweep started. The blow-up at the end reaches many times that (20 and more) and would flatten
+    the valley, the part a student reads, into a line; it runs off the top of the chart instead."""
+    low = float(min(df["loss"].min(), df["smoothed"].min()))
+    start = float(df["smoothed"].iloc[0])
+    return low, max(start, low + 0.1) + 0.15 * max(start - low, 0.1)
+
+
+def lr_sweep(df: pd.DataFrame, suggested_exponent: float, exponents: tuple[float, float]) -> alt.LayerChart:
+    """df: exponent, loss, smoothed. The learning-rate finder's curve over the `exponents` it was
+    asked to sweep (the curve ends early where the loss blew up), the suggestion marked."""
+    x = alt.X("exponent:Q", title="log10(learning rate)", scale=alt.Scale(domain=list(exponents), nice=False))
+    low, high = lr_sweep_loss_range(df)
+    y_scale = alt.Scale(domain=[low, high], nice=False)
     tooltip = [alt.Tooltip("exponent:Q", title="log10(lr)", format=".2f"),
                alt.Tooltip("lr:Q", title="learning rate", format=".4g"),
                alt.Tooltip("loss:Q", title="minibatch loss", format=".3f"),
                alt.Tooltip("smoothed:Q", title="smoothed", format=".3f")]
     data = df.assign(lr=10 ** df["exponent"])
-    base = alt.Chart(data, title="Loss while the learning rate grows, one step at each rate")
-    raw = base.mark_line(opacity=0.3, color=ACCENT).encode(
-        x=x, y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)), tooltip=tooltip)
-    smooth = base.mark_line(color=ACCENT, strokeWidth=2.5).encode(x=x, y=alt.Y("smoothed:Q"), tooltip=tooltip)
-    mark = pd.DataFrame({"exponent": [suggested_exponent],
+    base = alt.Chart(data, title=alt.Title("Loss while the learning rate grows", subtitle="one step at each rate"))
+    raw = base.mark_line(opacity=0.3, color=ACCENT, clip=True).encode(
+        x=x, y=alt.Y("loss:Q", title="loss (axis cut above the start)", scale=y_scale), tooltip=tooltip)
+    smooth = base.mark_line(color=ACCENT, strokeWidth=2.5, clip=True).encode(
+        x=x, y=alt.Y("smoothed:Q", scale=y_scale), tooltip=tooltip)
+    mark = pd.DataFrame({"exponent": [suggested_exponent], "top": [high],
                          "label": [f"suggested: {10 ** suggested_exponent:.3g}"]})
     rule = alt.Chart(mark).mark_rule(color=SPLIT_COLORS["val"], strokeWidth=2).encode(
         x=alt.X("exponent:Q"), tooltip=[alt.Tooltip("label:N", title="learning rate")])
-    text = alt.Chart(mark).mark_text(align="left", dx=5, dy=-110, color=SPLIT_COLORS["val"]).encode(
-        x=alt.X("exponent:Q"), text=alt.Text("label:N"))
+    # inside the plot, along its top edge: a label above the plot would sit on the title
+    text = alt.Chart(mark).mark_text(align="left", baseline="top", dx=5, dy=4, color=SPLIT_COLORS["val"]).encode(
+        x=alt.X("exponent:Q"), y=alt.Y("top:Q", scale=y_scale), text=alt.Text("label:N"))
     return alt.layer(raw, smooth, rule, text).properties(height=300)
 
 
@@ -557,14 +571,25 @@ MODEL_TOOLTIP = [alt.Tooltip("model:N"), alt.Tooltip("page:N"), alt.Tooltip("con
                  alt.Tooltip("seconds:Q", title="trained in (s)", format=".2f")]
 
 
-# Category10: ten strongly distinct hues (the theme's own palette has pastel ones that look alike),
-# and a shape for each model as well, so that two models stay apart in colour and in form.
-MODEL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                "#bcbd22", "#17becf"]
+# Ten strongly distinct hues (the theme's own palette has pastel ones that look alike): Category10
+# with its light orange, pink, olive and cyan darkened, so that every one stands out on the white
+# page (a contrast of 3:1 or more: the olive was 2:1, and the Transformer's), and a shape for each
+# model as well, so that two models stay apart in colour and in form. No thin shapes (Vega's wedge,
+# the ninth, the Transformer's, was a sliver at this size): a star (an SVG path in Vega's unit box).
+STAR = "M" + "L".join(f"{1.35 * x:.3f},{1.35 * y:.3f}" for x, y in (  # 1.35: as heavy as a circle at this size
+    (0, -1), (0.24, -0.33), (0.95, -0.31), (0.38, 0.12), (0.59, 0.81), (0, 0.4), (-0.59, 0.81), (-0.38, 0.12),
+    (-0.95, -0.31), (-0.24, -0.33))) + "Z"
+MODEL_COLORS = ["#1f77b4", "#d95f02", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#c2399b", "#7f7f7f",
+                "#808000", "#0f8a8a"]
 MODEL_SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right",
-                "triangle-left", "wedge"]
-NUDGE = 7  # pixels between the points (sideways) and the labels (down) of models that sit on one spot
+                "triangle-left", STAR]
+NUDGE = 7  # pixels between the points of models that sit on one spot (sideways)
 LABEL_GAP = 13  # a label's line height
+# For placing the labels apart: the widths of plot they must fit, from the narrowest these charts get
+# (half of the main column of a 1,024 px wide window) to the widest (a wide screen), and a
+# character's width at fontSize 11 (a little wider than most)
+LABEL_PLOT_WIDTHS, LABEL_CHAR_WIDTH = range(300, 1001, 50), 7.0
+POINT_RADIUS = 7  # half a point's width at size 140
 
 
 def cycled(values: list, n: int) -> list:
@@ -586,42 +611,118 @@ def model_shape(models) -> alt.Shape:
                      scale=alt.Scale(domain=models, range=cycled(MODEL_SHAPES, len(models))))
 
 
-def same_spot(df: pd.DataFrame, x: str) -> pd.Series:
-    """Each model's rank among the models drawn on (almost) the same spot, in the table's order: 0
-    for the first, 1 for the next... (bigram and bigram-nn: the same 729 parameters, about the same
-    loss). Near: within 12 % of the chart's width (a label's length, about) and 5 % of its height."""
-    log_x, loss = df[x].map(math.log10).tolist(), df["val loss"].tolist()
-    near_x = max(0.05, 0.12 * (max(log_x) - min(log_x)))
-    near_y = max(0.005, 0.05 * (max(loss) - min(loss)))
-    ranks = [sum(abs(log_x[i] - log_x[j]) < near_x and abs(loss[i] - loss[j]) < near_y for j in range(i))
-             for i in range(len(df))]
-    return pd.Series(ranks, index=df.index)
+def estimated_pixels(df: pd.DataFrame, x: str, plot_height: float, width: float = LABEL_PLOT_WIDTHS[0]
+                     ) -> tuple[list[float], list[float]]:
+    """Where each model's point lands, in pixels from the top left, on a plot `width` wide, with the
+    scales of val_loss_against (log x, padding, no nice domains)."""
+    def spread(values, pixels, pad):
+        lo, hi = min(values), max(values)
+        return [pad + (pixels - 2 * pad) * ((v - lo) / (hi - lo) if hi > lo else 0.5) for v in values]
+
+    px = spread(df[x].map(math.log10).tolist(), width, 20)
+    py = [plot_height - y for y in spread(df["val loss"].tolist(), plot_height, 12)]  # a higher loss is higher up
+    return px, py
+
+
+def on_one_spot(df: pd.DataFrame, x: str, plot_height: float) -> list[list[bool]]:
+    """Whether the points of models i and j would cover half of each other or more (bigram and
+    bigram-nn: the same 729 parameters, about the same loss). Only those are nudged apart."""
+    px, py = estimated_pixels(df, x, plot_height)
+    return [[i != j and abs(px[i] - px[j]) < POINT_RADIUS and abs(py[i] - py[j]) < POINT_RADIUS
+             for j in range(len(df))] for i in range(len(df))]
+
+
+def same_spot(df: pd.DataFrame, x: str, plot_height: float) -> pd.Series:
+    """Each model's rank among the models drawn on one spot, from left to right (then in the table's
+    order): 0 for the first, 1 for the next... A rank's nudge to the right moves its point away from
+    the others of its spot."""
+    near = on_one_spot(df, x, plot_height)
+    px, _ = estimated_pixels(df, x, plot_height)
+    return pd.Series([sum(near[i][j] and (px[j], j) < (px[i], i) for j in range(len(df))) for i in range(len(df))],
+                     index=df.index)
+
+
+# Where a label may go, in the order tried: (side, line), side 1 right of its point and -1 left of it,
+# line 0 level with it, 1 a line below, -1 a line above...
+LABEL_PLACES = [(side, line) for distance in range(7) for line in sorted({distance, -distance}, reverse=True)
+                for side in (1, -1)]
+
+
+def label_places(df: pd.DataFrame, x: str, plot_height: float, dx: float) -> pd.Series:
+    """df: as for val_loss_against, with its `spot`. Each model's label place (LABEL_PLACES), the first
+    free one, from the leftmost point to the rightmost: no label lies on another label or on another
+    model's point, on a plot of any of the LABEL_PLOT_WIDTHS (a wider plot moves the points apart,
+    but may move one into a label)."""
+    near = on_one_spot(df, x, plot_height)
+    spots, r = df["spot"].tolist(), POINT_RADIUS
+    taken = []  # per width: the boxes of every point, then of each label placed
+    for width in LABEL_PLOT_WIDTHS:
+        px, py = estimated_pixels(df, x, plot_height, width)
+        points = [p + spot * NUDGE for p, spot in zip(px, spots)]  # as nudged apart (same_spot)
+        taken.append((px, py, [(points[i] - r, py[i] - r, points[i] + r, py[i] + r) for i in range(len(df))]))
+    names = df["model"].astype(str).tolist()
+    places = {}
+    for i in sorted(range(len(df)), key=taken[0][0].__getitem__):  # from left to right: a label goes right first
+        text_width = LABEL_CHAR_WIDTH * len(names[i])
+        # Of models on one spot, only the first (its point the leftmost) may take the left: there a
+        # nudged one's label would stand beside another's point. The first tries it first, leaving
+        # the right to the others.
+        if spots[i] > 0:
+            order = [place for place in LABEL_PLACES if place[0] > 0]
+        elif any(near[i]):
+            order = [(-1, 0), *LABEL_PLACES]
+        else:
+            order = LABEL_PLACES
+
+        def box(px, py, side, line):
+            left = px[i] + dx if side > 0 else px[i] - 10 - text_width
+            middle = py[i] + line * LABEL_GAP
+            return left, middle - LABEL_GAP / 2, left + text_width, middle + LABEL_GAP / 2
+
+        def free(side, line):
+            return not any(overlaps(box(px, py, side, line), other)
+                           for px, py, boxes in taken for other in boxes[:i] + boxes[i + 1:])  # not its own point
+
+        side, line = next((place for place in order if free(*place)), order[0])  # all taken: beside it anyway
+        for px, py, boxes in taken:
+            boxes.append(box(px, py, side, line))
+        places[i] = f"{side} {line}"
+    return pd.Series([places[i] for i in range(len(df))], index=df.index)
+
+
+def overlaps(a: tuple, b: tuple) -> bool:
+    """Whether two boxes (left, top, right, bottom) overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def val_loss_against(df: pd.DataFrame, x: str, x_title: str, title: str, x_format: str) -> alt.LayerChart:
     """df: the comparison table (model, page, config, training, params, val loss, seconds); one
     point per model, each in its colour and shape, its name beside it; x on a log scale with a tick
-    at each power of ten. Models on one spot are nudged apart: their points sideways, their labels
-    one below the other."""
+    at each power of ten. Models on one spot have their points nudged apart sideways, and every
+    label goes where no other label or point is (label_places)."""
+    height = 340
     df = df.assign(seconds=df["seconds"].clip(lower=0.01))  # a log scale has no 0: a count table takes ~0 s
-    df = df.assign(spot=same_spot(df, x))
+    df = df.assign(spot=same_spot(df, x, height))
+    top = int(df["spot"].max())
+    dx = 10 + top * NUDGE  # a label on the right starts past the last nudged point
+    df = df.assign(place=label_places(df, x, height, dx))
     low, high = math.floor(math.log10(df[x].min())), math.ceil(math.log10(df[x].max()))
     powers = [10.0**k for k in range(low, high + 1)] if df[x].nunique() > 1 else alt.Undefined  # else: its value
-    layers, top = [], int(df["spot"].max())
+    layers = []
     for k in range(top + 1):  # a layer per rank: a mark's offsets are the same for all its points
-        mine = alt.datum.spot == k
         layers.append(alt.Chart().mark_point(size=140, opacity=0.9, filled=True, xOffset=k * NUDGE)
-                      .encode(shape=model_shape(df["model"])).transform_filter(mine))
-        # every label starts past the last nudged point, lower for each rank
-        layers.append(alt.Chart().mark_text(align="left", baseline="middle", dx=10 + top * NUDGE, dy=k * LABEL_GAP,
-                                            fontSize=11)
-                      .encode(text=alt.Text("model:N")).transform_filter(mine))
+                      .encode(shape=model_shape(df["model"])).transform_filter(alt.datum.spot == k))
+    for place in sorted(df["place"].unique()):  # and a layer per label place
+        side, line = map(int, place.split())
+        layers.append(alt.Chart().mark_text(align="left" if side > 0 else "right", baseline="middle",
+                                            dx=dx if side > 0 else -10, dy=line * LABEL_GAP, fontSize=11)
+                      .encode(text=alt.Text("model:N")).transform_filter(alt.datum.place == place))
     return alt.layer(*layers, data=df, title=title).encode(
         x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=20),
                 axis=alt.Axis(values=powers, format=x_format)),
-        y=alt.Y("val loss:Q", title="val loss", scale=alt.Scale(zero=False, padding=12)),
+        y=alt.Y("val loss:Q", title="val loss", scale=alt.Scale(zero=False, nice=False, padding=12)),
         color=model_color(df["model"]), tooltip=MODEL_TOOLTIP,
-    ).properties(height=340)
+    ).properties(height=height)
 
 
 def val_loss_against_params(df: pd.DataFrame) -> alt.Chart:
@@ -653,22 +754,52 @@ def loss_by_position(df: pd.DataFrame, models) -> alt.Chart:
 
 # --- the class room's board ------------------------------------------------------------------------
 
-def room_runs(df: pd.DataFrame, stages: list[str]) -> alt.Chart:
+ROOM_LABELLED = 3  # the best runs of the whole room that carry their nickname (and each stage's best)
+
+
+def room_runs_labelled(df: pd.DataFrame) -> pd.Series:
+    """Which runs carry their nickname on the room's chart: each stage's best and the room's best
+    ROOM_LABELLED (the lowest val loss, a tie going to fewer parameters)."""
+    ranked = df.sort_values(["val loss", "params"])
+    top = set(ranked.groupby("stage", sort=False).head(1).index) | set(ranked.head(ROOM_LABELLED).index)
+    return pd.Series([i in top for i in df.index], index=df.index)
+
+
+def room_runs(df: pd.DataFrame, stages: list[str], big: bool = False) -> alt.LayerChart:
     """df: nickname, stage, model, val loss, params, seconds, settings; one point per run posted to
-    a class room, val loss against parameters (log x), coloured by stage in lecture order."""
-    return (
-        alt.Chart(df, title="Every run in the room: val loss against parameters")
-        .mark_point(filled=True, size=80, opacity=0.8)
-        .encode(
-            x=alt.X("params:Q", title="parameters (log scale)", scale=alt.Scale(type="log")),
-            y=alt.Y("val loss:Q", title="val loss", scale=alt.Scale(zero=False)),
-            color=alt.Color("stage:N", title="stage", scale=alt.Scale(domain=stages),
-                            legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("nickname:N"), alt.Tooltip("stage:N"), alt.Tooltip("model:N"),
-                     alt.Tooltip("val loss:Q", format=".4f"), alt.Tooltip("params:Q", format=","),
-                     alt.Tooltip("seconds:Q", format=".1f"), alt.Tooltip("settings:N")],
-        )
-    )
+    a class room, val loss against parameters (log x), coloured by stage in lecture order (`stages`:
+    the stages that train, each keeps its colour), the top runs labelled with their nicknames. Both
+    scales are set to cover every point with a margin, so that no point or label sits on an edge.
+    big: the projector's, in large type."""
+    low, high = float(df["params"].min()), float(df["params"].max())
+    loss_low, loss_high = float(df["val loss"].min()), float(df["val loss"].max())
+    pad = max(0.02, 0.08 * (loss_high - loss_low))
+    x = alt.X("params:Q", title="parameters (log scale)",
+              scale=alt.Scale(type="log", domain=[max(1.0, low / 1.6), high * 1.6], nice=False))
+    y = alt.Y("val loss:Q", title="val loss", scale=alt.Scale(domain=[loss_low - pad, loss_high + pad], nice=False))
+    colour = alt.Color("stage:N", title="stage", scale=alt.Scale(domain=stages, range=cycled(MODEL_COLORS, len(stages))),
+                       legend=alt.Legend(orient="bottom", columns=min(len(stages), 3 if big else 6)))
+    tooltip = [alt.Tooltip("nickname:N"), alt.Tooltip("stage:N"), alt.Tooltip("model:N"),
+               alt.Tooltip("val loss:Q", format=".4f"), alt.Tooltip("params:Q", format=","),
+               alt.Tooltip("seconds:Q", format=".1f"), alt.Tooltip("settings:N")]
+    # a name stands on the side of its point with the more room: right in the chart's left half, else left
+    middle = math.log10(max(1.0, low / 1.6)) / 2 + math.log10(high * 1.6) / 2
+    data = df[["nickname", "stage", "model", "val loss", "params", "seconds", "settings"]].assign(
+        labelled=room_runs_labelled(df), right=[math.log10(max(p, 1)) <= middle for p in df["params"]])
+    base = alt.Chart(data)
+    points = base.mark_point(filled=True, size=160 if big else 80, opacity=0.8).encode(
+        x=x, y=y, color=colour, tooltip=tooltip)
+    names = [base.mark_text(align="left" if right else "right", baseline="middle", dx=9 if right else -9,
+                            fontSize=18 if big else 12, fontWeight="bold").encode(
+        x=x, y=y, text=alt.Text("nickname:N"), color=alt.Color("stage:N", scale=alt.Scale(
+            domain=stages, range=cycled(MODEL_COLORS, len(stages))), legend=None), tooltip=tooltip,
+    ).transform_filter(alt.datum.labelled & (alt.datum.right == right)) for right in (True, False)]
+    chart = alt.layer(points, *names, title="Every run in the room: val loss against parameters").properties(
+        height=460 if big else 320)
+    if big:
+        chart = chart.configure_axis(labelFontSize=16, titleFontSize=18).configure_legend(
+            labelFontSize=16, titleFontSize=18).configure_title(fontSize=22)
+    return chart
 
 
 def poll_predictions(df: pd.DataFrame, result: float | None) -> alt.LayerChart | alt.Chart:

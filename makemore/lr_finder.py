@@ -24,10 +24,17 @@ class LRSweep:
     losses: list[float]  # that step's minibatch loss
     smoothed: list[float]  # exponential moving average of the losses (minibatches are noisy)
     suggested_exponent: float
+    lo: float = -3.0  # the exponents it was asked to sweep (it ends early once the loss blows up)
+    hi: float = 0.0
 
     @property
     def suggested_lr(self) -> float:
         return 10**self.suggested_exponent
+
+    @property
+    def ended_early(self) -> bool:
+        """It stopped before reaching 10^hi, because the loss had blown up (or become nan)."""
+        return not self.exponents or self.exponents[-1] < self.hi - 1e-9
 
 
 def lr_sweep(dataset: WordDataset, model_name: str, model_config, optimizer: str = "sgd",
@@ -61,7 +68,7 @@ def lr_sweep(dataset: WordDataset, model_name: str, model_config, optimizer: str
         if smoothed[-1] > 4 * min(smoothed):
             break  # blown up: the rest of the sweep would only add noise to the chart
     exponents = exponents[: len(losses)]
-    return LRSweep(exponents, losses, smoothed, suggest(exponents, smoothed))
+    return LRSweep(exponents, losses, smoothed, suggest(exponents, smoothed), lo, hi)
 
 
 def suggest(exponents: list[float], smoothed: list[float], back_off: float = 0.5) -> float:

@@ -37,7 +37,7 @@ EXAMPLES = {
     "weights_vs_counts": lambda: charts.weights_vs_counts(pd.DataFrame({"pair": [".a"], "count_logprob": [-1.0],
                                                                         "net_logprob": [-1.1]})),
     "lr_sweep": lambda: charts.lr_sweep(pd.DataFrame({"exponent": [-3.0, -1.0], "loss": [3.0, 2.5],
-                                                      "smoothed": [3.0, 2.6]}), -1.0),
+                                                      "smoothed": [3.0, 2.6]}), -1.0, (-3.0, 0.0)),
     "embedding_scatter": lambda: charts.embedding_scatter(pd.DataFrame({"char": ["a"], "x": [0.1], "y": [0.2],
                                                                         "nearest": ["b"]}), "dim 0", "dim 1"),
     "live_loss": lambda: charts.live_loss(LOSSES),

@@ -292,20 +292,22 @@ def recipe_buttons(model_name: str, prefix: str, fields: list[ModelSetting] = ()
     spec = MODELS[model_name]
     network = spec.config()
     fast = fast_training(model_name)
-    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
-    c1.button("Fast recipe", on_click=apply, args=(widget_values(fields, network) | training_values(prefix, fast),),
-              icon=":material/bolt:", width="stretch", help=f"{recipe_text(fast)}: the page's default.")
+    # Buttons as wide as their labels, in a row that wraps: in fixed columns "makemore.py's recipe" was
+    # cut to "make…" on a 1,024 px screen
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Fast recipe", on_click=apply, args=(widget_values(fields, network) | training_values(prefix, fast),),
+               icon=":material/bolt:", width="content", help=f"{recipe_text(fast)}: the page's default.")
     lecture = spec.lecture
     if lecture is None:
-        c3.caption(note)
+        row.caption(note)
         return
     training = lecture_training(model_name)
     source = source_title(lecture.source)
     values = (widget_values(fields, dataclasses.replace(network, **lecture.model))
               | training_values(prefix, training, "lecture"))
-    c2.button(f"{source}'s recipe", on_click=apply, args=(values,), icon=":material/school:", width="stretch",
-              help=f"{source}'s own run: {recipe_text(training)}.")
-    c3.caption(" ".join([lecture_sentence(job_board(), current_dataset(), model_name), note]))
+    row.button(f"{source}'s recipe", on_click=apply, args=(values,), icon=":material/school:", width="content",
+               help=f"{source}'s own run: {recipe_text(training)}.")
+    row.caption(" ".join([lecture_sentence(job_board(), current_dataset(), model_name), note]))
 
 
 # --- before training: its size and its time ------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Small pieces every stage page uses: sample controls and table, loss history as a frame,
-the model's source in an expander, the message for a diverged training."""
+"""Small pieces every stage page uses: sample controls and table, loss history as a frame, a
+metric's difference from a reference, the model's source in an expander, the message for a
+diverged training."""
 
 import inspect
 import threading
@@ -29,6 +30,15 @@ def smoothed_history(steps: list[int], losses: list[float], val: list[tuple[int,
         train = train.groupby(bucket).agg(step=("step", "max"), loss=("loss", "mean"))
     val = pd.DataFrame(val, columns=["step", "loss"]).assign(split="val")
     return pd.concat([train.assign(split="train"), val], ignore_index=True)
+
+
+def difference(value: float, reference: float, name: str, digits: int = 4) -> dict:
+    """A metric's delta against `name`'s `reference`: "+0.0123 vs counts", or "= counts" without an
+    arrow when the two agree to the digits shown (never "-0.0000", which reads as a loss)."""
+    change = round(value - reference, digits)
+    if change == 0:
+        return dict(delta=f"= {name}", delta_arrow="off")
+    return dict(delta=f"{change:+.{digits}f} vs {name}")
 
 
 def sample_controls(key: str, default_num: int = 20, top_k: bool = False) -> dict:

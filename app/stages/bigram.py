@@ -13,7 +13,8 @@ from kit.links import (BIGRAM_ALPHA, BIGRAM_LEARNING_RATES, BIGRAM_OPTIMIZERS, B
                        bigram_network_training, bigram_settings, bigram_training)
 from kit.results import TRAINED_BY_YOU, add_my_run, opened_notice, origin
 from kit.training_ui import check_link, meta
-from kit.widgets import diverged, history_frame, sample_controls, show_samples, show_source, show_table, shown
+from kit.widgets import (diverged, difference, history_frame, sample_controls, show_samples, show_source, show_table,
+                          shown)
 from training.shared import trained
 from makemore.models import MODELS
 from makemore.models.bigram import (LECTURE_COUNTS_NLL, BigramCounts, BigramNN,
@@ -142,10 +143,10 @@ if whose != TRAINED_BY_YOU:
     opened_notice(whose, how="change a setting of the network above, and it trains at once")
 reference = counts_nll(dataset.fingerprint, 0.0, "train", dataset, counted.model)
 c1, c2, c3 = st.columns(3)
-c1.metric("network train NLL", f"{r.train_loss:.4f}", f"{r.train_loss - reference:+.4f} vs counts (α = 0)",
+c1.metric("network train NLL", f"{r.train_loss:.4f}", **difference(r.train_loss, reference, "counts (α = 0)"),
           delta_color="off")
 c2.metric("network val NLL", f"{r.val_loss:.4f}",
-          f"{r.val_loss - val_nll:+.4f} vs counts (α = {alpha:g})" if math.isfinite(val_nll) else None,
+          **(difference(r.val_loss, val_nll, f"counts (α = {alpha:g})") if math.isfinite(val_nll) else {}),
           delta_color="off")
 c3.metric("trained in", f"{r.seconds:.1f} s", help=f"{r.steps} steps at {r.steps_per_sec:.0f} steps/s"
           + (" (loaded from the cache: no training needed now)" if neural.from_cache else ""))

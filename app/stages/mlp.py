@@ -54,10 +54,11 @@ estimate, allowed = cost_line("mlp", dataset, model_config, train_config,
 # --- learning-rate finder ------------------------------------------------------------------------
 with st.expander("Find a good learning rate (the lecture's sweep)", icon=":material/search:"):
     st.markdown(
-        "One short run of 1,000 steps with this model, optimizer and batch size, where the learning "
-        "rate grows from 10⁻³ to 10⁰, one step at each rate. The loss falls faster as the rate grows, "
-        "until the steps overshoot and it shoots up. A good rate sits in the valley, a little before "
-        "its lowest point."
+        "One short run of up to 1,000 steps with this model, optimizer and batch size, where the learning "
+        "rate grows from 10⁻³ towards 10⁰, one step at each rate. The loss falls faster as the rate grows, "
+        "until the steps overshoot and it shoots up; the sweep ends there, once the loss is four times its "
+        "lowest, so its curve may stop short of 10⁰. A good rate sits in the valley, a little before its "
+        "lowest point."
     )
     optimizer = train_config.optimizer
     sweep_key = (dataset.fingerprint, model_config, optimizer, batch_size, int(seed))
@@ -70,7 +71,11 @@ with st.expander("Find a good learning rate (the lecture's sweep)", icon=":mater
     if stored and stored[0] == sweep_key:
         sweep = stored[1]
         df = pd.DataFrame({"exponent": sweep.exponents, "loss": sweep.losses, "smoothed": sweep.smoothed})
-        st.altair_chart(charts.lr_sweep(df, sweep.suggested_exponent), width="stretch")
+        st.altair_chart(charts.lr_sweep(df, sweep.suggested_exponent, (sweep.lo, sweep.hi)), width="stretch")
+        if sweep.ended_early:
+            st.caption(f"This sweep ended at a rate of {10 ** sweep.exponents[-1]:.2g} "
+                       f"(10^{sweep.exponents[-1]:.2f}), where the loss had blown up; the rates above it would only "
+                       "blow up sooner.")
         suggested = sweep.suggested_lr
         c1, c2 = st.columns([2, 3], vertical_alignment="center")
         c1.button(f"Use {suggested:.2g} for training", on_click=use_rate, args=("mlp_lr", suggested),
