@@ -152,7 +152,8 @@ def projector_board(board) -> None:
     st.subheader("Leaderboards")
     rooms.projector_leaderboards(board)
     if len(frame):
-        st.altair_chart(charts.room_runs(frame, STAGE_TITLES, big=True), width="stretch")
+        # its own large type: Streamlit's theme would set the axes' small one
+        st.altair_chart(charts.room_runs(frame, STAGE_TITLES, big=True), width="stretch", theme=None)
     polls_ui.predictions_section(board, None)  # the class's polls, as on the board
     st.subheader("Challenges")
     rooms.projector_challenges(board)
