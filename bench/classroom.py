@@ -27,8 +27,12 @@ tells what the crowd costs.
 --room: before the rounds every student opens one class room's join link and picks a nickname (the
 room opened in the server's store as `python -m makemore room create` does); the teacher's view is
 on the projector throughout, redrawing its board every 5 s; a last round opens the board's page
-(its scatter of every run is its first chart); at the end the bench reads the board from the store: members, runs, and whether every
-student whose training finished has it there (posted by the server, never by the browser).
+(its scatter of every run is its first chart); then a poll ("predict, then train"): the teacher's
+screen opens the MLP page and asks the class to predict its shipped default's val loss, every
+student opens the board and sends a prediction, and the teacher's screen shows the result (the
+server's own: the page records it in the poll). At the end the bench reads the board from the store:
+members, runs, whether every student whose training finished has it there (posted by the server,
+never by the browser), and whether every prediction and the poll's result are there.
 
 --first-visits runs another round alone: a fresh server, one student, who opens the home page and
 then each page through its sidebar link, as the teacher does on the projector at the start of a
@@ -69,6 +73,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ["/", *("/" + Path(stage.page).stem for stage in STAGES)]
 BOARD = "/class_room"  # the Class room page: with a room, its board
+POLL_FIELD = "Your prediction of its val loss"  # the board's field for an open poll (app/kit/polls_ui.py)
+ASK_THE_CLASS = "Ask the class to predict this run's val loss"  # the teacher's button beside Train
 WARMED_UP = "warm-up done"  # the line app/training/warmup.py logs when it has finished
 FIRST_VISIT_PAGES = [*PAGES, "/compare"]  # the first visitor's round: every page of the sidebar
 TITLES = {"/": "Home", **{"/" + Path(stage.page).stem: stage.title for stage in STAGES}, "/compare": "Compare",
@@ -87,6 +93,7 @@ class Session:
     slider_back: float | None = None  # seconds from a slider moved back onto a shipped setting to its result
     trained_in: float | None = None
     joined_in: float | None = None  # with a room: seconds from opening the join link to being in the room
+    predicted_in: float | None = None  # with a room: seconds from opening the board to its prediction sent
     error: str | None = None
     browser: object = None  # the student's own browser (a Playwright context), for every round
 
@@ -308,14 +315,51 @@ async def open_the_board(page, url: str, session: Session) -> None:
     await visit(page, url, session, BOARD)  # the board's scatter of every run is its first chart
 
 
-async def teachers_screen(browser, url: str, address: str, stop: asyncio.Event) -> None:
+async def predict_poll(page, url: str, session: Session) -> None:
+    """Open the board, type a prediction of the open poll's val loss (each student's own) and send it."""
+    t0 = time.monotonic()
+    await page.goto(url + BOARD)
+    await page.get_by_label(POLL_FIELD, exact=True).fill(f"{2.0 + session.index / 100:.2f}")
+    await page.get_by_role("button", name="Send my prediction").click()
+    await page.get_by_text("Your prediction:").wait_for()
+    session.predicted_in = time.monotonic() - t0
+    await wait_for_run(page)
+    for text in await page.locator("[data-testid=stException]").all_inner_texts():
+        session.exceptions.append((BOARD + " (prediction)", text[:300]))
+
+
+async def open_a_poll(page) -> None:
+    """The teacher's screen: to the MLP page (in the same session: the sidebar's link), and ask the
+    class to predict its run (the shipped default: trained already, so its result stays hidden)."""
+    await page.locator('[data-testid=stSidebarNav] a[href$="/mlp"]').click()
+    await page.get_by_role("button", name=ASK_THE_CLASS).click()
+    await page.get_by_text("its result stays hidden").wait_for()
+
+
+async def show_the_result(page) -> float:
+    """The teacher's screen shows the poll's run (its page records the result); back to the board.
+    The seconds from the click to the page saying so."""
+    t0 = time.monotonic()
+    await page.get_by_role("button", name="Show the result to the class").click()
+    await page.get_by_text("The class's poll has its result").wait_for()
+    shown = time.monotonic() - t0
+    await page.locator(f'[data-testid=stSidebarNav] a[href$="{BOARD}"]').click()
+    await page.get_by_text("Closest:").first.wait_for()  # the projector's board: the poll, its result
+    return shown
+
+
+async def teachers_screen(browser, url: str, address: str, stop: asyncio.Event,
+                          opened: asyncio.Future | None = None) -> None:
     """The teacher's screen, open from before the class arrives to the end of the lesson: the home
-    page, or with a room its teacher's view, whose board redraws itself every 5 s."""
+    page, or with a room its teacher's view, whose board redraws itself every 5 s (`opened` gets the
+    page, for the poll's clicks)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = await context.new_page()
     try:
         await page.goto(f"{url}{address}")
+        if opened is not None:
+            opened.set_result(page)
         await stop.wait()
     finally:
         await context.close()
@@ -384,7 +428,8 @@ async def classroom(url: str, sessions: list[Session], server: Server, train: bo
         # as in a class: the teacher's screen is up before the students arrive, and its first visit
         # starts the server's warm-up, whose one-off CPU is counted apart from the page views'
         address = f"/?room={room.code}&teacher={room.teacher_key}" if room is not None else "/"
-        shown = asyncio.create_task(teachers_screen(browser, url, address, lesson_over))
+        projector = asyncio.get_running_loop().create_future()
+        shown = asyncio.create_task(teachers_screen(browser, url, address, lesson_over, projector))
         cpu_start = await warmed_up(server)
         if room is not None:
             await everyone(browser, url, sessions, server, join_room(room.code))
@@ -392,10 +437,20 @@ async def classroom(url: str, sessions: list[Session], server: Server, train: bo
         await everyone(browser, url, sessions, server, slider_onto_shipped)
         trainings = await everyone(browser, url, sessions, server, train_own) if train else 0.0
         cpu_board = await everyone(browser, url, sessions, server, open_the_board) if room is not None else 0.0
+        cpu_poll, result_shown = 0.0, None
+        if room is not None:
+            teacher = await projector
+            try:
+                await open_a_poll(teacher)
+                cpu_poll = await everyone(browser, url, sessions, server, predict_poll)
+                result_shown = await show_the_result(teacher)
+            except Exception as e:  # reported with the board's count: the poll is then not all there
+                print(f"the teacher's poll: {type(e).__name__}: {str(e).splitlines()[0][:200]}", flush=True)
         lesson_over.set()
         await shown
         await browser.close()
-    return {"cpu_start": cpu_start, "cpu_visits": cpu_visits, "cpu_trainings": trainings, "cpu_board": cpu_board}
+    return {"cpu_start": cpu_start, "cpu_visits": cpu_visits, "cpu_trainings": trainings, "cpu_board": cpu_board,
+            "cpu_poll": cpu_poll, "result_shown": result_shown}
 
 
 # -----------------------------------------------------------------------------------------------
@@ -547,6 +602,11 @@ class RoomCount:
     runs: int
     students_with_a_run: int  # of those whose own training finished
     cpu_board: float  # server CPU seconds while every student opened the board
+    predictions: int = 0  # on the poll, of the students who sent one
+    poll_complete: bool = False  # every student's prediction (as sent) and the poll's result on the board
+    poll_result: float | None = None  # the val loss the teacher's page recorded
+    cpu_poll: float = 0.0  # server CPU seconds while every student opened the board and sent a prediction
+    result_shown: float | None = None  # seconds from the teacher's click to the result recorded
 
 
 @dataclass
@@ -614,9 +674,15 @@ def run(n: int, train: bool = True, shipped: bool = True, room: bool = False, ra
             if opened is not None:
                 board = store.board(opened.code)
                 posted = {r.nickname for r in board.runs}
+                poll = board.polls[0] if board.polls else None
+                sent = {s.nickname: 2.0 + s.index / 100 for s in sessions if s.predicted_in is not None}
+                got = {p.nickname: p.value for p in poll.predictions} if poll else {}
                 count = RoomCount(len(board.members), len(board.runs),
                                   sum(s.nickname in posted for s in sessions if s.trained_in is not None),
-                                  spent["cpu_board"])
+                                  spent["cpu_board"], len(got),
+                                  poll is not None and poll.result is not None and len(sent) == n
+                                  and all(abs(got.get(name, -1) - value) < 1e-9 for name, value in sent.items()),
+                                  poll.result if poll else None, spent["cpu_poll"], spent["result_shown"])
             return Report(n, sessions, server.peak_bytes, spent["cpu_visits"], spent["cpu_trainings"], count,
                           spent["cpu_start"])
         finally:
@@ -659,6 +725,21 @@ def summary(report: Report) -> str:
         lines.append(f"  the board's round: server CPU {report.room.cpu_board:.1f} s for {report.n} views, about "
                      f"{board_runs:.0f} runs of the board (each open board redraws every 5 s): "
                      f"{report.room.cpu_board / board_runs:.2f} s a run")
+        sent = [s.predicted_in for s in report.sessions if s.predicted_in is not None]
+        result = report.room.poll_result
+        lines.append(f"  a poll: {len(sent)} of {report.n} students sent a prediction"
+                     + (f" (median {statistics.median(sent):.1f} s, worst {max(sent):.1f} s from opening the board)"
+                        if sent else "")
+                     + f"; on the board {report.room.predictions} predictions and "
+                     + (f"the result, val {result:.4f}" if result is not None else "no result")
+                     + (f" ({report.room.result_shown:.1f} s from the teacher's click)"
+                        if report.room.result_shown is not None else "")
+                     + f": every prediction and the result there: {'yes' if report.room.poll_complete else 'NO'}")
+        # each student's tab: the board's page run, the prediction's, and the board's redraws meanwhile
+        poll_runs = 2 * len(sent) + sum(sent) / 5
+        lines.append(f"  the poll's round: server CPU {report.room.cpu_poll:.1f} s, about {poll_runs:.0f} page runs "
+                     f"(the board opened, the prediction sent, the board's redraws): "
+                     f"{report.room.cpu_poll / max(1.0, poll_runs):.2f} s a page view")
     queued = [s.queue_lines[0] for s in report.sessions if s.queue_lines]
     if queued:
         lines.append(f"  {len(queued)} waited in the queue; e.g. \"{queued[-1][:160]}\"")

@@ -195,6 +195,10 @@ def test_a_prediction_out_of_bounds_is_refused_with_a_message_and_a_student_note
     ok(ada)
     assert list(ada.session_state["room_predictions"].values()) == [2.75]
     assert next(iter(ada.session_state["room_predictions"])) == own.key.removeprefix("room_prediction_")
+    ada.button(key="mlp_train").click().run()
+    finish(ada)
+    [posted] = store.board(opened.code).runs
+    assert posted.predicted == 2.75 and posted.settings["training"]["max_steps"] == 1000  # beside its result
 
 
 def test_a_removed_members_prediction_is_gone_and_the_teacher_can_end_a_poll(store):

@@ -64,8 +64,8 @@ def poll_controls(dataset: WordDataset, run: Run, job: TrainingJob | None) -> No
     if asking:
         answered = sum(any(g.member_id == me.member_id for g in p.predictions) for p in asking)
         left, right = st.columns([3, 2], vertical_alignment="center")
-        left.info("Your teacher asks for a prediction" + (": you have sent yours." if answered == len(asking) else ".")
-                  , icon=":material/psychology_alt:")
+        sent = ": you have sent yours." if answered == len(asking) else "."
+        left.info(f"Your teacher asks for a prediction{sent}", icon=":material/psychology_alt:")
         right.page_link(rooms.CLASS_ROOM_PAGE, label="Predict on the room's page", icon=":material/groups:")
     if job is None or not job.finished and not job.active:
         own_prediction(run_key)
@@ -91,9 +91,9 @@ def _teacher_controls(board: Board, dataset: WordDataset, run: Run, run_key: str
     if open_here:
         if job is None or not job.finished:  # the class sees it train: its result goes in when it ends
             st.session_state.setdefault(TRAINED_BEFORE_CLASS, set()).add(run_key)
-        st.info(f"The class is predicting this run's val loss: {_predicted_line(open_here[0], board)}. "
-                + ("Press **Train** when they are ready." if job is None or not job.finished and not job.active
-                   else ""), icon=":material/psychology_alt:")
+        untrained = job is None or not job.finished and not job.active
+        st.info(f"The class is predicting this run's val loss: {_predicted_line(open_here[0], board)}."
+                + (" Press **Train** when they are ready." if untrained else ""), icon=":material/psychology_alt:")
         return
     if board.room.closed:
         return
