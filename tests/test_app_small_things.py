@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import TINY_WORDS
+from test_browser import app_server, browser, open_page as open_in_browser  # noqa: F401  (fixtures)
 from makemore.data import WordDataset
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS
@@ -101,6 +102,32 @@ def test_a_training_the_server_stopped_keeps_its_reason(fresh_app):
     at.run()
     shown = [m.value for m in [*at.warning, *at.info] if "nobody was watching" in m.value]
     assert shown and not any("you stopped" in text or "visitor" in text for text in shown), shown
+
+
+# --- 11: the recipe buttons' labels ----------------------------------------------------------------
+
+# every recipe button that is laid out (Streamlit keeps a hidden copy of each, 0 px wide): its label
+# (after its icon's name) and whether a part of it is cut off
+CUT_OFF = """() => Array.from(document.querySelectorAll('[data-testid=stMain] button')).filter(
+    button => button.innerText.includes('recipe') && button.getBoundingClientRect().width > 0).map(
+    button => [button.innerText.replace(/\\s+/g, ' '),
+    [button, ...button.querySelectorAll('*')].some(part => part.scrollWidth > part.clientWidth + 1)])"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("page_file", ["stages/recurrent.py", "stages/transformer.py", "stages/mlp.py"])
+def test_the_recipe_buttons_show_their_whole_label_on_a_1024_px_screen(page_file, browser, app_server):
+    # "makemore.py's rec…" on the RNN and Transformer pages: the buttons had a fifth of the row each
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        tab = context.new_page()
+        open_in_browser(tab, app_server, page_file)
+        buttons = tab.evaluate(CUT_OFF)
+        assert [label.split(" ", 1)[1].endswith(("Fast recipe", "'s recipe")) for label, _ in buttons] == [True, True]
+        assert not [label for label, cut in buttons if cut], buttons
+    finally:
+        context.close()
 
 
 # --- 11: the learning-rate finder ------------------------------------------------------------------
