@@ -142,6 +142,9 @@ def test_a_poll_on_a_shipped_run_hides_its_result_until_the_teacher_shows_it_the
     predict(bob, 2.5)  # a new value replaces bob's own, not ada's
     assert {p.nickname: p.value for p in store.polls(opened.code)[0].predictions} == {"ada": 2.2, "bob": 2.5}
     assert not poll_charts(ada.run())  # the others' predictions stay hidden until the result is in
+    assert "Open: 2 of 2 students have predicted." in texts(ada)
+    ada.switch_page(MLP).run()
+    assert any(i.value == "Your teacher asks for a prediction: you have sent yours." for i in ada.info)
 
     button(teacher.run(), "Show the result to the class").click().run()
     ok(teacher)

@@ -60,15 +60,21 @@ def poll_controls(dataset: WordDataset, run: Run, job: TrainingJob | None) -> No
     if teacher is not None:
         _teacher_controls(board, dataset, run, run_key, job)
         return
-    asking = [p for p in board.polls if p.open]
-    if asking:
-        answered = sum(any(g.member_id == me.member_id for g in p.predictions) for p in asking)
-        left, right = st.columns([3, 2], vertical_alignment="center")
-        sent = ": you have sent yours." if answered == len(asking) else "."
-        left.info(f"Your teacher asks for a prediction{sent}", icon=":material/psychology_alt:")
-        right.page_link(rooms.CLASS_ROOM_PAGE, label="Predict on the room's page", icon=":material/groups:")
+    teacher_asks(board, me)
     if job is None or not job.finished and not job.active:
         own_prediction(run_key)
+
+
+def teacher_asks(board: Board, me: rooms.Seat) -> None:
+    """While a poll is open: "Your teacher asks for a prediction", with a link to the room's page."""
+    asking = [p for p in board.polls if p.open]
+    if not asking:
+        return
+    answered = sum(any(g.member_id == me.member_id for g in p.predictions) for p in asking)
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    sent = ": you have sent yours." if answered == len(asking) else "."
+    left.info(f"Your teacher asks for a prediction{sent}", icon=":material/psychology_alt:")
+    right.page_link(rooms.CLASS_ROOM_PAGE, label="Predict on the room's page", icon=":material/groups:")
 
 
 def own_prediction(run_key: str) -> None:
