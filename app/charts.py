@@ -771,19 +771,21 @@ def room_runs(df: pd.DataFrame, stages: list[str], big: bool = False) -> alt.Lay
     the stages that train, each keeps its colour), the top runs labelled with their nicknames. Both
     scales are set to cover every point with a margin, so that no point or label sits on an edge.
     big: the projector's, in large type."""
-    low, high = float(df["params"].min()), float(df["params"].max())
+    # a log scale from a little under the fewest parameters to a little over the most
+    x_low, x_high = max(1.0, float(df["params"].min()) / 1.6), float(df["params"].max()) * 1.6
     loss_low, loss_high = float(df["val loss"].min()), float(df["val loss"].max())
     pad = max(0.02, 0.08 * (loss_high - loss_low))
     x = alt.X("params:Q", title="parameters (log scale)",
-              scale=alt.Scale(type="log", domain=[max(1.0, low / 1.6), high * 1.6], nice=False))
+              scale=alt.Scale(type="log", domain=[x_low, x_high], nice=False))
     y = alt.Y("val loss:Q", title="val loss", scale=alt.Scale(domain=[loss_low - pad, loss_high + pad], nice=False))
-    colour = alt.Color("stage:N", title="stage", scale=alt.Scale(domain=stages, range=cycled(MODEL_COLORS, len(stages))),
+    colours = alt.Scale(domain=stages, range=cycled(MODEL_COLORS, len(stages)))  # a stage keeps its colour
+    colour = alt.Color("stage:N", title="stage", scale=colours,
                        legend=alt.Legend(orient="bottom", columns=min(len(stages), 3 if big else 6)))
     tooltip = [alt.Tooltip("nickname:N"), alt.Tooltip("stage:N"), alt.Tooltip("model:N"),
                alt.Tooltip("val loss:Q", format=".4f"), alt.Tooltip("params:Q", format=","),
                alt.Tooltip("seconds:Q", format=".1f"), alt.Tooltip("settings:N")]
     # a name stands on the side of its point with the more room: right in the chart's left half, else left
-    middle = math.log10(max(1.0, low / 1.6)) / 2 + math.log10(high * 1.6) / 2
+    middle = (math.log10(x_low) + math.log10(x_high)) / 2
     data = df[["nickname", "stage", "model", "val loss", "params", "seconds", "settings"]].assign(
         labelled=room_runs_labelled(df), right=[math.log10(max(p, 1)) <= middle for p in df["params"]])
     base = alt.Chart(data)
@@ -791,8 +793,7 @@ def room_runs(df: pd.DataFrame, stages: list[str], big: bool = False) -> alt.Lay
         x=x, y=y, color=colour, tooltip=tooltip)
     names = [base.mark_text(align="left" if right else "right", baseline="middle", dx=9 if right else -9,
                             fontSize=18 if big else 12, fontWeight="bold").encode(
-        x=x, y=y, text=alt.Text("nickname:N"), color=alt.Color("stage:N", scale=alt.Scale(
-            domain=stages, range=cycled(MODEL_COLORS, len(stages))), legend=None), tooltip=tooltip,
+        x=x, y=y, text=alt.Text("nickname:N"), color=alt.Color("stage:N", scale=colours, legend=None), tooltip=tooltip,
     ).transform_filter(alt.datum.labelled & (alt.datum.right == right)) for right in (True, False)]
     chart = alt.layer(points, *names, title="Every run in the room: val loss against parameters").properties(
         height=460 if big else 320)
@@ -809,6 +810,7 @@ def poll_predictions(df: pd.DataFrame, result: float | None) -> alt.LayerChart |
     bars = alt.Chart(df, title="The class's predictions of its val loss").mark_bar(
         color=ACCENT, opacity=0.85, stroke="white").encode(
         x=x, x2=alt.X2("to:Q"), y=alt.Y("predictions:Q", title="students", axis=alt.Axis(tickMinStep=1)),
+        y2=alt.Y2Datum(0),  # from the axis up: with x ranged (from-to), a bar is otherwise a horizontal sliver
         tooltip=[alt.Tooltip("from:Q", title="from", format=".2f"), alt.Tooltip("to:Q", title="to", format=".2f"),
                  alt.Tooltip("predictions:Q", title="students"), alt.Tooltip("who:N", title="who")])
     if result is None:

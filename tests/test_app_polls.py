@@ -4,6 +4,7 @@ teacher's page records the server's own result (a run trained before the class: 
 shows it; a run trained in front of the class: as its training ends), and the board shows the
 predictions' histogram, the result and who came closest. Bounds, removal and many students at once."""
 
+import json
 import sys
 import threading
 import time
@@ -159,6 +160,8 @@ def test_a_poll_on_a_shipped_run_hides_its_result_until_the_teacher_shows_it_the
     board = ok(ada.switch_page(CLASS_ROOM).run())
     assert any(t.startswith("Closest: ada (2.2000, off by") for t in texts(board))
     [data] = poll_charts(board)
+    [spec] = [json.loads(c.proto.spec) for c in board.get("vega_lite_chart") if CHART_TITLE in c.proto.spec]
+    assert spec["layer"][0]["encoding"]["y2"] == {"datum": 0}  # bars up from the axis, not slivers at their count
     assert sum(r["predictions"] for r in data if "predictions" in r) == 2
     assert any(r.get("label") == f"result {poll.result:.4f}" for r in data)  # the result's rule
     assert any(m.label == "result: val loss" and m.value == f"{poll.result:.4f}" for m in board.metric)
