@@ -300,7 +300,9 @@ def removed_runs(code: str) -> None:
 
 # --- removing, and undoing it ---------------------------------------------------------------------
 
-REMOVALS = {"run": (store.remove_run, store.restore_run, "The run {} left the board.", "The run {} is back on the board."),
+# kind -> how to remove it, how to put it back, and what each says
+REMOVALS = {"run": (store.remove_run, store.restore_run, "The run {} left the board.",
+                    "The run {} is back on the board."),
             "member": (store.remove_member, store.restore_member, "{} was removed from the room: their runs left "
                        "the board.", "{} is back in the room, with their runs and return key.")}
 

@@ -415,7 +415,8 @@ def test_a_finished_training_is_posted_with_its_steps_and_first_loss(store):
     ada = train_bigram(student(opened.code, "ada"))
     result = my_results(ada)[0]
     run = store.board(opened.code).runs[0]
-    assert run.first_loss == pytest.approx(result.loss_history[0]) and run.settings["training"]["max_steps"] == result.steps
+    assert run.first_loss == pytest.approx(result.loss_history[0])
+    assert run.settings["training"]["max_steps"] == result.steps
     assert not [i for i in infos(ada) if "not posted" in i]
 
 
@@ -534,7 +535,8 @@ def test_removing_a_run_or_a_member_is_undone_and_the_student_sees_their_removed
     button(teacher, "Remove this run").click().run()
     teacher = open_tab(teacher, "Members")
     button(teacher, "Remove from the room").click().run()
-    assert store.board(opened.code).members == [] and store.member(opened.code, ada.session_state["room_seat"].token) is None
+    assert store.board(opened.code).members == []
+    assert store.member(opened.code, ada.session_state["room_seat"].token) is None  # the key stops working
     button(teacher, "Undo").click().run()  # the member is back, with their key and their runs
     assert [m.nickname for m in store.board(opened.code).members] == ["ada"]
     teacher = open_tab(teacher, "Runs")  # the run removed before: listed, with Restore

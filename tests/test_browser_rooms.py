@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from test_browser import (CLASS_ROOM_PAGE, RUN_MS, STEP_MS, Server, app_server, browser, chart_titled,  # noqa: F401
-                          marks_drawn, no_exception_box, screenshot, screenshots, url_path, wait_for_run)
+                          marks_drawn, no_exception_box, screenshots, url_path, wait_for_run)
 
 try:
     from playwright.sync_api import expect
@@ -72,7 +72,8 @@ def test_the_projector_view_fits_1024x768_and_1280x720_without_clipping(browser,
         expect(page.locator("[data-testid=stSidebar]")).to_be_visible()  # the teacher's page: the sidebar is there
         page.get_by_text("Projector view", exact=True).click()
         expect(page.get_by_role("heading", name="Your controls")).to_have_count(0, timeout=RUN_MS)
-        expect(page.locator("[data-testid=stMain] table")).to_have_count(LEADERBOARDS + 1)  # a leaderboard a stage, challenges
+        # a leaderboard for each stage with runs, and the challenges
+        expect(page.locator("[data-testid=stMain] table")).to_have_count(LEADERBOARDS + 1)
         wait_for_run(page)
         no_exception_box(page)
         for width, height in PROJECTOR_SCREENS:
@@ -83,7 +84,8 @@ def test_the_projector_view_fits_1024x768_and_1280x720_without_clipping(browser,
                                 ).locator("visible=true")).to_have_count(0)
             assert page.locator("[data-testid=stDataFrame]").count() == 0  # a canvas that clips: none here
             headers = page.locator("[data-testid=stMain] th")
-            assert headers.count() == 5 * LEADERBOARDS + 4  # rank, nickname, val loss, params, settings; 4 of the challenges
+            # rank, nickname, val loss, params and settings; challenge, target, first met by and best
+            assert headers.count() == 5 * LEADERBOARDS + 4
             assert page.evaluate(HEADERS_OUTSIDE, width) == [], f"headers cut at {width}×{height}"
             assert page.evaluate(TABLES_WIDER) == 0, f"a table wider than its place at {width}×{height}"
             for name in ("Maximiliana_Wolfeschleg", "first met by", "best"):
