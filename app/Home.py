@@ -43,11 +43,15 @@ def run_app() -> None:
 @asynccontextmanager
 async def warm_up_at_start(_app):
     """The server's start: begin the work every page shares (training/warmup.py) while the first
-    browser is still loading Streamlit's front end, not on its first script run."""
+    browser is still loading Streamlit's front end, not on its first script run. Its stop (Ctrl+C):
+    end the warm-up before the interpreter exits under it."""
     from training import warmup
 
     warmup.start()
-    yield
+    try:
+        yield
+    finally:
+        warmup.stop()
 
 
 # Streamlit runs this file as __main__ for every visitor. `streamlit run app/Home.py` finds the

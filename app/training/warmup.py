@@ -19,10 +19,16 @@ missing, as it would be for the page.
 It gives way to visitors: between two pieces of work it waits while a page is running (Home.py
 wraps each run in `visiting()`) and for QUIET_SECONDS after, at most GIVE_WAY_SECONDS each time, so a
 busy classroom does not hold it back forever.
+
+It stops at the server's stop (Home.py's lifespan) and at the process's exit (atexit): `stop()` makes
+it end at its next give_way and waits for it. A process that exited with the thread inside torch
+(its first forward pass starts torch's thread pool) died with "terminate called without an active
+exception" (SIGABRT, exit 134), and with it every semaphore its trainings held was reported leaked.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -37,12 +43,16 @@ GIVE_WAY_SECONDS = 10.0  # longer than a cold page run on a busy server; short e
 # warm-up waits for a quiet moment this long, not only for the end of a run (without it, the home
 # page's first visit was slower than with no warm-up at all).
 QUIET_SECONDS = 0.3
+# The longest piece of work between two give_ways (importing torch on a busy server: 6 s measured):
+# stop() waits this long for the thread, and no longer, so a stuck step cannot hold an exit forever.
+STOP_SECONDS = 60.0
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _runs = 0  # script runs going on now
 _last_run_ended = 0.0  # time.monotonic()
 _no_runs = threading.Condition(_lock)
 finished = threading.Event()
+_stopping = threading.Event()
 seconds: dict[str, float] = {}  # step -> how long it took (for the log and the tests)
 failures: dict[str, str] = {}  # step -> what went wrong; a failed step only costs its page the wait
 
@@ -57,7 +67,25 @@ def start() -> threading.Thread | None:
         if _thread is None:
             _thread = threading.Thread(target=_run, name="makemore-warmup", daemon=True)
             _thread.start()
+            atexit.register(stop)  # before the interpreter tears torch down under it
         return _thread
+
+
+class Stopped(Exception):
+    """The server is stopping: the warm-up ends where it is."""
+
+
+def stop(timeout: float = STOP_SECONDS) -> bool:
+    """Make the warm-up end at its next give_way and wait for it (at most `timeout` seconds); True
+    once no warm-up thread runs. A started warm-up does not start again in this process."""
+    with _lock:
+        _stopping.set()
+        _no_runs.notify_all()
+        thread = _thread
+    if thread is None or thread is threading.current_thread():
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 @contextmanager
@@ -76,10 +104,13 @@ def visiting():
 
 
 def give_way() -> None:
-    """Wait until no page has run for QUIET_SECONDS, at most GIVE_WAY_SECONDS."""
+    """Wait until no page has run for QUIET_SECONDS, at most GIVE_WAY_SECONDS; raise Stopped once
+    stop() was called."""
     deadline = time.monotonic() + GIVE_WAY_SECONDS
     with _lock:
         while time.monotonic() < deadline:
+            if _stopping.is_set():
+                raise Stopped
             quiet_in = _last_run_ended + QUIET_SECONDS - time.monotonic()
             if _runs == 0 and quiet_in <= 0:
                 return
@@ -101,15 +132,20 @@ def _run() -> None:
             started = time.perf_counter()
             try:
                 step()
+            except Stopped:
+                raise
             except Exception as error:  # the page does the same work itself later, and reports any error
                 failures[step.__name__] = f"{type(error).__name__}: {error}"
                 _LOGGER.warning("warm-up step %s failed: %s", step.__name__, error)
             seconds[step.__name__] = time.perf_counter() - started
+    except Stopped:
+        _LOGGER.info("warm-up stopped with the server after %.1f s", time.perf_counter() - t0)
+    else:
+        _LOGGER.info("warm-up done in %.1f s (%s)", time.perf_counter() - t0,
+                     ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
     finally:
         sys.setswitchinterval(switch_interval)
         finished.set()
-        _LOGGER.info("warm-up done in %.1f s (%s)", time.perf_counter() - t0,
-                     ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
 
 
 def home_page() -> None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from makemore import limits
+from makemore.estimate.pace import Pace
 from makemore.serving.backends import (CRASHED, DIVERGED, KILLED, TIMED_OUT,  # noqa: F401 (job.failure)
                                        ProcessBackend, backend_from_environment)
 from makemore.serving.cache import DiskCache, load_or_train
@@ -160,12 +161,13 @@ class TrainingJob:
             return Snapshot(self.status, step, self.train_config.max_steps, self._seconds,
                             list(self._steps), list(self._losses), list(self._val))
 
-    def remaining_seconds(self) -> float:
-        """A guess of the seconds left: from its progress once it runs, else from its estimate."""
+    def remaining_seconds(self, pace: float = 1.0) -> float:
+        """A guess of the seconds left: from its progress once it runs, else from its estimate times
+        `pace` (the board's Pace.factor: how this server's recent trainings compared with theirs)."""
         snap = self.snapshot()
         if snap.step and snap.seconds > 0:
             return snap.seconds / snap.step * (snap.max_steps - snap.step)
-        return self.estimate if self.estimate is not None else 30.0
+        return (self.estimate if self.estimate is not None else 30.0) * pace
 
     def _train_on(self, backend, dataset, run: Run, train_fn, time_limit: float):
         """A trainer for load_or_train: trains on the backend, relays its progress into this job,
@@ -250,7 +252,7 @@ class JobBoard:
                  max_kept: int = limits.MEMORY_CACHE_ENTRIES,
                  abandoned_after: float | None = None,
                  time_limit: float = limits.TRAINING_TIME_LIMIT, train_fn=train,
-                 connected: Callable[[str], bool] | None = None, backend=None):
+                 connected: Callable[[str], bool] | None = None, backend=None, pace: Pace | None = None):
         # where trainings run: child processes, or a Ray cluster (makemore/serving/backends.py)
         self.backend = backend if backend is not None else backend_from_environment()
         self.cache = cache
@@ -263,6 +265,8 @@ class JobBoard:
         self.abandoned_after = limits.ABANDONED_AFTER_SECONDS if abandoned_after is None else abandoned_after
         self.time_limit = time_limit
         self.train_fn = train_fn  # what the child runs: makemore.train.train (tests make it fail)
+        # how this server's trainings compare with their estimates now: the pages and the queue scale by it
+        self.pace = pace if pace is not None else Pace()
         self._slots = threading.Semaphore(self.max_running)
         self.trainings_started = 0  # trainings begun (not found in memory): a test counts them
         self._jobs: OrderedDict[str, TrainingJob] = OrderedDict()  # least recently used first
@@ -317,6 +321,8 @@ class JobBoard:
             self._left_queue(job)
             if job.cluster_lost:
                 self._fall_back(job)
+            if job.finished and not job.from_disk and job.started is not None:
+                self.pace.observe(job.estimate, time.monotonic() - job.started)
 
     def _fall_back(self, job: TrainingJob) -> None:
         """Its Ray cluster went away: the job has said so to its student; new trainings run here."""
@@ -339,17 +345,19 @@ class JobBoard:
 
     def wait_seconds(self, job: TrainingJob) -> float:
         """A guess of how long a queued job waits for a slot: the work ahead of it, shared by the
-        slots (each running job's time left, and each job ahead of it in the queue)."""
+        slots (each running job's time left, and each job ahead of it in the queue), its estimates
+        scaled as the pages scale theirs (self.pace)."""
+        pace = self.pace.factor()
         with self._lock:
             running = [j for j in self._jobs.values() if j.status == RUNNING]
             ahead = self._waiting[: self._waiting.index(job)] if job in self._waiting else []
         # free slots: the board's own, and on a cluster no more than its idle CPUs (other servers use it too)
         free = int(min(max(0, self.max_running - len(running)), self.backend.free_cpus()))
-        free_at = sorted([j.remaining_seconds() for j in running] + [0.0] * free)
+        free_at = sorted([j.remaining_seconds(pace) for j in running] + [0.0] * free)
         if not free_at:  # a cluster busy with other servers' trainings: wait for any of ours, or a guess
-            free_at = [min([j.remaining_seconds() for j in running], default=30.0)]
+            free_at = [min([j.remaining_seconds(pace) for j in running], default=30.0 * pace)]
         for j in ahead:
-            free_at[0] += j.remaining_seconds()  # it takes the slot that frees first
+            free_at[0] += j.remaining_seconds(pace)  # it takes the slot that frees first
             free_at.sort()
         return free_at[0]
 
