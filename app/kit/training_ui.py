@@ -25,7 +25,7 @@ from kit.model_controls import BOUND, ModelSetting, initial, widget_values
 from kit.references import lecture_sentence, source_title
 from kit.urlstate import Setting, parse_query
 from training.live import live_training
-from training.shared import job_board, start_training, viewer
+from training.shared import expected_seconds, job_board, start_training, viewer
 
 # TrainConfig's fields by name: their metadata holds each setting's label, help and bounds (makemore/train.py)
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -324,8 +324,10 @@ def cost_line(model_name: str, dataset: WordDataset, model_config, train_config:
     rows = len(train_words) if words else sum(len(w) + 1 for w in train_words)  # one row per example
     seen = train_config.max_steps * (train_config.batch_size or rows)
     unit = "words" if words else "training examples"
+    seconds, why = expected_seconds(job_board(), estimate)  # scaled by how this server's trainings went lately
     parts = [f"**{params:,} parameters**", f"{seen:,} {unit} seen ({seen / rows:.1f} passes over the training set)",
-             f"about **{estimate:.0f} s** on 2 CPU cores", *notes, "address bar: these settings, ready to share."]
+             f"about **{seconds:.0f} s** on 2 CPU cores" + (f" ({why})" if why else ""), *notes,
+             "address bar: these settings, ready to share."]
     st.caption(" · ".join(parts))
     allowed = estimate <= limits.MAX_TRAIN_SECONDS
     if not allowed:
@@ -376,8 +378,10 @@ def trained_live(board: JobBoard, dataset: WordDataset, run: Run, estimate: floa
     polls_ui.poll_controls(dataset, run, job)  # in a class room: the teacher's poll on this run, a student's prediction
     if job is None or job.status in (STOPPED, FAILED):
         label = "Train again" if job is not None else "Train"
-        pressed = st.button(f"{label} (about {estimate:.0f} s)", type="primary", icon=":material/play_arrow:",
-                            disabled=not allowed, key=key)
+        seconds, why = expected_seconds(board, estimate)
+        busy = f", {board.pace.headline()}" if why else ""  # the label says it short, its tooltip in full
+        pressed = st.button(f"{label} (about {seconds:.0f} s{busy})", type="primary", icon=":material/play_arrow:",
+                            disabled=not allowed, key=key, help=f"{why[0].upper()}{why[1:]}." if why else None)
         if allowed and (pressed or (start and job is None)):
             start_training(board, dataset, run, estimate)
             st.rerun()  # draw the page again without this button, with the live view in its place

@@ -71,6 +71,13 @@ def start_training(board: JobBoard, dataset: WordDataset, run: Run, estimate: fl
     note_started(job)
 
 
+def expected_seconds(board: JobBoard, estimate: float) -> tuple[float, str]:
+    """The estimate as this server will likely take it now (board.pace: its recent trainings against
+    their estimates), and why it differs from the estimate ("" when it does not). The time cap is the
+    estimate's, not this: a run allowed a minute ago is not refused because the class is training."""
+    return board.pace.seconds(estimate), board.pace.note()
+
+
 @st.cache_resource(show_spinner=False)
 def job_board() -> JobBoard:
     """Background trainings shared by every visitor of this server (pages that train live)."""

@@ -8,7 +8,8 @@ each training it finished in full, with the estimate it was started with and its
     pace.observe(estimate=33.0, seconds=62.0)
     pace.factor()          # the median of the recent ratios, bounded; 1.0 until there are enough
     pace.seconds(33.0)     # the estimate scaled by it
-    pace.note()            # "this server is slower than usual right now: recent trainings took 1.9× ..."
+    pace.headline()        # "this server is slower than usual right now" ("" when not scaled)
+    pace.note()            # the same, then ": recent trainings took 1.9× their estimate"
 """
 
 from __future__ import annotations
@@ -62,11 +63,15 @@ class Pace:
         """The estimate as this server will likely take it now."""
         return estimate * self.factor()
 
-    def note(self) -> str:
-        """Why the estimates are scaled, in a sentence without a capital or a full stop (a page puts it in
-        brackets after the number); "" when they are not."""
+    def headline(self) -> str:
+        """Why the estimates are scaled, short (a button's label): "" when they are not."""
         factor = self.factor()
         if factor == 1.0:
             return ""
-        how = "slower" if factor > 1 else "quicker"
-        return f"this server is {how} than usual right now: recent trainings took {factor:.1f}× their estimate"
+        return f"this server is {'slower' if factor > 1 else 'quicker'} than usual right now"
+
+    def note(self) -> str:
+        """Why the estimates are scaled, with the measure, without a capital or a full stop (a page puts
+        it in brackets after the number); "" when they are not."""
+        headline = self.headline()
+        return f"{headline}: recent trainings took {self.factor():.1f}× their estimate" if headline else ""
