@@ -1,6 +1,6 @@
 """The small things a class met (issue 34, items 1 and 11): the words a stopped training is told
-with, the learning-rate finder's chart and text, the recipe buttons' labels, Compare's labels and
-markers, and a difference that rounds to zero."""
+with, the learning-rate finder's chart and text, the recipe buttons' labels, and a difference that
+rounds to zero (Compare's labels and markers: tests/test_comparison_charts.py)."""
 
 import json
 import math
@@ -25,7 +25,7 @@ from makemore.train import TrainConfig
 APP = Path(__file__).resolve().parent.parent / "app"
 sys.path.insert(0, str(APP))
 import charts  # noqa: E402
-from kit import bigram_numbers, training_ui  # noqa: E402  (the app's modules: the same objects the pages use in this process)
+from kit import bigram_numbers, training_ui  # noqa: E402  (the app's modules: the objects the pages use)
 from kit.widgets import difference  # noqa: E402
 from training import shared  # noqa: E402
 
@@ -209,7 +209,7 @@ def test_the_bigram_page_says_equal_where_the_network_matches_the_counts_to_the_
     # move each split's counts by the difference shown: the network and the counts then agree to 4 digits
     shown = {"train": float(deltas["network train NLL"].split()[0]), "val": float(deltas["network val NLL"].split()[0])}
     counts_nll = bigram_numbers.counts_nll
-    monkeypatch.setattr(bigram_numbers, "counts_nll",
-                        lambda fingerprint, alpha, split, *rest: counts_nll(fingerprint, alpha, split, *rest) + shown[split])
+    monkeypatch.setattr(bigram_numbers, "counts_nll", lambda fingerprint, alpha, split, *rest:
+                        counts_nll(fingerprint, alpha, split, *rest) + shown[split])
     deltas = network_deltas(open_page("stages/bigram.py"))
     assert deltas == {"network train NLL": "= counts (α = 0)", "network val NLL": "= counts (α = 1)"}, deltas
