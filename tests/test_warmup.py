@@ -6,12 +6,14 @@ it, with a shipped-models folder holding one default model for the default list.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from pg_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,3 +194,83 @@ def test_the_home_page_imports_no_torch_so_a_first_visitor_does_not_wait_for_it(
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["charts"] >= 1 and not seen["torch"] and not seen["sqlalchemy"], seen
+
+
+# -----------------------------------------------------------------------------------------------
+# a clean stop at any moment of the warm-up (issue 34, item 11): a process that ended while the warm-up
+# was inside torch (its first forward pass starts torch's thread pool) died with "terminate called
+# without an active exception" (SIGABRT, exit 134)
+
+ENDS_DURING = """
+import sys, time
+sys.path[:0] = [{root!r}, {app!r}]
+from streamlit.testing.v1 import AppTest
+
+AppTest.from_file({home!r}, default_timeout=120).run()
+from training import warmup
+deadline = time.monotonic() + 180
+while {after!r} not in warmup.seconds:  # the step before: the process ends during the one after it
+    assert time.monotonic() < deadline and not warmup.finished.is_set(), warmup.seconds
+    time.sleep(0.01)
+print("ending with", sorted(warmup.seconds), flush=True)
+"""
+
+# "default_dataset": it ends in first_torch_and_altair_calls, where every such exit aborted
+ENDED_AFTER = ["home_page", pytest.param("import_pages_dependencies", marks=pytest.mark.slow), "default_dataset",
+               pytest.param("first_torch_and_altair_calls", marks=pytest.mark.slow),
+               pytest.param("shipped_models", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("after", ENDED_AFTER)
+def test_a_process_that_opens_the_app_under_apptest_and_ends_during_the_warm_up_exits_cleanly(tmp_path, after):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shipped_mlp(shipped)
+    code = ENDS_DURING.format(root=str(ROOT), app=str(ROOT / "app"), home=str(ROOT / "app" / "Home.py"), after=after)
+    done = run_python(code, tmp_path, MAKEMORE_SHIPPED_DIR=str(shipped))
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "ending with" in done.stdout and "warm-up stopped with the server" in output
+    assert "terminate called" not in output and "leaked semaphore" not in output
+
+
+def wait_for(log: Path, text: str, server: subprocess.Popen, seconds: float = 180) -> str:
+    deadline = time.monotonic() + seconds
+    while text not in (seen := log.read_text(errors="replace")):
+        assert server.poll() is None and time.monotonic() < deadline, seen
+        time.sleep(0.05)
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_start", [0.0, 2.0, 5.0, 9.0])
+def test_ctrl_c_at_any_moment_of_the_warm_up_stops_the_server_cleanly(tmp_path, after_start):
+    """`streamlit run app/Home.py`, Ctrl+C a moment after it said where it serves: from the warm-up's
+    first step to its longest. Ctrl+C is a SIGINT to the terminal's whole process group: the server,
+    and the forkserver and resource tracker it started."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shipped_mlp(shipped)
+    log = tmp_path / "streamlit.log"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(free_port())]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(tmp_path / "cache"),
+                                       "MAKEMORE_SHIPPED_DIR": str(shipped), "MAKEMORE_WARMUP": "1",
+                                       "MAKEMORE_DB_URL": f"sqlite:///{tmp_path / 'rooms.sqlite'}"})
+    try:
+        wait_for(log, "URL:", server)
+        time.sleep(after_start)
+        os.killpg(server.pid, signal.SIGINT)
+        returncode = server.wait(90)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    text = log.read_text(errors="replace")
+    # uvicorn raises the SIGINT it caught once more after its graceful shutdown, and Streamlit's command
+    # line (click) reports that KeyboardInterrupt as "Aborted!", exit status 1: any st.App's clean Ctrl+C
+    assert returncode in (0, 1), text
+    assert "warm-up stopped with the server" in text or "warm-up done" in text, text  # ended, not cut off
+    assert "terminate called" not in text and "leaked semaphore" not in text and "Traceback" not in text, text
