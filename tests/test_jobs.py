@@ -397,3 +397,33 @@ def test_without_a_ray_address_nothing_imports_ray():
     env = {k: v for k, v in os.environ.items() if k != "MAKEMORE_RAY_ADDRESS"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["processes", "False"]
+
+
+def test_a_finished_training_leaves_no_semaphore_behind_even_when_the_server_dies(tmp_path):
+    """Each training's queue and stop event hold named semaphores; a finished job keeps its handle, so
+    they lived as long as the server and one that died without its exit finalizers left "64 leaked
+    semaphore objects" for the resource tracker to report. The handle frees them when it closes."""
+    import subprocess
+    import sys
+    code = f"""
+import os, sys
+sys.path[:0] = [{os.getcwd()!r}, {os.path.dirname(__file__)!r}]
+from conftest import TINY_WORDS
+from makemore.data import WordDataset
+from makemore.models.mlp import MLPConfig
+from makemore.runs import Run
+from makemore.serving.jobs import JobBoard
+from makemore.train import TrainConfig
+if __name__ == "__main__":
+    tiny = WordDataset("tiny", TINY_WORDS)
+    board = JobBoard(None)
+    jobs = [board.start(tiny, Run("mlp", MLPConfig(n_hidden=16 + i), TrainConfig(max_steps=20, batch_size=16)))
+            for i in range(2)]
+    print([job.wait(120) and job.status for job in jobs], flush=True)
+    os.abort()  # no exit finalizers, as when the server was killed
+"""
+    script = tmp_path / "dies.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "['done', 'done']", done.stderr[-3000:]
+    assert "leaked semaphore" not in done.stderr, done.stderr[-3000:]
