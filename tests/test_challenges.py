@@ -30,15 +30,13 @@ STAGE_OF_MODEL = {model: Path(stage.page).stem for stage in registry.STAGES for 
 # The change that meets each challenge, from the page's default (run.model_config and train_config
 # fields), with what the CLI measured for it on names.txt (one core, seed 1337):
 REACHED_BY = {
-    # python -m makemore train --model mlp --n-embd 8 --n-hidden 64: val 0.0000 with 3,571 parameters
+    # python -m makemore train --model mlp --n-embd 8 --n-hidden 64: val 2.1775 with 3,571 parameters
     "mlp-small": (dict(n_embd=8, n_hidden=64), {}),
-    # python -m makemore train --model mlp --n-hidden 96: val 0.0000 with 5,865 parameters
+    # python -m makemore train --model mlp --n-hidden 96: val 2.1442 with 5,865 parameters
     "mlp": (dict(n_hidden=96), {}),
     # python -m makemore train --model mlp --n-hidden 64: loss at step 1 3.2955 (the default's 200 units: 3.3241)
     "mlp-first-loss": (dict(n_hidden=64), {}),
-    # python -m makemore train --model wavenet --n-hidden 96: val 0.0000 with 45,315 parameters
-    "wavenet": (dict(n_hidden=96), {}),
-    # python -m makemore train --model transformer --n-embd 32 --n-layer 2: val 0.0000 with 28,283 parameters
+    # python -m makemore train --model transformer --n-embd 32 --n-layer 2: val 2.0139 with 28,283 parameters
     "transformer-small": (dict(n_embd=32, n_layer=2), {}),
 }
 
@@ -86,12 +84,13 @@ def test_a_challenge_names_its_lecture_and_its_stage_as_the_app_titles_it(name):
 
 
 def test_the_package_titles_the_stages_as_the_app_does():
-    assert STAGE_TITLES == {Path(s.page).stem: s.title for s in registry.STAGES if s.models and s.title != "Bigram"}
+    app_titles = {Path(s.page).stem: s.title for s in registry.STAGES if s.models}
+    assert STAGE_TITLES and all(app_titles.get(stage) == title for stage, title in STAGE_TITLES.items()), app_titles
 
 
 def test_a_figure_keeps_its_own_digits():
     assert [figure(2.1057), figure(1.993), figure(2.2), figure(2.164)] == ["2.1057", "1.993", "2.2", "2.164"]
-    assert "2.164" in LECTURE["mlp"].title and "1.993" in LECTURE["wavenet"].title
+    assert "2.164" in LECTURE["mlp"].title
     assert "3.2958" in LECTURE["mlp-first-loss"].title and LECTURE["mlp-first-loss"].target == pytest.approx(math.log(27))
 
 
@@ -108,18 +107,6 @@ def test_no_default_preset_or_recipe_button_meets_a_challenge(name, shipped_on_n
     assert checked >= 2  # the page's default and its lecture recipe at least
 
 
-def test_the_wavenet_pages_bug_button_keeps_a_net_over_the_budget_over_it():
-    """The WaveNet page's 'the same net with the bug (or the fix)' flips bn_over_time on the net in the
-    widgets: it changes no parameter count, and a preset within the budget flips to another preset."""
-    spec, budget = MODELS["wavenet"], LECTURE["wavenet"].max_params
-    configs = [spec.config(), *(p.config for p in spec.presets.values())]
-    for config in configs:
-        flipped = replace(config, bn_over_time=not config.bn_over_time)
-        assert param_count("wavenet", 27, flipped) == param_count("wavenet", 27, config)
-        if param_count("wavenet", 27, config) <= budget and config.hierarchical:
-            assert flipped in configs
-
-
 @pytest.mark.parametrize("name", list(LECTURE))
 def test_a_challenge_is_met_by_a_change_a_student_can_make_on_its_page(name):
     c = LECTURE[name]
@@ -134,13 +121,15 @@ def test_a_challenge_is_met_by_a_change_a_student_can_make_on_its_page(name):
         assert param_count(c.model, 27, changed.model_config) <= c.max_params
 
 
-@pytest.mark.slow  # trains each change (about 3 minutes on one core)
+@pytest.mark.slow  # trains each change (about 2 minutes on one core)
 @pytest.mark.parametrize("name", list(LECTURE))
 def test_the_change_meets_the_challenge_when_trained(name, names):
     c = LECTURE[name]
     network, training = REACHED_BY[name]
     run = MODELS[c.model].default_run()
     model_config, train_config = replace(run.model_config, **network), replace(run.train_config, **training)
+    if c.metric == "first_loss":  # the loss at step 1 comes before the first update: one step tells it
+        train_config = replace(train_config, max_steps=1)
     result = train(create_model(c.model, len(names.vocab), model_config, seed=train_config.seed), names, train_config,
                    diagnostics=False)
     assert challenge(name).met_by(room_run(c.model, result)), (c.title, result.val_loss, result.params,

@@ -23,8 +23,6 @@ UNIFORM_GUESS = math.log(27)  # the loss of a net that gives all 27 characters t
 # lecture 2's exercise is "beat 2.2"; the page's fast recipe gets its net (11,897 parameters) to 2.1088, so
 # with a third of them; and the lecture's own figure with half of them
 SMALL_MLP_TARGET, SMALL_MLP_SHARE, HALF_MLP_SHARE = 2.2, 3, 2
-# lecture 5's 1.993 came from 76,579 parameters (the page's default); the other presets are far above it
-SMALLER_WAVENET_PARAMS = 50_000
 # makemore.py's Transformer reaches 2.085; a smaller one under this is the exercise. The LayerNorm step
 # (53,691 parameters) reaches 2.0330, so the budget is under it.
 SMALL_TRANSFORMER_TARGET, SMALL_TRANSFORMER_PARAMS = 2.05, 30_000
@@ -56,7 +54,7 @@ def _title(stage: str, lecture: str, goal: str) -> str:
 def _lecture_challenges() -> dict[str, LectureChallenge]:
     from makemore.models import MODELS, param_count  # imported here: the models bring torch, which a room's page does not need
 
-    mlp, wavenet = MODELS["mlp"].lecture, MODELS["wavenet"].lecture
+    mlp = MODELS["mlp"].lecture
     lecture_net = param_count("mlp", 27, MODELS["mlp"].lecture_run().model_config)  # 11,897
     return {
         "mlp-small": LectureChallenge(
@@ -72,10 +70,6 @@ def _lecture_challenges() -> dict[str, LectureChallenge]:
             _title("mlp", "lecture 3", f"a loss at step 1 within 0.01 of the uniform guess, "
                    f"ln 27 = {UNIFORM_GUESS:.4f}"),
             "mlp", UNIFORM_GUESS, stage="mlp", metric="first_loss", lecture="lecture 3"),
-        "wavenet": LectureChallenge(
-            _title("wavenet", wavenet.source, f"beat the lecture's val {figure(wavenet.val_loss)} with at most "
-                   f"{SMALLER_WAVENET_PARAMS:,} parameters"),
-            "wavenet", wavenet.val_loss, stage="wavenet", max_params=SMALLER_WAVENET_PARAMS, lecture=wavenet.source),
         "transformer-small": LectureChallenge(
             _title("transformer", "lecture 7", f"the smallest net under val {figure(SMALL_TRANSFORMER_TARGET)}, "
                    f"at most {SMALL_TRANSFORMER_PARAMS:,} parameters"),
