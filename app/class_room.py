@@ -239,16 +239,20 @@ def members_tab(code: str) -> None:
 
 def removed_members(code: str) -> None:
     """The members this room's teacher removed, each with Restore (their key works again)."""
-    me = rooms.teaching()
-    gone = store.removed_members(code, me.key)
-    undo_line("member")
+    removed_list("member", store.removed_members(code, rooms.teaching().key), lambda m: m.nickname,
+                 "Removed members", ":material/person_off:")
+
+
+def removed_list(kind: str, gone: list, text, title: str, icon: str) -> None:
+    """The Undo line of the last removal, and what was removed, each with Restore."""
+    undo_line(kind)
     if gone:
-        with st.expander(f"Removed members ({len(gone)})", icon=":material/person_off:"):
-            for m in gone:
+        with st.expander(f"{title} ({len(gone)})", icon=icon):
+            for item in gone:
                 left, right = st.columns([3, 1], vertical_alignment="center")
-                left.text(m.nickname)
-                right.button("Restore", key=f"teacher_restore_member_{m.id}", icon=":material/undo:",
-                             on_click=restore, args=("member", m.id, m.nickname))
+                left.text(text(item))
+                right.button("Restore", key=f"teacher_restore_{kind}_{item.id}", icon=":material/undo:",
+                             on_click=restore, args=(kind, item.id, text(item)))
 
 
 @st.fragment(run_every=BOARD_SECONDS)
@@ -271,9 +275,7 @@ def runs_tab(code: str) -> None:
             rooms.show_runs_table(of_stage)
     by_id = {r.id: r for r in board.runs}
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    chosen = left.selectbox("Run", list(by_id), key="teacher_run", format_func=lambda i: (
-        f"{by_id[i].nickname} · {rooms.STAGE_TITLES.get(by_id[i].stage, by_id[i].stage)} · {by_id[i].model} · "
-        f"val {by_id[i].val_loss:.4f}"))
+    chosen = left.selectbox("Run", list(by_id), key="teacher_run", format_func=lambda i: run_text(by_id[i]))
     if right.button("Remove this run", key="teacher_remove_run", icon=":material/delete:",
                     on_click=remove, args=("run", chosen, run_text(by_id[chosen])), help="You can undo it."):
         st.rerun()
@@ -281,21 +283,13 @@ def runs_tab(code: str) -> None:
 
 
 def run_text(r) -> str:
-    return (f"{r.nickname} · {rooms.STAGE_TITLES.get(r.stage, r.stage)} · {r.model} · val {r.val_loss:.4f}")
+    return f"{r.nickname} · {rooms.STAGE_TITLES.get(r.stage, r.stage)} · {r.model} · val {r.val_loss:.4f}"
 
 
 def removed_runs(code: str) -> None:
     """The runs this room's teacher removed, each with Restore (back on the board)."""
-    me = rooms.teaching()
-    gone = store.removed_runs(code, me.key)
-    undo_line("run")
-    if gone:
-        with st.expander(f"Removed runs ({len(gone)})", icon=":material/delete_sweep:"):
-            for r in gone:
-                left, right = st.columns([3, 1], vertical_alignment="center")
-                left.text(run_text(r))
-                right.button("Restore", key=f"teacher_restore_run_{r.id}", icon=":material/undo:",
-                             on_click=restore, args=("run", r.id, run_text(r)))
+    removed_list("run", store.removed_runs(code, rooms.teaching().key), run_text, "Removed runs",
+                 ":material/delete_sweep:")
 
 
 # --- removing, and undoing it ---------------------------------------------------------------------
