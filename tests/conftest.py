@@ -4,6 +4,12 @@ Tiny word lists are written to tmp_path by each test; the lecture's names.txt (r
 loaded once per session, and the two bigram models on it are trained once per session.
 """
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ from makemore.data import WordDataset
 from makemore.models import MODELS
 from makemore.train import TrainConfig
 from makemore.runs import Run
+from pg_server import free_port
 
 # the lectures' list, a built-in list of the app (data/README.md)
 LECTURE_NAMES = Path(__file__).resolve().parents[1] / "data" / "names.txt"
@@ -122,14 +129,99 @@ def pytest_collection_modifyitems(config, items):
 
 
 # -----------------------------------------------------------------------------------------------
-# browser tests (tests/test_browser.py)
+# browser tests (tests/test_browser.py and every test that drives Chromium): the server, the browser
+# and the screenshots are one each for the whole run, defined here only: a session fixture imported
+# into a second test module is a second fixture, and a second Playwright in one thread fails
 
 SCREENSHOTS = pytest.StashKey[Path]()  # the folder of page screenshots, set by the browser tests
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As root in a sandbox with no network: no setuid sandbox, no GPU, and none of the background
+# connections Chromium makes at start (each would be refused and retried).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SERVER_START_SECONDS = 60
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # reported by the `browser` fixture, with what to do
+    sync_playwright = None
 
 
 def pytest_terminal_summary(terminalreporter, config):
     if SCREENSHOTS in config.stash:
         terminalreporter.write_line(f"browser screenshots, one per page: {config.stash[SCREENSHOTS]}")
+
+
+@dataclass
+class Server:
+    url: str
+    cache_dir: Path
+    log: Path
+    db_url: str  # its class rooms' store
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """`streamlit run app/Home.py` on a free port, with an empty model cache; stopped at the end."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("browser-server")
+    cache_dir, log = folder / "model-cache", folder / "streamlit.log"
+    db_url = f"sqlite:///{folder / 'rooms.sqlite'}"
+    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py",
+               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": "",
+                                       "MAKEMORE_DB_URL": db_url, "MAKEMORE_WARMUP": "1"})  # a server as deployed: warmed up
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"`{' '.join(command)}` did not come up:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield Server(url, cache_dir, log, db_url)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+            return response.read() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def browser():
+    problem = None
+    if sync_playwright is None:
+        problem = "the playwright package is not installed (pip install -r requirements.txt)"
+    elif not Path(CHROMIUM).is_file():
+        problem = f"no Chromium at {CHROMIUM}: run `bash tests/install-system.sh`"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(problem)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory, pytestconfig):
+    folder = tmp_path_factory.mktemp("screenshots")
+    pytestconfig.stash[SCREENSHOTS] = folder  # printed at the end of the run (pytest_terminal_summary)
+    print(f"browser screenshots: {folder}")
+    return folder
 
 
 # -----------------------------------------------------------------------------------------------

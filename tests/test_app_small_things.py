@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import TINY_WORDS
-from test_browser import app_server, browser, open_page as open_in_browser  # noqa: F401  (fixtures)
+from test_browser import open_page as open_in_browser
 from makemore.data import WordDataset
 from makemore.lr_finder import lr_sweep
 from makemore.models import MODELS

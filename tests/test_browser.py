@@ -13,20 +13,16 @@ missing browser is a failure: CI must run them.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from conftest import SCREENSHOTS
+from conftest import Server  # the server, the browser and the screenshots are conftest's session fixtures
 from test_bad_input import UPLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,22 +34,16 @@ from makemore.serving.cache import DiskCache  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As root in a sandbox with no network: no setuid sandbox, no GPU, and none of the background
-# connections Chromium makes at start (each would be refused and retried).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOME_PAGE = "landing.py"  # Home.py's default page (st.Page(..., default=True))
 PAGES = [HOME_PAGE, *(stage.page for stage in STAGES)]
-SERVER_START_SECONDS = 60
 RUN_MS = 180_000  # the longest a script run may take here: a training on 2 busy CPU cores
 STEP_MS = 30_000  # anything that is not a training
 LOSS = re.compile(r"^\d+\.\d{4}$")  # a loss as the metrics show it
 
 try:
-    from playwright.sync_api import Page, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture, with what to do
-    sync_playwright = None
+    from playwright.sync_api import Page, expect
+except ImportError:  # reported by the `browser` fixture (conftest.py), with what to do
+    pass
 
 
 def url_path(page_file: str) -> str:
@@ -63,83 +53,6 @@ def url_path(page_file: str) -> str:
 
 # -----------------------------------------------------------------------------------------------
 # the server and the browser
-
-
-@dataclass
-class Server:
-    url: str
-    cache_dir: Path
-    log: Path
-    db_url: str  # its class rooms' store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """`streamlit run app/Home.py` on a free port, with an empty model cache; stopped at the end."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("browser-server")
-    cache_dir, log = folder / "model-cache", folder / "streamlit.log"
-    db_url = f"sqlite:///{folder / 'rooms.sqlite'}"
-    command = [str(Path(sys.executable).with_name("streamlit")), "run", "app/Home.py",
-               "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
-    with open(log, "wb") as out:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "MAKEMORE_CACHE_DIR": str(cache_dir), "MAKEMORE_SHIPPED_DIR": "",
-                                       "MAKEMORE_DB_URL": db_url, "MAKEMORE_WARMUP": "1"})  # a server as deployed: warmed up
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"`{' '.join(command)}` did not come up:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield Server(url, cache_dir, log, db_url)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-            return response.read() == b"ok"
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def browser():
-    problem = None
-    if sync_playwright is None:
-        problem = "the playwright package is not installed (pip install -r requirements.txt)"
-    elif not Path(CHROMIUM).is_file():
-        problem = f"no Chromium at {CHROMIUM}: run `bash tests/install-system.sh`"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory, pytestconfig):
-    folder = tmp_path_factory.mktemp("screenshots")
-    pytestconfig.stash[SCREENSHOTS] = folder  # conftest prints it at the end of the run
-    print(f"browser screenshots: {folder}")
-    return folder
 
 
 @pytest.fixture
