@@ -27,7 +27,7 @@ from kit.datasets_ui import DATA_DIR, builtin_files, load_builtin
 from kit.model_controls import PAGE_MODEL
 from kit.rooms_ui import note_post, post_to_room, seat, show_post_note
 from kit.training_ui import PAGE_TRAINING, STEPS, WEIGHT_DECAYS, apply, training_summary
-from kit.widgets import sample_controls, show_samples, show_table, smoothed_history
+from kit.widgets import difference, sample_controls, show_samples, show_table, smoothed_history
 from registry import STAGES
 from training.shared import is_mine, trained
 
@@ -42,7 +42,7 @@ def result_metrics(job: TrainingJob, compare_to: tuple[str, float] | None = None
     r = job.result
     metrics = [
         dict(label="val loss", value=f"{r.val_loss:.4f}", delta_color="inverse",
-             delta=f"{r.val_loss - compare_to[1]:+.4f} vs {compare_to[0]}" if compare_to else None),
+             **(difference(r.val_loss, compare_to[1], compare_to[0]) if compare_to else {})),
         dict(label="train loss", value=f"{r.train_loss:.4f}", help="A train loss far below val means overfitting."),
     ]
     if first_loss:
